@@ -1,0 +1,35 @@
+//! Pure Bitfinex v2 logic shared by the bfx client and the bfx emulator.
+//!
+//! Nothing here performs I/O, reads a clock or spawns tasks: time and bytes are inputs, so every
+//! function is tested without a network or a clock.
+//!
+//! # Layout
+//! - [`sign`]: HMAC-SHA384 request signatures (`/api/` + path + nonce + body).
+//! - [`nonce`]: the nonce type and the pure "next nonce" rule.
+//! - [`number`]: exact decimals from JSON number text (never through `f64`).
+//! - [`wallet`], [`permission`], [`ticker`], [`user`]: positional wire rows and their parsers.
+//! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
+//! - [`parse`]: the parse error every parser returns, naming row and field.
+
+pub mod nonce;
+pub mod number;
+pub mod parse;
+pub mod permission;
+pub mod sign;
+pub mod ticker;
+pub mod user;
+pub mod wallet;
+pub mod wire_error;
+
+pub use nonce::{Nonce, NonceError, next_nonce};
+pub use number::{format_decimal, parse_json_number};
+pub use parse::ParseError;
+pub use permission::Permission;
+pub use permission::parse_permissions;
+pub use ticker::{FundingTicker, Ticker, TradingTicker};
+pub use ticker::{parse_tickers, parse_trading_ticker};
+pub use user::UserInfo;
+pub use user::parse_user_info;
+pub use wallet::parse_wallets;
+pub use wallet::{WalletRow, WalletType};
+pub use wire_error::{ErrorBody, ExchangeErrorKind, classify, parse_error_body};
