@@ -1,1 +1,111 @@
-fn main() {}
+//! `bfx`: read Bitfinex balances, exactly.
+//!
+//! `main` parses the arguments, resolves settings, runs one command, prints its result once and
+//! maps failures to the documented exit codes (README "Exit codes"). Every decision that is not
+//! presentation lives in the library crates.
+
+mod balances;
+mod cli;
+mod config;
+mod exit;
+mod report;
+mod sim;
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::{ConfigError, Overrides, Settings};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    bfx_client::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Unexpected.into();
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return Exit::Ok.into();
+            }
+            let code =
+                if error.downcast_ref::<ConfigError>().is_some() { Exit::Usage } else { Exit::Unexpected };
+            // `{:#}` prints the cause chain on one line.
+            let _ = writeln!(io::stderr(), "error: {error:#}");
+            code.into()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let overrides = Overrides {
+        config: cli.global.config,
+        api_url: cli.global.api_url,
+        public_url: cli.global.public_url,
+        ws_url: cli.global.ws_url,
+    };
+    match cli.command {
+        Command::Balances(args) => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let settings = Settings::resolve(&overrides, &env, default_config_path())?;
+            let accounts = settings.select(&args.accounts)?;
+            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let report = balances::fetch(&client, accounts, "USD").await?;
+            print_report(&report, args.output.format())
+        }
+        Command::Demo(output) => sim::demo(output.format()).await,
+        Command::Sim(args) => sim::serve(args).await,
+    }
+}
+
+/// Prints a report (stdout) and its problems (stderr); returns the exit code it deserves.
+pub(crate) fn print_report(report: &report::Report, format: cli::Format) -> anyhow::Result<Exit> {
+    let (out, err) = balances::render(report, format);
+    write_stdout(&out)?;
+    if !err.is_empty() {
+        let _ = io::stderr().write_all(err.as_bytes());
+    }
+    Ok(balances::exit_code(report))
+}
+
+/// Writes to stdout in one piece; a closed pipe (`bfx … | head`) surfaces as an error that
+/// `main` turns into a quiet exit 0.
+pub(crate) fn write_stdout(text: &str) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn default_config_path() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy().ok().map(|s| s.config_dir().join("bfx").join("config.toml"))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(io::stderr).with_target(false).init();
+}

@@ -18,6 +18,7 @@ pub mod permission;
 pub mod sign;
 pub mod ticker;
 pub mod user;
+pub mod valuation;
 pub mod wallet;
 pub mod wire_error;
 

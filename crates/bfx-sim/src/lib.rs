@@ -1,1 +1,28 @@
-//! placeholder
+//! bfx-sim: a faithful local emulator of the slice of Bitfinex API v2 that bfx, the official
+//! Python client and ccxt use for balances.
+//!
+//! It verifies requests as strictly as the spec says (signature over the raw body bytes, per-key
+//! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
+//! amounts served verbatim from its state. `serve` takes a bound listener and a shutdown future.
+//!
+//! # Layout
+//! - [`server`](crate::serve): routes, the shared runtime behind one lock, `serve`.
+//! - `auth`: the verification pipeline of `auth/…` requests.
+//! - `account`, `public`: the bodies of the authenticated and public endpoints.
+//! - `reply`: responses and error bodies in Bitfinex's shapes.
+//! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
+//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files.
+
+mod account;
+mod auth;
+mod endpoint;
+mod public;
+mod rate_limit;
+mod reply;
+mod server;
+mod state;
+mod state_file;
+
+pub use server::serve;
+pub use state::{DEMO_STATE_TOML, DemoKey, SimState};
+pub use state_file::StateError;

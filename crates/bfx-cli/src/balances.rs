@@ -1,0 +1,75 @@
+//! `bfx balances`: fetch every selected account's wallets concurrently over one connection pool,
+//! fetch the tickers once, value, render, and choose the exit code.
+
+use std::collections::HashMap;
+
+use bfx_client::{Client, Symbols};
+use bfx_core::valuation::PriceBook;
+use tokio::task::JoinSet;
+
+use crate::cli::Format;
+use crate::config::Account;
+use crate::exit::Exit;
+use crate::report::{AccountResult, Report};
+
+/// Fetches and values the balances of `accounts`. Account failures are part of the report; an
+/// `Err` means the run itself broke (a task died), and nothing should be printed as a result.
+pub async fn fetch(client: &Client, accounts: Vec<Account>, quote: &str) -> anyhow::Result<Report> {
+    let mut tasks = JoinSet::new();
+    let mut names = HashMap::new();
+    for (index, account) in accounts.into_iter().enumerate() {
+        let client = client.clone();
+        let name = account.name.clone();
+        let handle = tasks.spawn(async move {
+            let outcome = client.wallets(&account.credentials).await;
+            (index, AccountResult { name: account.name, secret_source: account.secret_source, outcome })
+        });
+        names.insert(handle.id(), name);
+    }
+    let tickers = client.tickers(Symbols::All).await;
+    let mut results = Vec::with_capacity(names.len());
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, result)) => results.push(result),
+            Err(e) => {
+                let name = names.get(&e.id()).map_or("?", String::as_str);
+                anyhow::bail!("internal error while reading account {name:?}: {e}");
+            }
+        }
+    }
+    results.sort_by_key(|(index, _)| *index);
+    let results = results.into_iter().map(|(_, r)| r).collect();
+    let prices = tickers.map(|t| PriceBook::from_tickers(&t)).map_err(|e| format!("prices unavailable: {e}"));
+    Ok(Report::build(quote, results, prices.as_ref().map_err(Clone::clone)))
+}
+
+/// Renders the report for stdout, and the problems for stderr.
+pub fn render(report: &Report, format: Format) -> (String, String) {
+    let stdout = match format {
+        Format::Table => report.to_table(),
+        Format::Json => report.to_json(),
+        Format::Csv => report.to_csv(),
+    };
+    let mut stderr = String::new();
+    for (name, failure) in report.failures() {
+        let d = &failure.diagnosis;
+        stderr.push_str(&format!("error: account {name:?}: {}\n", d.message));
+        if let Some(hint) = &d.hint {
+            stderr.push_str(&format!("  hint: {hint}\n"));
+        }
+    }
+    if let Some(why) = &report.prices_error {
+        stderr.push_str(&format!("warning: {why}; balances are shown without values\n"));
+    }
+    (stdout, stderr)
+}
+
+/// 0 when every account was read; 5 when only some were; otherwise the first failure's code.
+pub fn exit_code(report: &Report) -> Exit {
+    let failures: Vec<_> = report.failures().collect();
+    match failures.first() {
+        None => Exit::Ok,
+        Some(_) if failures.len() < report.accounts.len() => Exit::Partial,
+        Some((_, failure)) => Exit::for_kind(failure.kind),
+    }
+}

@@ -1,0 +1,98 @@
+//! Command-line arguments (clap). Commands never see these types directly: `main` resolves them
+//! into settings first.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "bfx", version, about = "Read Bitfinex balances, exactly.", propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Authenticated REST base URL (also BFX_API_URL); alone, it also sets the public and
+    /// WebSocket URLs, so one flag points bfx at an emulator.
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Public REST base URL (also BFX_PUBLIC_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// WebSocket URL (also BFX_WS_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub ws_url: Option<String>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every wallet of every configured account.
+    Balances(BalancesArgs),
+    /// Run the embedded emulator with the demo state and show its balances (no config, no network).
+    Demo(OutputArgs),
+    /// Run the Bitfinex emulator.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BalancesArgs {
+    /// Only these accounts (repeatable); default: all configured accounts.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One JSON document (amounts as strings; the schema is in the README).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV, one row per wallet, with a header row.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+impl OutputArgs {
+    pub fn format(&self) -> Format {
+        match (self.json, self.csv) {
+            (true, _) => Format::Json,
+            (_, true) => Format::Csv,
+            _ => Format::Table,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// State file (TOML); default: the built-in demo state.
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub state: Option<PathBuf>,
+    /// Serve the built-in demo state and print its keys (the default without --state).
+    #[arg(long)]
+    pub demo: bool,
+    /// Print the built-in demo state (an example state file) and exit.
+    #[arg(long, conflicts_with_all = ["state", "demo"])]
+    pub print_demo_state: bool,
+}

@@ -1,0 +1,387 @@
+//! Settings, resolved in one place: defaults → config file → environment → flags (later wins).
+//!
+//! The environment is passed in as a map so tests never touch the process. Secrets become
+//! [`SecretString`]s as they are read, and error messages never quote a config line (it could be
+//! the one holding a secret): they name the file, the line and what is wrong.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use bfx_client::endpoints::base_url;
+use bfx_client::{Credentials, Endpoints};
+use secrecy::SecretString;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// What the flags say about configuration.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub api_url: Option<String>,
+    pub public_url: Option<String>,
+    pub ws_url: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub endpoints: Endpoints,
+    pub accounts: Vec<Account>,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub credentials: Credentials,
+    /// Where the secret came from, for hints (`BFX_API_SECRET`, `secret_file …`); never the secret.
+    pub secret_source: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// An emulator state file that cannot be used is a configuration error too (exit 2).
+    pub fn from_state(error: bfx_sim::StateError) -> ConfigError {
+        ConfigError::Invalid(error.to_string())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    endpoints: FileEndpoints,
+    #[serde(default, rename = "account")]
+    accounts: Vec<FileAccount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEndpoints {
+    api_url: Option<String>,
+    public_url: Option<String>,
+    ws_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAccount {
+    name: Spanned<String>,
+    key: String,
+    secret_env: Option<String>,
+    secret_file: Option<PathBuf>,
+    secret: Option<SecretString>,
+}
+
+impl Settings {
+    /// Resolves the settings. `default_path` is where the config file lives when neither
+    /// `--config` nor `BFX_CONFIG` says otherwise; a missing default file is not an error.
+    pub fn resolve(
+        flags: &Overrides,
+        env: &HashMap<String, String>,
+        default_path: Option<PathBuf>,
+    ) -> Result<Settings, ConfigError> {
+        let explicit = flags.config.clone().or_else(|| env.get("BFX_CONFIG").map(PathBuf::from));
+        let (file, path) = match (explicit, default_path) {
+            (Some(path), _) => (Some(read_file(&path, env)?), Some(path)),
+            (None, Some(path)) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
+            _ => (None, None),
+        };
+        let (file_endpoints, mut accounts) = file.unwrap_or_default();
+
+        if let Some(account) = env_account(env)? {
+            accounts.retain(|a| a.name != account.name);
+            accounts.push(account);
+        }
+
+        let pick = |flag: &Option<String>, var: &str, file: &Option<String>| {
+            flag.clone().or_else(|| env.get(var).cloned()).or_else(|| file.clone())
+        };
+        let api = pick(&flags.api_url, "BFX_API_URL", &file_endpoints.api_url);
+        let public = pick(&flags.public_url, "BFX_PUBLIC_URL", &file_endpoints.public_url);
+        let ws = pick(&flags.ws_url, "BFX_WS_URL", &file_endpoints.ws_url);
+        let invalid = |e: bfx_client::Error| ConfigError::Invalid(e.to_string());
+        // A REST URL alone points everything at one server (an emulator).
+        let mut endpoints = match &api {
+            Some(api) => Endpoints::single(api).map_err(invalid)?,
+            None => Endpoints::bitfinex(),
+        };
+        if let Some(public) = public {
+            endpoints.public_url = base_url(&public).map_err(invalid)?;
+        }
+        if let Some(ws) = ws {
+            endpoints.ws_url = ws;
+        }
+        Ok(Settings { endpoints, accounts, file: path })
+    }
+
+    /// The accounts named (all when `names` is empty); an unknown name is an error.
+    pub fn select(&self, names: &[String]) -> Result<Vec<Account>, ConfigError> {
+        if self.accounts.is_empty() {
+            let place = match &self.file {
+                Some(path) => format!("{} has no [[account]] entries", path.display()),
+                None => "no config file was found".to_owned(),
+            };
+            return Err(ConfigError::Invalid(format!(
+                "no accounts configured ({place}): set BFX_API_KEY and BFX_API_SECRET, or add an [[account]] to the config file"
+            )));
+        }
+        if names.is_empty() {
+            return Ok(self.accounts.clone());
+        }
+        names
+            .iter()
+            .map(|name| {
+                self.accounts.iter().find(|a| &a.name == name).cloned().ok_or_else(|| {
+                    let known: Vec<&str> = self.accounts.iter().map(|a| a.name.as_str()).collect();
+                    ConfigError::Invalid(format!(
+                        "no account named {name:?} (configured: {})",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// `BFX_API_KEY` + `BFX_API_SECRET` define an account named `default`.
+fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigError> {
+    match (env.get("BFX_API_KEY"), env.get("BFX_API_SECRET")) {
+        (None, None) => Ok(None),
+        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok(Some(Account {
+            name: "default".to_owned(),
+            credentials: Credentials::new(key.clone(), SecretString::from(secret.clone())),
+            secret_source: "BFX_API_SECRET".to_owned(),
+        })),
+        (Some(_), None) => Err(ConfigError::Invalid("BFX_API_KEY is set but BFX_API_SECRET is not".into())),
+        (None, Some(_)) => Err(ConfigError::Invalid("BFX_API_SECRET is set but BFX_API_KEY is not".into())),
+        _ => Err(ConfigError::Invalid("BFX_API_KEY and BFX_API_SECRET must not be empty".into())),
+    }
+}
+
+fn read_file(
+    path: &Path,
+    env: &HashMap<String, String>,
+) -> Result<(FileEndpoints, Vec<Account>), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    parse_file(&text, path, env, file_mode(path))
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn file_mode(_path: &Path) -> Option<u32> {
+    None
+}
+
+/// Parses a config file's text. `mode` is the file's Unix mode (to refuse inline secrets in a
+/// file others can read).
+fn parse_file(
+    text: &str,
+    path: &Path,
+    env: &HashMap<String, String>,
+    mode: Option<u32>,
+) -> Result<(FileEndpoints, Vec<Account>), ConfigError> {
+    let fail = |message: String| ConfigError::File { path: path.to_owned(), message };
+    let config: FileConfig = toml::from_str(text).map_err(|e| {
+        // Not `e.to_string()`: it quotes the offending line, which may hold a secret.
+        let line = e.span().map(|span| format!("line {}: ", line_of(text, span.start))).unwrap_or_default();
+        fail(format!("{line}{}", e.message().trim_end()))
+    })?;
+
+    let mut seen = HashSet::new();
+    let mut accounts = Vec::with_capacity(config.accounts.len());
+    for entry in config.accounts {
+        let line = line_of(text, entry.name.span().start);
+        let name = entry.name.into_inner();
+        let at = |message: String| fail(format!("line {line}: account {name:?}: {message}"));
+        if name.trim().is_empty() {
+            return Err(fail(format!("line {line}: an account name must not be empty")));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(at("duplicate account name".into()));
+        }
+        if entry.key.trim().is_empty() {
+            return Err(at("key must not be empty".into()));
+        }
+        let sources = [entry.secret_env.is_some(), entry.secret_file.is_some(), entry.secret.is_some()];
+        let (secret, secret_source) = match (entry.secret_env, entry.secret_file, entry.secret) {
+            _ if sources.iter().filter(|s| **s).count() > 1 => {
+                return Err(at("give only one of secret_env, secret_file, secret".into()));
+            }
+            (Some(var), _, _) => match env.get(&var) {
+                Some(value) if !value.is_empty() => (SecretString::from(value.clone()), var),
+                _ => return Err(at(format!("secret_env {var} is not set in the environment"))),
+            },
+            (_, Some(file), _) => {
+                let file = match file.is_relative() {
+                    true => path.parent().unwrap_or(Path::new(".")).join(file),
+                    false => file,
+                };
+                let source = format!("secret_file {}", file.display());
+                (read_secret_file(&file).map_err(at)?, source)
+            }
+            (_, _, Some(secret)) => {
+                if let Some(mode) = mode
+                    && mode & 0o077 != 0
+                {
+                    return Err(at(format!(
+                        "holds an inline secret but the file is readable by others (mode {:o}); run: chmod 600 {}",
+                        mode & 0o777,
+                        path.display()
+                    )));
+                }
+                (secret, format!("the secret of account {name:?} in {}", path.display()))
+            }
+            (None, None, None) => {
+                return Err(at("no secret: set secret_env, secret_file or secret".into()));
+            }
+        };
+        accounts.push(Account { name, credentials: Credentials::new(entry.key, secret), secret_source });
+    }
+    Ok((config.endpoints, accounts))
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, String> {
+    if let Some(mode) = file_mode(path)
+        && mode & 0o077 != 0
+    {
+        return Err(format!(
+            "secret_file {} is readable by others (mode {:o}); run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read secret_file {}: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.is_empty() {
+        return Err(format!("secret_file {} is empty", path.display()));
+    }
+    Ok(SecretString::from(secret.to_owned()))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn parse(text: &str, env_pairs: &[(&str, &str)], mode: u32) -> Result<Vec<Account>, String> {
+        parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
+            .map(|(_, accounts)| accounts)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accounts_from_env_and_inline() {
+        let text = "[[account]]\nname = \"main\"\nkey = \"k1\"\nsecret_env = \"MAIN_SECRET\"\n\n[[account]]\nname = \"cold\"\nkey = \"k2\"\nsecret = \"s2\"\n";
+        let accounts = parse(text, &[("MAIN_SECRET", "s1")], 0o600).unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts[0].name, "main");
+        assert_eq!(accounts[1].credentials.key(), "k2");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_reason() {
+        let path = "/home/u/.config/bfx/config.toml";
+        let e =
+            parse("[[account]]\nname = \"a\"\nkey = \"k\"\nsecret_env = \"NOPE\"\n", &[], 0o600).unwrap_err();
+        assert_eq!(
+            e,
+            format!("{path}: line 2: account \"a\": secret_env NOPE is not set in the environment")
+        );
+
+        let e = parse("[[account]]\nname = \"a\"\nkey = \"k\"\n", &[], 0o600).unwrap_err();
+        assert!(
+            e.ends_with("line 2: account \"a\": no secret: set secret_env, secret_file or secret"),
+            "{e}"
+        );
+
+        let dup = "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\n[[account]]\nname = \"a\"\nkey = \"k2\"\nsecret = \"s\"\n";
+        assert!(
+            parse(dup, &[], 0o600).unwrap_err().ends_with("line 6: account \"a\": duplicate account name")
+        );
+
+        let e = parse("[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\ncolour = 1\n", &[], 0o600)
+            .unwrap_err();
+        assert!(e.starts_with(&format!("{path}: line 5: unknown field `colour`")), "{e}");
+    }
+
+    #[test]
+    fn inline_secret_needs_a_private_file() {
+        let text = "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"CANARY-s3cr3t\"\n";
+        let e = parse(text, &[], 0o644).unwrap_err();
+        assert!(e.contains("readable by others (mode 644); run: chmod 600"), "{e}");
+        assert!(!e.contains("CANARY"));
+        assert!(parse(text, &[], 0o600).is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_the_line() {
+        let text = "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = CANARY-unquoted\n";
+        let e = parse(text, &[], 0o600).unwrap_err();
+        assert!(e.contains("line 4"), "{e}");
+        assert!(!e.contains("CANARY"), "{e}");
+    }
+
+    #[test]
+    fn env_account_and_endpoint_layering() {
+        let e = env(&[("BFX_API_KEY", "k"), ("BFX_API_SECRET", "s"), ("BFX_API_URL", "http://127.0.0.1:9/")]);
+        let s = Settings::resolve(&Overrides::default(), &e, None).unwrap();
+        assert_eq!(s.accounts[0].name, "default");
+        assert_eq!(s.accounts[0].credentials.key(), "k");
+        assert_eq!(s.endpoints.api_url, "http://127.0.0.1:9");
+        assert_eq!(s.endpoints.public_url, "http://127.0.0.1:9");
+        assert_eq!(s.endpoints.ws_url, "ws://127.0.0.1:9/ws/2");
+
+        let flags = Overrides { api_url: Some("http://127.0.0.1:10".into()), ..Overrides::default() };
+        let s = Settings::resolve(&flags, &e, None).unwrap();
+        assert_eq!(s.endpoints.api_url, "http://127.0.0.1:10", "flags beat env");
+
+        let s = Settings::resolve(&Overrides::default(), &HashMap::new(), None).unwrap();
+        assert_eq!(s.endpoints, Endpoints::bitfinex());
+        assert!(s.select(&[]).unwrap_err().to_string().starts_with("no accounts configured"));
+
+        let half = env(&[("BFX_API_KEY", "k")]);
+        let err = Settings::resolve(&Overrides::default(), &half, None).unwrap_err();
+        assert_eq!(err.to_string(), "BFX_API_KEY is set but BFX_API_SECRET is not");
+    }
+
+    #[test]
+    fn select_by_name() {
+        let e = env(&[("BFX_API_KEY", "k"), ("BFX_API_SECRET", "s")]);
+        let s = Settings::resolve(&Overrides::default(), &e, None).unwrap();
+        assert_eq!(s.select(&["default".into()]).unwrap().len(), 1);
+        assert_eq!(
+            s.select(&["main".into()]).unwrap_err().to_string(),
+            "no account named \"main\" (configured: default)"
+        );
+    }
+}

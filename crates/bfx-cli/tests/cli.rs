@@ -1,0 +1,387 @@
+//! The real `bfx` binary against the in-process emulator, with a temporary HOME and no BFX_*
+//! variables from the outside: exit codes, messages and output formats.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use assert_cmd::Command;
+use bfx_sim::SimState;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const STATE: &str = include_str!("../../../testdata/state.toml");
+
+/// An emulator on its own thread and runtime, stopped when dropped.
+struct Sim {
+    url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn sim() -> Sim {
+    sim_with(STATE)
+}
+
+fn sim_with(state: &str) -> Sim {
+    let state = SimState::from_toml(state, "test state").unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            bfx_sim::serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Sim { url: format!("http://{}", addr_rx.recv().unwrap()), _stop: stop }
+}
+
+/// `bfx` with a fresh HOME and config dir, and none of the caller's BFX_* settings.
+fn bfx(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("bfx").unwrap();
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn bfx_env(home: &Path, url: &str, key: &str, secret: &str) -> Command {
+    let mut cmd = bfx(home);
+    cmd.env("BFX_API_URL", url).env("BFX_API_KEY", key).env("BFX_API_SECRET", secret);
+    cmd
+}
+
+fn write_private(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[test]
+fn balances_json_follows_the_contract() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    let out = bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .args(["balances", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["quote"], "USD");
+    let account = &doc["accounts"][0];
+    assert_eq!(account["name"], "default");
+    assert_eq!(account["error"], serde_json::Value::Null);
+    assert_eq!(
+        account["wallets"][0],
+        serde_json::json!({"type": "exchange", "currency": "BTC", "balance": "1.5", "available": "1.2",
+            "unsettled_interest": "0", "price": "114698.945701", "value": "172048.4185515"})
+    );
+    assert_eq!(account["wallets"][1]["balance"], "0.123456789012345678");
+    assert_eq!(account["wallets"][1]["available"], serde_json::Value::Null);
+    // ETH: 0.123456789012345678 × 4335.27383, exact (Python decimal agrees).
+    assert_eq!(account["wallets"][1]["value"], "535.21898654105376474700674");
+    assert_eq!(account["wallets"][2]["balance"], "-0.00000001");
+    assert_eq!(account["wallets"][2]["price"], "1");
+    assert_eq!(account["wallets"][3]["balance"], "0.00000001");
+    assert_eq!(account["wallets"][3]["value"], serde_json::Value::Null);
+    assert_eq!(
+        doc["unpriced"],
+        serde_json::json!([{"currency": "XYZ", "balance": "0.00000001", "reason": "no ticker route to USD"}])
+    );
+    // 172048.4185515 + 535.21886055362330479307394 − 0.00000001
+    assert_eq!(account["total"], "172583.63753803105376474700674");
+    assert_eq!(doc["total"], account["total"]);
+}
+
+#[test]
+fn balances_table_and_csv() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .arg("balances")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0.123456789012345678"))
+        .stdout(predicate::str::contains("172,048.42"))
+        .stdout(predicate::str::contains("TOTAL"))
+        .stdout(predicate::str::contains(
+            "Totals exclude unpriced assets: 0.00000001 XYZ (no ticker route to USD)",
+        ));
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .args(["balances", "--csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "account,type,currency,balance,available,unsettled_interest,price,value\n\
+             default,exchange,BTC,1.5,1.2,0,114698.945701,172048.4185515\n",
+        ))
+        .stdout(predicate::str::contains("default,funding,XYZ,0.00000001,,0,,\n"));
+}
+
+#[test]
+fn wrong_secret_exits_3_with_code_and_hint() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    bfx_env(home.path(), &sim.url, "alice-key", "wrong")
+        .arg("balances")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("10100 apikey: digest invalid"))
+        .stderr(predicate::str::contains("check BFX_API_SECRET"))
+        .stderr(predicate::str::contains("The system clock is not the cause"));
+}
+
+#[test]
+fn unknown_key_missing_permission_and_nonce_each_say_so() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    bfx_env(home.path(), &sim.url, "nobody", "x").arg("balances").assert().code(3).stderr(
+        predicate::str::contains(
+            "Bitfinex does not know this API key (auth/r/wallets: 10100 apikey: invalid)",
+        ),
+    );
+    bfx_env(home.path(), &sim.url, "noperm-key", "noperm-secret")
+        .arg("balances")
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("lacks a permission"))
+        .stderr(predicate::str::contains("10001 api_key: permission invalid"))
+        .stderr(predicate::str::contains("\"Wallets\" read permission"));
+
+    // Another tool pushed bob's nonce far ahead.
+    let nonce = bfx_core::Nonce::new(9_000_000_000_000_000).unwrap();
+    let signature = bfx_core::sign::sign(b"bob-secret", "v2/auth/r/permissions", nonce, b"");
+    let status = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args(["-H", &format!("bfx-nonce: {nonce}"), "-H", "bfx-apikey: bob-key"])
+        .args(["-H", &format!("bfx-signature: {signature}")])
+        .arg(format!("{}/v2/auth/r/permissions", sim.url))
+        .output();
+    if let Ok(out) = status {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+        bfx_env(home.path(), &sim.url, "bob-key", "bob-secret")
+            .arg("balances")
+            .assert()
+            .code(3)
+            .stderr(predicate::str::contains("10114 nonce: small"))
+            .stderr(predicate::str::contains("give each program its own API key"));
+    }
+}
+
+#[test]
+fn rate_limit_and_bad_gateway_exit_4() {
+    let (home, sim) = (
+        TempDir::new().unwrap(),
+        sim_with(&STATE.replace("\"platform/status\" = 1", "\"auth/r/wallets\" = 1")),
+    );
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret").arg("balances").assert().success();
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .arg("balances")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "rate limited by Bitfinex on auth/r/wallets (HTTP 429, ERR_RATE_LIMIT)",
+        ))
+        .stderr(predicate::str::contains("retry after"));
+
+    let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", gateway.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in gateway.incoming() {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "<html><head><title>502 Bad Gateway</title></head></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    bfx_env(home.path(), &url, "alice-key", "alice-secret")
+        .arg("balances")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("auth/r/wallets answered HTTP 502 with a body that is not a Bitfinex response: <html><head><title>502 Bad Gateway</title></head></html>"));
+}
+
+#[test]
+fn one_failed_account_is_partial_exit_5() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"alice\"\nkey = \"alice-key\"\nsecret_env = \"ALICE_SECRET\"\n\n\
+             [[account]]\nname = \"bob\"\nkey = \"bob-key\"\nsecret = \"not-bobs-secret\"\n",
+            sim.url
+        ),
+    );
+    let out = bfx(home.path())
+        .env("ALICE_SECRET", "alice-secret")
+        .args(["balances", "--json"])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("error: account \"bob\": Bitfinex rejected the request signature"))
+        .stderr(predicate::str::contains("check the secret of account \"bob\""))
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["accounts"][0]["name"], "alice");
+    assert_eq!(doc["accounts"][0]["wallets"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        doc["accounts"][1],
+        serde_json::json!({"name": "bob", "wallets": [], "total": null,
+            "error": {"code": 10100, "message": "apikey: digest invalid", "kind": "auth"}})
+    );
+    // The total covers what was read; the failure is in the document and the exit code.
+    assert_eq!(doc["total"], doc["accounts"][0]["total"]);
+
+    bfx(home.path())
+        .env("ALICE_SECRET", "alice-secret")
+        .args(["balances", "--account", "alice"])
+        .assert()
+        .success();
+    bfx(home.path())
+        .env("ALICE_SECRET", "alice-secret")
+        .args(["balances", "--account", "carol"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no account named \"carol\" (configured: alice, bob)"));
+}
+
+#[test]
+fn config_errors_exit_2() {
+    let home = TempDir::new().unwrap();
+    bfx(home.path())
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no accounts configured"));
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret_env = \"A_SECRET\"\nsecrets = 1\n",
+    );
+    bfx(home.path())
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}: line 5: unknown field `secrets`", config.display())));
+    bfx(home.path())
+        .args(["balances", "--config", "/nonexistent/bfx.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read config file /nonexistent/bfx.toml"));
+    let fresh = TempDir::new().unwrap();
+    bfx(fresh.path())
+        .env("BFX_API_KEY", "k")
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("BFX_API_KEY is set but BFX_API_SECRET is not"));
+    bfx_env(fresh.path(), "localhost:1", "k", "s").arg("balances").assert().code(2).stderr(
+        predicate::str::contains("invalid URL \"localhost:1\": expected http://HOST[:PORT] or https://HOST"),
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn inline_secret_in_a_readable_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempDir::new().unwrap();
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(&config, "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"CANARY-1b2c3d\"\n");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    bfx(home.path())
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("readable by others (mode 644); run: chmod 600"))
+        .stderr(predicate::str::contains("CANARY").not());
+}
+
+#[test]
+fn unreachable_exchange_exits_4() {
+    let home = TempDir::new().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    bfx_env(home.path(), &url, "k", "s")
+        .arg("balances")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("cannot connect to"));
+}
+
+#[test]
+fn the_secret_never_appears_in_any_output() {
+    const CANARY: &str = "CANARY-5e1f0a77d3";
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    for args in [vec!["balances", "-vvv"], vec!["balances", "--json", "-vvv"], vec!["balances", "--csv"]] {
+        let out = bfx_env(home.path(), &sim.url, "alice-key", CANARY)
+            .env("RUST_LOG", "trace")
+            .args(&args)
+            .assert()
+            .code(3);
+        let out = out.get_output();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!text.contains(CANARY), "{args:?} leaked the secret:\n{text}");
+        assert!(text.contains("digest invalid"));
+    }
+}
+
+#[test]
+fn demo_shows_three_accounts_with_values() {
+    let home = TempDir::new().unwrap();
+    let out = bfx(home.path()).args(["demo", "--json"]).assert().success().get_output().stdout.clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let names: Vec<&str> =
+        doc["accounts"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["main", "bot", "cold"]);
+    for account in doc["accounts"].as_array().unwrap() {
+        assert_eq!(account["error"], serde_json::Value::Null);
+        assert!(!account["wallets"].as_array().unwrap().is_empty());
+    }
+    assert_ne!(doc["total"], "0");
+    bfx(home.path())
+        .arg("demo")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("TOTAL"))
+        .stderr(predicate::str::contains("built-in emulator at http://127.0.0.1:"));
+}
+
+#[test]
+fn sim_prints_the_demo_state_and_refuses_a_bad_state_file() {
+    let home = TempDir::new().unwrap();
+    let out =
+        bfx(home.path()).args(["sim", "--print-demo-state"]).assert().success().get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(SimState::from_toml(&text, "printed").is_ok());
+    let bad = home.path().join("state.toml");
+    std::fs::write(
+        &bad,
+        "platform_status = 1\n\n[[account]]\nname = \"a\"\nuser_id = 1\nemail = \"a@x\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    bfx(home.path())
+        .args(["sim", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:7: unknown field `colour`", bad.display())));
+}

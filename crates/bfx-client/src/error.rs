@@ -1,0 +1,136 @@
+//! The client's error type. Every variant names the endpoint; exchange errors keep Bitfinex's code
+//! and message; unreadable responses keep the HTTP status and the first bytes of the body. No
+//! variant ever holds a secret.
+
+use std::time::Duration;
+
+use bfx_core::wire_error::{ExchangeErrorKind, classify};
+use bfx_core::{NonceError, ParseError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bitfinex answered `["error", code, "message"]`.
+    #[error("{endpoint}: Bitfinex error {code} {message:?} (HTTP {status})")]
+    Api { endpoint: &'static str, status: u16, code: i64, message: String },
+
+    /// HTTP 429 or a rate-limit body: Bitfinex blocks the IP on this endpoint for a while.
+    #[error("{endpoint}: rate limited by Bitfinex (HTTP {status}, {message:?})")]
+    RateLimited { endpoint: &'static str, status: u16, message: String, retry_after: Option<Duration> },
+
+    /// A non-success status whose body is not a Bitfinex error (a proxy's HTML page, nothing…).
+    #[error("{endpoint}: unexpected HTTP {status} response: {snippet}")]
+    Http { endpoint: &'static str, status: u16, snippet: String },
+
+    /// A success status with a body that does not have the documented shape.
+    #[error("{endpoint}: {source}")]
+    Parse {
+        endpoint: &'static str,
+        #[source]
+        source: ParseError,
+    },
+
+    #[error("{endpoint}: no response within {timeout:?}")]
+    Timeout { endpoint: &'static str, timeout: Duration },
+
+    #[error("{endpoint}: cannot connect to {url}")]
+    Connect {
+        endpoint: &'static str,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The connection failed after it was established (reset, truncated body…).
+    #[error("{endpoint}: connection failed")]
+    Transport {
+        endpoint: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    #[error(transparent)]
+    Nonce(#[from] NonceError),
+
+    #[error("invalid URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+
+    #[error("cannot set up the HTTP client")]
+    Build(#[source] reqwest::Error),
+}
+
+/// What kind of failure an [`Error`] is: what the caller should tell the user and whether trying
+/// again can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Unknown key or bad signature.
+    Auth,
+    /// The key lacks a permission.
+    Permission,
+    /// The exchange saw a nonce not above the last one it accepted for the key.
+    Nonce,
+    RateLimited,
+    /// Maintenance, "not ready", proxies' 5xx pages.
+    Unavailable,
+    /// Could not connect, timed out, or the connection broke.
+    Network,
+    /// Bad parameters, or a response we cannot read: a bug on one side.
+    Protocol,
+    /// Bad URL or client setup.
+    Config,
+    /// Any other exchange error.
+    Exchange,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api { code, message, .. } => match classify(*code, message) {
+                ExchangeErrorKind::Auth => ErrorKind::Auth,
+                ExchangeErrorKind::Permission => ErrorKind::Permission,
+                ExchangeErrorKind::Nonce => ErrorKind::Nonce,
+                ExchangeErrorKind::RateLimit => ErrorKind::RateLimited,
+                ExchangeErrorKind::Unavailable => ErrorKind::Unavailable,
+                ExchangeErrorKind::Params => ErrorKind::Protocol,
+                _ => ErrorKind::Exchange,
+            },
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
+            Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
+            Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
+            Error::Nonce(_) => ErrorKind::Nonce,
+            Error::Url { .. } | Error::Build(_) => ErrorKind::Config,
+        }
+    }
+
+    /// The endpoint the failed request was for, e.g. `auth/r/wallets`.
+    pub fn endpoint(&self) -> Option<&'static str> {
+        match self {
+            Error::Api { endpoint, .. }
+            | Error::RateLimited { endpoint, .. }
+            | Error::Http { endpoint, .. }
+            | Error::Parse { endpoint, .. }
+            | Error::Timeout { endpoint, .. }
+            | Error::Connect { endpoint, .. }
+            | Error::Transport { endpoint, .. } => Some(endpoint),
+            Error::Nonce(_) | Error::Url { .. } | Error::Build(_) => None,
+        }
+    }
+
+    /// Bitfinex's error code, when the exchange sent one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            Error::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Bitfinex's message (or the closest thing to one), for machine-readable output.
+    pub fn exchange_message(&self) -> Option<&str> {
+        match self {
+            Error::Api { message, .. } | Error::RateLimited { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Bodies of the authenticated endpoints: wallets, permissions, user info.
+//!
+//! JSON is written as text so amounts go out exactly as the state file wrote them (`1e-8`,
+//! 18 decimals), never through `f64`. Wallet rows always carry all 7 fields: the official Python
+//! client crashes on shorter rows.
+
+use crate::reply::quoted;
+use crate::state::{Account, ApiKey};
+
+/// When every emulated account was created: 2020-01-01T00:00:00Z, in milliseconds.
+const MTS_ACCOUNT_CREATE: u64 = 1_577_836_800_000;
+
+/// `auth/r/wallets`: `[[TYPE, CURRENCY, BALANCE, UNSETTLED_INTEREST, AVAILABLE, LAST_CHANGE, null], …]`.
+pub(crate) fn wallets(account: &Account, _key: &ApiKey) -> String {
+    let rows: Vec<String> = account
+        .wallets
+        .iter()
+        .map(|w| {
+            format!(
+                "[{},{},{},{},{},{},null]",
+                quoted(&w.wallet_type),
+                quoted(&w.currency),
+                w.balance,
+                w.unsettled_interest,
+                w.available.as_deref().unwrap_or("null"),
+                w.last_change.as_deref().map_or_else(|| "null".to_owned(), quoted),
+            )
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+/// `auth/r/permissions`: `[[SCOPE, READ, WRITE], …]`, documented scopes first, flags 0/1.
+pub(crate) fn permissions(_account: &Account, key: &ApiKey) -> String {
+    let rows: Vec<String> = key
+        .scopes()
+        .into_iter()
+        .map(|(scope, access)| format!("[{},{},{}]", quoted(scope), u8::from(access.read), u8::from(access.write)))
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+/// `auth/r/info/user`, the short form: `[ID, EMAIL, USERNAME, MTS_ACCOUNT_CREATE, VERIFIED,
+/// VERIFICATION_LEVEL, null, TIMEZONE, LOCALE, COMPANY, EMAIL_VERIFIED]`.
+pub(crate) fn user_info(account: &Account, _key: &ApiKey) -> String {
+    format!(
+        "[{},{},{},{MTS_ACCOUNT_CREATE},1,2,null,\"UTC\",\"en_US\",\"bitfinex\",1]",
+        account.user_id,
+        quoted(&account.email),
+        quoted(&account.name),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::SimState;
+
+    const STATE: &str = r#"
+[[account]]
+name = "main"
+user_id = 1001
+email = "main@example.com"
+  [[account.key]]
+  key = "k"
+  secret = "s"
+  permissions = { wallets = "r", eaas_agreement = "rw" }
+  [[account.wallet]]
+  type = "exchange"
+  currency = "ETH"
+  balance = "0.123456789012345678"
+  unsettled_interest = "0"
+  available = "1E-8"
+  last_change = "Deposit \"x\""
+  [[account.wallet]]
+  type = "funding"
+  currency = "USD"
+  balance = "-0.00000001"
+  unsettled_interest = "2.5e-7"
+"#;
+
+    fn main_account() -> (Account, ApiKey) {
+        let state = SimState::from_toml(STATE, "s").unwrap();
+        let account = state.accounts[0].clone();
+        let key = account.keys[0].clone();
+        (account, key)
+    }
+
+    #[test]
+    fn wallet_rows_are_verbatim_and_complete() {
+        let (account, key) = main_account();
+        let body = wallets(&account, &key);
+        assert_eq!(
+            body,
+            r#"[["exchange","ETH",0.123456789012345678,0,1E-8,"Deposit \"x\"",null],["funding","USD",-0.00000001,2.5e-7,null,null,null]]"#
+        );
+        let parsed = bfx_core::parse_wallets(body.as_bytes()).unwrap();
+        assert_eq!(parsed[0].balance.to_string(), "0.123456789012345678");
+        let empty = Account { wallets: Vec::new(), ..account };
+        assert_eq!(wallets(&empty, &key), "[]");
+    }
+
+    #[test]
+    fn permission_rows_list_every_scope() {
+        let (account, key) = main_account();
+        assert_eq!(
+            permissions(&account, &key),
+            r#"[["account",0,0],["history",0,0],["orders",0,0],["positions",0,0],["funding",0,0],["settings",0,0],["wallets",1,0],["withdraw",0,0],["ui_withdraw",0,0],["bfxpay",0,0],["eaas_agreement",1,1]]"#
+        );
+    }
+
+    #[test]
+    fn user_info_row() {
+        let (account, key) = main_account();
+        let body = user_info(&account, &key);
+        assert_eq!(body, r#"[1001,"main@example.com","main",1577836800000,1,2,null,"UTC","en_US","bitfinex",1]"#);
+        let user = bfx_core::parse_user_info(body.as_bytes()).unwrap();
+        assert_eq!((user.id, user.username.as_deref()), (1001, Some("main")));
+    }
+}

@@ -1,0 +1,141 @@
+//! Verification of authenticated (`auth/…`) requests, in the order the emulator applies it.
+//!
+//! Rate limit → maintenance → API key → signature over the raw body bytes → nonce (per key,
+//! strictly increasing, atomic) → body shape → permission. The request is read strictly on its
+//! own terms: exact header texts and exact body bytes, never re-serialised.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_LENGTH;
+use axum::response::Response;
+use bfx_core::Nonce;
+use bfx_core::sign::verify_payload;
+use tokio::time::Instant;
+
+use crate::endpoint::Endpoint;
+use crate::reply::{self, MAX_BODY_BYTES, Rejection};
+use crate::server::{Runtime, Shared};
+use crate::state::{Account, ApiKey};
+
+const API_KEY: &str = "bfx-apikey";
+const NONCE: &str = "bfx-nonce";
+const SIGNATURE: &str = "bfx-signature";
+
+/// What an authenticated endpoint answers once the request is verified.
+pub(crate) type Respond = fn(&Account, &ApiKey) -> String;
+
+/// Verifies an `auth/…` request and answers it with `respond`, or with the first failed check.
+pub(crate) async fn handle(
+    shared: &Shared,
+    ip: IpAddr,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: Body,
+    respond: Respond,
+) -> Response {
+    let secret = match admit(shared, ip, endpoint, headers) {
+        Ok(secret) => secret,
+        Err(response) => return response,
+    };
+    let Some(body) = read_body(headers, body).await else {
+        return reject(endpoint, Rejection::BodyTooLarge);
+    };
+    if !signature_matches(endpoint, headers, &body, &secret) {
+        return reject(endpoint, Rejection::BadSignature);
+    }
+    let mut runtime = shared.lock();
+    match verified(&mut runtime, endpoint, headers, &body) {
+        Ok((account, key)) => reply::ok(respond(account, key)),
+        Err(rejection) => reject(endpoint, rejection),
+    }
+}
+
+/// Checks 1–3 (rate limit, maintenance, key); returns the key's secret for the signature check,
+/// which runs without the lock.
+fn admit(shared: &Shared, ip: IpAddr, endpoint: Endpoint, headers: &HeaderMap) -> Result<String, Response> {
+    let mut runtime = shared.lock();
+    runtime.admit(ip, endpoint, Instant::now()).map_err(reply::rate_limited)?;
+    if !runtime.state.operative {
+        return Err(reject(endpoint, Rejection::Maintenance));
+    }
+    let key = header_text(headers, API_KEY).ok_or_else(|| reject(endpoint, Rejection::UnknownKey))?;
+    match runtime.state.find_key(key) {
+        Some((_, key)) => Ok(key.secret.clone()),
+        None => Err(reject(endpoint, Rejection::UnknownKey)),
+    }
+}
+
+/// The body as received, or `None` when it exceeds [`MAX_BODY_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Option<Bytes> {
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return None;
+    }
+    // A body that fails to arrive (client gone) is answered like an oversized one: nobody reads it.
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()
+}
+
+/// `hex(HMAC-SHA384(secret, "/api/v2/" + path + nonce header text + raw body))`, compared in
+/// constant time. The message is built from the nonce header's exact bytes rather than through
+/// `bfx_core::sign::signature_message` (which formats a parsed `Nonce`), so a nonce text such as
+/// `0017…` is verified as sent. An empty body is signed as nothing, `{}` as `{}`.
+fn signature_matches(endpoint: Endpoint, headers: &HeaderMap, body: &[u8], secret: &str) -> bool {
+    let Some(signature) = header_text(headers, SIGNATURE) else {
+        return false;
+    };
+    let nonce = headers.get(NONCE).map(|v| v.as_bytes()).unwrap_or_default();
+    let path = endpoint.name().as_bytes();
+    let mut message = Vec::with_capacity(8 + path.len() + nonce.len() + body.len());
+    message.extend_from_slice(b"/api/v2/");
+    message.extend_from_slice(path);
+    message.extend_from_slice(nonce);
+    message.extend_from_slice(body);
+    verify_payload(secret.as_bytes(), &message, signature)
+}
+
+/// Checks 5–7 under one lock: the nonce is checked and recorded atomically, and a request that
+/// got this far consumes its nonce even if the body or permission check then fails.
+fn verified<'a>(
+    runtime: &'a mut Runtime,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(&'a Account, &'a ApiKey), Rejection> {
+    let Runtime { state, nonces, .. } = runtime;
+    // The key may have been removed while the body was read.
+    let key_text = header_text(headers, API_KEY).ok_or(Rejection::UnknownKey)?;
+    let (account, key) = state.find_key(key_text).ok_or(Rejection::UnknownKey)?;
+    let nonce = header_text(headers, NONCE)
+        .and_then(|text| Nonce::from_str(text).ok())
+        .ok_or(Rejection::BadNonce)?;
+    match nonces.get(&key.key) {
+        Some(last) if nonce <= *last => return Err(Rejection::BadNonce),
+        _ => {
+            nonces.insert(key.key.clone(), nonce);
+        }
+    }
+    // An empty body means "no parameters" (the Python client sends none); it is never parsed.
+    if !body.is_empty() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_err() {
+        return Err(Rejection::BadBody);
+    }
+    if let Some(scope) = endpoint.required_scope()
+        && !key.access(scope).read
+    {
+        return Err(Rejection::Permission);
+    }
+    Ok((account, key))
+}
+
+fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Answers a refused request. Logs the endpoint and the reason only: never keys, signatures or
+/// bodies of authenticated requests.
+fn reject(endpoint: Endpoint, rejection: Rejection) -> Response {
+    tracing::debug!(endpoint = endpoint.name(), code = rejection.code(), reason = rejection.message(), "refused");
+    rejection.response()
+}

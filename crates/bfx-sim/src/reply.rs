@@ -1,0 +1,152 @@
+//! Responses in Bitfinex's shapes, always JSON and always written in one piece.
+//!
+//! Failures are HTTP 500 with `["error", CODE, "MESSAGE"]`, except rate limits (HTTP 429,
+//! `{"error":"ERR_RATE_LIMIT"}`, `Retry-After`). Bodies are complete `Bytes`, so hyper sends a
+//! `Content-Length` and no chunked stream: one write per response with `TCP_NODELAY`.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use bfx_core::wire_error::codes;
+
+use crate::rate_limit::retry_after_secs;
+
+/// Largest request body read, in bytes; a larger one is answered 413.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Every way the emulator refuses a request, in Bitfinex's words where Bitfinex has words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rejection {
+    Maintenance,
+    UnknownKey,
+    BadSignature,
+    /// Malformed, out of range (> 2^53 − 1) or not above the key's last nonce.
+    BadNonce,
+    BadBody,
+    BodyTooLarge,
+    Permission,
+    UnknownSymbol,
+    MissingSymbols,
+    NotFound,
+    MethodNotAllowed,
+}
+
+impl Rejection {
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Rejection::Maintenance => codes::MAINTENANCE,
+            Rejection::UnknownKey | Rejection::BadSignature => codes::AUTH,
+            Rejection::BadNonce => codes::NONCE,
+            Rejection::Permission => codes::GENERIC,
+            Rejection::BadBody
+            | Rejection::BodyTooLarge
+            | Rejection::UnknownSymbol
+            | Rejection::MissingSymbols
+            | Rejection::NotFound
+            | Rejection::MethodNotAllowed => codes::PARAMS,
+        }
+    }
+
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Rejection::Maintenance => "maintenance",
+            Rejection::UnknownKey => "apikey: invalid",
+            Rejection::BadSignature => "apikey: digest invalid",
+            // Bitfinex documents no separate wording for a malformed or too-large nonce (searched:
+            // issue trackers of ccxt, XChange, Bitfinex.Net and the official clients show only
+            // "nonce: small"), so every nonce failure uses it; clients classify by code 10114.
+            Rejection::BadNonce => "nonce: small",
+            Rejection::BadBody => "request: invalid",
+            Rejection::BodyTooLarge => "request: too large",
+            // Recorded in ccxt's error table; Bitfinex does not document this case.
+            Rejection::Permission => "api_key: permission invalid",
+            Rejection::UnknownSymbol => "symbol: invalid",
+            Rejection::MissingSymbols => "symbols: invalid",
+            Rejection::NotFound => "not found",
+            Rejection::MethodNotAllowed => "method: invalid",
+        }
+    }
+
+    pub(crate) fn response(self) -> Response {
+        let body = format!("[\"error\",{},{}]", self.code(), quoted(self.message()));
+        json(self.status(), body)
+    }
+}
+
+/// HTTP 200 with a JSON body.
+pub(crate) fn ok(body: String) -> Response {
+    json(StatusCode::OK, body)
+}
+
+/// HTTP 429 `{"error":"ERR_RATE_LIMIT"}` with `Retry-After` (seconds left in the block, rounded up).
+pub(crate) fn rate_limited(remaining: Duration) -> Response {
+    let mut response = json(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"ERR_RATE_LIMIT"}"#.to_owned());
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(remaining)));
+    response
+}
+
+/// A JSON string literal for `text`, escaped.
+pub(crate) fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(Body::from(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Gives axum's bodiless 405 (wrong method on a known path) a Bitfinex-shaped JSON body,
+/// keeping its `Allow` header.
+pub(crate) async fn json_method_not_allowed(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut replaced = Rejection::MethodNotAllowed.response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    replaced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_parse_as_bitfinex_errors() {
+        use bfx_core::wire_error::{ErrorBody, parse_error_body};
+        for rejection in [Rejection::UnknownKey, Rejection::BadNonce, Rejection::Permission, Rejection::Maintenance] {
+            let body = format!("[\"error\",{},{}]", rejection.code(), quoted(rejection.message()));
+            assert_eq!(
+                parse_error_body(rejection.status().as_u16(), body.as_bytes()),
+                ErrorBody::Exchange { code: rejection.code(), message: rejection.message().to_owned() }
+            );
+        }
+        assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn rate_limit_reply() {
+        let response = rate_limited(Duration::from_millis(1500));
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[RETRY_AFTER], "2");
+        assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+    }
+}
