@@ -17,22 +17,27 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Authenticated REST base URL (also BFX_API_URL); alone, it also sets the public and
-    /// WebSocket URLs, so one flag points bfx at an emulator.
-    #[arg(long, global = true, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Public REST base URL (also BFX_PUBLIC_URL).
-    #[arg(long, global = true, value_name = "URL")]
-    pub public_url: Option<String>,
-    /// WebSocket URL (also BFX_WS_URL).
-    #[arg(long, global = true, value_name = "URL")]
-    pub ws_url: Option<String>,
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Where the accounts and the exchange are.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Authenticated REST base URL (also BFX_API_URL); alone, it also sets the public and
+    /// WebSocket URLs, so one flag points bfx at an emulator.
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Public REST base URL (also BFX_PUBLIC_URL).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// WebSocket URL (also BFX_WS_URL).
+    #[arg(long, value_name = "URL")]
+    pub ws_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +57,8 @@ pub struct BalancesArgs {
     pub accounts: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,17 @@ pub struct Overrides {
     pub ws_url: Option<String>,
 }
 
+impl From<crate::cli::ConnectArgs> for Overrides {
+    fn from(args: crate::cli::ConnectArgs) -> Overrides {
+        Overrides {
+            config: args.config,
+            api_url: args.api_url,
+            public_url: args.public_url,
+            ws_url: args.ws_url,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Settings {
     pub endpoints: Endpoints,

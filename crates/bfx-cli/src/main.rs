@@ -49,14 +49,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let overrides = Overrides {
-        config: cli.global.config,
-        api_url: cli.global.api_url,
-        public_url: cli.global.public_url,
-        ws_url: cli.global.ws_url,
-    };
     match cli.command {
         Command::Balances(args) => {
+            let overrides = Overrides::from(args.connect);
             let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&overrides, &env, default_config_path())?;
             let accounts = settings.select(&args.accounts)?;

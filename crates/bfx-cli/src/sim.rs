@@ -28,7 +28,6 @@ pub async fn serve(args: SimArgs) -> anyhow::Result<Exit> {
     // The first line is the contract scripts wait for (see peers/run).
     let mut banner = format!("listening on http://{addr}\n");
     banner.push_str(&format!("  REST       http://{addr}/v2/…  (BFX_API_URL=http://{addr})\n"));
-    banner.push_str(&format!("  WebSocket  ws://{addr}/ws/2\n"));
     if show_keys {
         banner.push_str("demo keys (public test keys of the built-in demo state):\n");
         for key in state.keys() {

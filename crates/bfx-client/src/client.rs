@@ -154,7 +154,7 @@ impl Client {
         const BODY: &[u8] = b"{}";
         let url = format!("{}/v2/{endpoint}", self.endpoints.api_url);
         let mut slot = self.nonces.acquire(credentials.key()).await;
-        let nonce = slot.next()?;
+        let nonce = slot.allocate()?;
         let signature = sign(credentials.secret_bytes(), &format!("v2/{endpoint}"), nonce, BODY);
         tracing::debug!(endpoint, key = credentials.key(), %nonce, "signed request");
         let request = self

@@ -34,7 +34,7 @@ impl NonceBook {
 
 impl KeySlot {
     /// The next nonce for this key: `max(last + 1, now in µs)`.
-    pub fn next(&mut self) -> Result<Nonce, NonceError> {
+    pub fn allocate(&mut self) -> Result<Nonce, NonceError> {
         let nonce = next_nonce(*self.0, now_us())?;
         *self.0 = Some(nonce);
         Ok(nonce)
@@ -54,7 +54,7 @@ mod tests {
         let book = NonceBook::default();
         let mut seen = Vec::new();
         for _ in 0..100 {
-            seen.push(book.acquire("k").await.next().unwrap());
+            seen.push(book.acquire("k").await.allocate().unwrap());
         }
         assert!(seen.windows(2).all(|w| w[0] < w[1]));
     }

@@ -35,7 +35,9 @@ pub(crate) fn permissions(_account: &Account, key: &ApiKey) -> String {
     let rows: Vec<String> = key
         .scopes()
         .into_iter()
-        .map(|(scope, access)| format!("[{},{},{}]", quoted(scope), u8::from(access.read), u8::from(access.write)))
+        .map(|(scope, access)| {
+            format!("[{},{},{}]", quoted(scope), u8::from(access.read), u8::from(access.write))
+        })
         .collect();
     format!("[{}]", rows.join(","))
 }
@@ -113,7 +115,10 @@ email = "main@example.com"
     fn user_info_row() {
         let (account, key) = main_account();
         let body = user_info(&account, &key);
-        assert_eq!(body, r#"[1001,"main@example.com","main",1577836800000,1,2,null,"UTC","en_US","bitfinex",1]"#);
+        assert_eq!(
+            body,
+            r#"[1001,"main@example.com","main",1577836800000,1,2,null,"UTC","en_US","bitfinex",1]"#
+        );
         let user = bfx_core::parse_user_info(body.as_bytes()).unwrap();
         assert_eq!((user.id, user.username.as_deref()), (1001, Some("main")));
     }

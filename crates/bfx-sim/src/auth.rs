@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
@@ -38,7 +39,8 @@ pub(crate) async fn handle(
 ) -> Response {
     let secret = match admit(shared, ip, endpoint, headers) {
         Ok(secret) => secret,
-        Err(response) => return response,
+        Err(Refused::RateLimited(remaining)) => return reply::rate_limited(remaining),
+        Err(Refused::Rejected(rejection)) => return reject(endpoint, rejection),
     };
     let Some(body) = read_body(headers, body).await else {
         return reject(endpoint, Rejection::BodyTooLarge);
@@ -53,24 +55,30 @@ pub(crate) async fn handle(
     }
 }
 
+/// Why a request was refused before its body was read.
+enum Refused {
+    RateLimited(Duration),
+    Rejected(Rejection),
+}
+
 /// Checks 1–3 (rate limit, maintenance, key); returns the key's secret for the signature check,
 /// which runs without the lock.
-fn admit(shared: &Shared, ip: IpAddr, endpoint: Endpoint, headers: &HeaderMap) -> Result<String, Response> {
+fn admit(shared: &Shared, ip: IpAddr, endpoint: Endpoint, headers: &HeaderMap) -> Result<String, Refused> {
     let mut runtime = shared.lock();
-    runtime.admit(ip, endpoint, Instant::now()).map_err(reply::rate_limited)?;
+    runtime.admit(ip, endpoint, Instant::now()).map_err(Refused::RateLimited)?;
     if !runtime.state.operative {
-        return Err(reject(endpoint, Rejection::Maintenance));
+        return Err(Refused::Rejected(Rejection::Maintenance));
     }
-    let key = header_text(headers, API_KEY).ok_or_else(|| reject(endpoint, Rejection::UnknownKey))?;
-    match runtime.state.find_key(key) {
-        Some((_, key)) => Ok(key.secret.clone()),
-        None => Err(reject(endpoint, Rejection::UnknownKey)),
-    }
+    header_text(headers, API_KEY)
+        .and_then(|key| runtime.state.find_key(key))
+        .map(|(_, key)| key.secret.clone())
+        .ok_or(Refused::Rejected(Rejection::UnknownKey))
 }
 
 /// The body as received, or `None` when it exceeds [`MAX_BODY_BYTES`].
 async fn read_body(headers: &HeaderMap, body: Body) -> Option<Bytes> {
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return None;
     }
@@ -108,9 +116,8 @@ fn verified<'a>(
     // The key may have been removed while the body was read.
     let key_text = header_text(headers, API_KEY).ok_or(Rejection::UnknownKey)?;
     let (account, key) = state.find_key(key_text).ok_or(Rejection::UnknownKey)?;
-    let nonce = header_text(headers, NONCE)
-        .and_then(|text| Nonce::from_str(text).ok())
-        .ok_or(Rejection::BadNonce)?;
+    let nonce =
+        header_text(headers, NONCE).and_then(|text| Nonce::from_str(text).ok()).ok_or(Rejection::BadNonce)?;
     match nonces.get(&key.key) {
         Some(last) if nonce <= *last => return Err(Rejection::BadNonce),
         _ => {
@@ -118,7 +125,8 @@ fn verified<'a>(
         }
     }
     // An empty body means "no parameters" (the Python client sends none); it is never parsed.
-    if !body.is_empty() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_err() {
+    if !body.is_empty() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_err()
+    {
         return Err(Rejection::BadBody);
     }
     if let Some(scope) = endpoint.required_scope()
@@ -136,6 +144,11 @@ fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Answers a refused request. Logs the endpoint and the reason only: never keys, signatures or
 /// bodies of authenticated requests.
 fn reject(endpoint: Endpoint, rejection: Rejection) -> Response {
-    tracing::debug!(endpoint = endpoint.name(), code = rejection.code(), reason = rejection.message(), "refused");
+    tracing::debug!(
+        endpoint = endpoint.name(),
+        code = rejection.code(),
+        reason = rejection.message(),
+        "refused"
+    );
     rejection.response()
 }

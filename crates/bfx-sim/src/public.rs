@@ -36,7 +36,8 @@ pub(crate) fn ticker(state: &SimState, symbol: &str) -> Result<String, Rejection
 
 /// `conf/{keys}` (already percent-decoded): one element per comma-separated key.
 pub(crate) fn conf(state: &SimState, keys: &str) -> String {
-    let values: Vec<&str> = keys.split(',').map(|key| state.conf.get(key).map_or("[]", String::as_str)).collect();
+    let values: Vec<&str> =
+        keys.split(',').map(|key| state.conf.get(key).map_or("[]", String::as_str)).collect();
     format!("[{}]", values.join(","))
 }
 

@@ -64,9 +64,10 @@ impl Rejection {
             Rejection::Maintenance => "maintenance",
             Rejection::UnknownKey => "apikey: invalid",
             Rejection::BadSignature => "apikey: digest invalid",
-            // Bitfinex documents no separate wording for a malformed or too-large nonce (searched:
-            // issue trackers of ccxt, XChange, Bitfinex.Net and the official clients show only
-            // "nonce: small"), so every nonce failure uses it; clients classify by code 10114.
+            // Bitfinex documents no wording for a malformed or too-large (> 2^53 - 1) nonce; the
+            // public issue threads searched (ccxt, XChange, JKorf/Bitfinex.Net, ohenrik/bitfinex)
+            // show only "nonce: small" for v2, so every nonce failure says that. Clients classify
+            // by the code, 10114, and the Node client by the word "nonce".
             Rejection::BadNonce => "nonce: small",
             Rejection::BadBody => "request: invalid",
             Rejection::BodyTooLarge => "request: too large",
@@ -132,7 +133,9 @@ mod tests {
     #[test]
     fn error_bodies_parse_as_bitfinex_errors() {
         use bfx_core::wire_error::{ErrorBody, parse_error_body};
-        for rejection in [Rejection::UnknownKey, Rejection::BadNonce, Rejection::Permission, Rejection::Maintenance] {
+        for rejection in
+            [Rejection::UnknownKey, Rejection::BadNonce, Rejection::Permission, Rejection::Maintenance]
+        {
             let body = format!("[\"error\",{},{}]", rejection.code(), quoted(rejection.message()));
             assert_eq!(
                 parse_error_body(rejection.status().as_u16(), body.as_bytes()),

@@ -182,6 +182,9 @@ async fn conf(
     })
 }
 
-async fn platform_status(State(shared): State<Shared>, ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Response {
+async fn platform_status(
+    State(shared): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+) -> Response {
     public_reply(&shared, addr, Endpoint::PlatformStatus, |state| Ok(public::platform_status(state)))
 }

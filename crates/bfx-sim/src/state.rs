@@ -96,7 +96,8 @@ impl ApiKey {
 
     /// Every scope to report: the documented ones in order, then any other scope the key names.
     pub(crate) fn scopes(&self) -> Vec<(&str, Access)> {
-        let mut scopes: Vec<(&str, Access)> = DOCUMENTED_SCOPES.iter().map(|s| (*s, self.access(s))).collect();
+        let mut scopes: Vec<(&str, Access)> =
+            DOCUMENTED_SCOPES.iter().map(|s| (*s, self.access(s))).collect();
         for (scope, access) in &self.permissions {
             if !DOCUMENTED_SCOPES.contains(&scope.as_str()) {
                 scopes.push((scope, *access));
@@ -208,7 +209,9 @@ impl SimState {
 
     /// The account owning `key`, and the key. Keys are unique across accounts (checked at load).
     pub(crate) fn find_key(&self, key: &str) -> Option<(&Account, &ApiKey)> {
-        self.accounts.iter().find_map(|account| account.keys.iter().find(|k| k.key == key).map(|k| (account, k)))
+        self.accounts
+            .iter()
+            .find_map(|account| account.keys.iter().find(|k| k.key == key).map(|k| (account, k)))
     }
 
     pub(crate) fn ticker(&self, symbol: &str) -> Option<&TickerRow> {

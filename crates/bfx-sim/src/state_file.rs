@@ -46,10 +46,15 @@ impl SimState {
         let file: StateFile = toml::from_str(text).map_err(|e| {
             let mut reason = e.message().trim_end().to_owned();
             // toml says only "duplicate key"; name it, as the span covers it.
-            if let Some(key) = e.span().and_then(|span| text.get(span)).filter(|k| reason == "duplicate key") {
+            if let Some(key) = e.span().and_then(|span| text.get(span)).filter(|_| reason == "duplicate key")
+            {
                 reason = format!("duplicate key `{}`", key.trim());
             }
-            StateError::Invalid { origin: origin.to_owned(), line: e.span().map(|s| loader.line_of(s.start)), reason }
+            StateError::Invalid {
+                origin: origin.to_owned(),
+                line: e.span().map(|s| loader.line_of(s.start)),
+                reason,
+            }
         })?;
         loader.build(file)
     }
@@ -176,7 +181,9 @@ impl Loader<'_> {
             None => Ok(default),
             Some(v) => match u64::try_from(*v.get_ref()) {
                 Ok(secs) if secs >= 1 => Ok(Duration::from_secs(secs)),
-                _ => Err(self.error(v.span(), format!("{name} must be a whole number of seconds, at least 1"))),
+                _ => {
+                    Err(self.error(v.span(), format!("{name} must be a whole number of seconds, at least 1")))
+                }
             },
         };
         let window = seconds(file.window_secs, "window_secs", defaults.window)?;
@@ -210,7 +217,9 @@ impl Loader<'_> {
                 return Err(self.error(name_span, "account name is empty"));
             }
             if let Some(first) = names.insert(name.clone(), self.line_of(name_span.start)) {
-                return Err(self.error(name_span, format!("duplicate account {name:?} (first at line {first})")));
+                return Err(
+                    self.error(name_span, format!("duplicate account {name:?} (first at line {first})"))
+                );
             }
             let user_id_span = file.user_id.span();
             let user_id = *file.user_id.get_ref();
@@ -221,7 +230,9 @@ impl Loader<'_> {
                 return Err(self.error(user_id_span, "user_id must be a positive integer"));
             }
             if let Some(first) = user_ids.insert(user_id, self.line_of(user_id_span.start)) {
-                return Err(self.error(user_id_span, format!("duplicate user_id {user_id} (first at line {first})")));
+                return Err(
+                    self.error(user_id_span, format!("duplicate user_id {user_id} (first at line {first})"))
+                );
             }
             let mut keys = Vec::with_capacity(file.key.len());
             for key in file.key {
@@ -315,7 +326,9 @@ impl Loader<'_> {
                 }
             };
             if let Some(first) = seen.insert(symbol.clone(), self.line_of(symbol_span.start)) {
-                return Err(self.error(symbol_span, format!("duplicate ticker {symbol:?} (first at line {first})")));
+                return Err(
+                    self.error(symbol_span, format!("duplicate ticker {symbol:?} (first at line {first})"))
+                );
             }
             let row_span = file.row.span();
             let row = file.row.into_inner();
@@ -344,7 +357,10 @@ impl Loader<'_> {
         Ok(tickers)
     }
 
-    fn conf(&self, entries: BTreeMap<String, Spanned<toml::Value>>) -> Result<BTreeMap<String, String>, StateError> {
+    fn conf(
+        &self,
+        entries: BTreeMap<String, Spanned<toml::Value>>,
+    ) -> Result<BTreeMap<String, String>, StateError> {
         entries
             .into_iter()
             .map(|(key, value)| {
@@ -354,7 +370,8 @@ impl Loader<'_> {
                         format!("conf {key:?} must be an array (it is served as the key's JSON value)"),
                     ));
                 }
-                let json = toml_to_json(value.get_ref()).map_err(|reason| self.error(value.span(), reason))?;
+                let json =
+                    toml_to_json(value.get_ref()).map_err(|reason| self.error(value.span(), reason))?;
                 Ok((key, json.to_string()))
             })
             .collect()
@@ -460,12 +477,16 @@ email = "main@example.com"
         .unwrap();
         assert_eq!(state.conf["pub:map:currency:sym"], r#"[["UST","USDt"]]"#);
         assert_eq!(state.conf["x"], r#"[1,2.5,true,{"a":"b"}]"#);
-        assert_eq!(error("[conf]\nx = 1\n"), "state.toml:2: conf \"x\" must be an array (it is served as the key's JSON value)");
+        assert_eq!(
+            error("[conf]\nx = 1\n"),
+            "state.toml:2: conf \"x\" must be an array (it is served as the key's JSON value)"
+        );
     }
 
     #[test]
     fn unknown_field_names_its_line() {
-        let text = MINIMAL.replace("  unsettled_interest = \"0\"\n", "  unsettled_interest = \"0\"\n  colour = \"red\"\n");
+        let text = MINIMAL
+            .replace("  unsettled_interest = \"0\"\n", "  unsettled_interest = \"0\"\n  colour = \"red\"\n");
         let e = error(&text);
         assert!(e.starts_with("state.toml:15: unknown field `colour`"), "{e}");
         assert!(error("platfrom_status = 1\n").starts_with("state.toml:1: unknown field `platfrom_status`"));
@@ -476,7 +497,10 @@ email = "main@example.com"
         let e = error(&MINIMAL.replace("\"1e-8\"", "\"1,5\""));
         assert_eq!(e, "state.toml:13: balance: \"1,5\" is not a JSON number");
         let e = error(&MINIMAL.replace("\"1e-8\"", "\"1e-40\""));
-        assert_eq!(e, "state.toml:13: balance: 1e-40 has more than 28 decimal places and cannot be held exactly");
+        assert_eq!(
+            e,
+            "state.toml:13: balance: 1e-40 has more than 28 decimal places and cannot be held exactly"
+        );
         let e = error(&MINIMAL.replace("balance = \"1e-8\"", "balance = 1.5"));
         assert!(e.starts_with("state.toml:13: invalid type: floating point `1.5`, expected a string"), "{e}");
     }
@@ -485,8 +509,12 @@ email = "main@example.com"
     fn duplicates_are_refused() {
         let e = error(&format!("{MINIMAL}{}", MINIMAL.replace("1001", "1002").replace("k1", "k2")));
         assert_eq!(e, "state.toml:17: duplicate account \"main\" (first at line 3)");
-        let e = error(&format!("{MINIMAL}{}", MINIMAL.replace("\"main\"", "\"bot\"").replace("1001", "1002")));
-        assert_eq!(e, "state.toml:21: duplicate API key \"k1\" (first at line 7); a key belongs to one account");
+        let e =
+            error(&format!("{MINIMAL}{}", MINIMAL.replace("\"main\"", "\"bot\"").replace("1001", "1002")));
+        assert_eq!(
+            e,
+            "state.toml:21: duplicate API key \"k1\" (first at line 7); a key belongs to one account"
+        );
         let e = error(&format!("{MINIMAL}{}", MINIMAL.replace("\"main\"", "\"bot\"").replace("k1", "k2")));
         assert_eq!(e, "state.toml:18: duplicate user_id 1001 (first at line 4)");
         let e = error(&format!(
@@ -507,26 +535,45 @@ email = "main@example.com"
     #[test]
     fn ticker_rows_are_checked() {
         let ten = r#"["1", "2", "3", "4", "5", "-0.0081", "7", "8", "9", "null"]"#;
-        let ok = SimState::from_toml(&format!("[[ticker]]\nsymbol = \"tBTCUSD\"\nrow = {ten}\n"), "s").unwrap();
+        let ok =
+            SimState::from_toml(&format!("[[ticker]]\nsymbol = \"tBTCUSD\"\nrow = {ten}\n"), "s").unwrap();
         assert_eq!(ok.tickers[0].fields[9], "null");
         let e = error(&format!("[[ticker]]\nsymbol = \"fUSD\"\nrow = {ten}\n"));
-        assert_eq!(e, "state.toml:3: ticker \"fUSD\" row has 10 fields; a funding row has 16 after the symbol");
+        assert_eq!(
+            e,
+            "state.toml:3: ticker \"fUSD\" row has 10 fields; a funding row has 16 after the symbol"
+        );
         let e = error("[[ticker]]\nsymbol = \"tBTCUSD\"\nrow = [\n  \"1\",\n  \"2\"]\n");
-        assert_eq!(e, "state.toml:3: ticker \"tBTCUSD\" row has 2 fields; a trading row has 10 after the symbol");
-        let e = error(&format!("[[ticker]]\nsymbol = \"tBTCUSD\"\nrow = {}\n", ten.replace("\"7\"", "\"NaN\"")));
+        assert_eq!(
+            e,
+            "state.toml:3: ticker \"tBTCUSD\" row has 2 fields; a trading row has 10 after the symbol"
+        );
+        let e =
+            error(&format!("[[ticker]]\nsymbol = \"tBTCUSD\"\nrow = {}\n", ten.replace("\"7\"", "\"NaN\"")));
         assert_eq!(e, "state.toml:3: ticker field: \"NaN\" is not a JSON number");
         let e = error(&format!("[[ticker]]\nsymbol = \"BTCUSD\"\nrow = {ten}\n"));
         assert_eq!(e, "state.toml:2: ticker symbol \"BTCUSD\" must start with t (trading) or f (funding)");
-        let e = error(&format!("[[ticker]]\nsymbol = \"tX\"\nrow = {ten}\n[[ticker]]\nsymbol = \"tX\"\nrow = {ten}\n"));
+        let e = error(&format!(
+            "[[ticker]]\nsymbol = \"tX\"\nrow = {ten}\n[[ticker]]\nsymbol = \"tX\"\nrow = {ten}\n"
+        ));
         assert_eq!(e, "state.toml:5: duplicate ticker \"tX\" (first at line 2)");
     }
 
     #[test]
     fn limits_are_checked() {
         let e = error("[limits]\nper_minute = { wallets = 3 }\n");
-        assert!(e.starts_with("state.toml:2: unknown endpoint \"wallets\" in per_minute; known: auth/r/wallets,"), "{e}");
-        assert_eq!(error("[limits]\nwindow_secs = 0\n"), "state.toml:2: window_secs must be a whole number of seconds, at least 1");
-        assert_eq!(error("platform_status = 2\n"), "state.toml:1: platform_status must be 1 (operative) or 0 (maintenance), found 2");
+        assert!(
+            e.starts_with("state.toml:2: unknown endpoint \"wallets\" in per_minute; known: auth/r/wallets,"),
+            "{e}"
+        );
+        assert_eq!(
+            error("[limits]\nwindow_secs = 0\n"),
+            "state.toml:2: window_secs must be a whole number of seconds, at least 1"
+        );
+        assert_eq!(
+            error("platform_status = 2\n"),
+            "state.toml:1: platform_status must be 1 (operative) or 0 (maintenance), found 2"
+        );
     }
 
     #[test]
@@ -540,6 +587,9 @@ email = "main@example.com"
         let missing = Path::new("/nonexistent/bfx-sim-state.toml");
         let e = SimState::load(missing).unwrap_err();
         assert!(matches!(e, StateError::Read { .. }));
-        assert!(e.to_string().starts_with("/nonexistent/bfx-sim-state.toml: cannot read the state file: "), "{e}");
+        assert!(
+            e.to_string().starts_with("/nonexistent/bfx-sim-state.toml: cannot read the state file: "),
+            "{e}"
+        );
     }
 }

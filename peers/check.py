@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Check that unmodified third-party Bitfinex clients read balances from `bfx sim`.
+
+Usage: check.py BASE_URL        (e.g. http://127.0.0.1:8787, as printed by `bfx sim`)
+
+The expected balances come from peers/state.toml, the file the emulator was started with.
+Prints one PASS/FAIL line per check and a closing `peers: N passed, M failed` line;
+exits 1 if any check failed.
+"""
+
+import sys
+import tomllib
+import traceback
+from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
+
+import ccxt
+from bfxapi import Client
+from bfxapi.exceptions import InvalidCredentialError
+
+STATE_FILE = Path(__file__).with_name("state.toml")
+BFXAPI_KEY = "peers-bfxapi"  # microsecond nonces (bitfinex-api-py)
+CCXT_KEY = "peers-ccxt"  # millisecond nonces (ccxt): must not share a key with the above
+WALLET_TYPES = ("exchange", "margin", "funding")
+# ccxt's bitfinex `commonCurrencies` renames many ids; state.toml only uses these two of them.
+CCXT_RENAMES = {"UST": "USDT", "UDC": "USDC"}
+
+
+def num(value):
+    """A number as the clients hold it (float/int) or as state.toml writes it (str) -> Decimal.
+
+    Both clients parse JSON numbers into floats; repr() gives the shortest text that round-trips,
+    so an amount that survives the float exactly compares equal to the state's text.
+    """
+    if value is None:
+        return None
+    return Decimal(value if isinstance(value, str) else repr(value))
+
+
+def load_state():
+    state = tomllib.loads(STATE_FILE.read_text())
+    secrets, wallets = {}, {}
+    for account in state["account"]:
+        for key in account.get("key", []):
+            secrets[key["key"]] = (key["secret"], account["name"])
+        wallets[account["name"]] = account.get("wallet", [])
+    return state, secrets, wallets
+
+
+def expected_rows(wallets):
+    return {
+        (w["type"], w["currency"], num(w["balance"]), num(w["unsettled_interest"]), num(w.get("available")))
+        for w in wallets
+    }
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn):
+        try:
+            detail = fn()
+        except AssertionError as e:
+            self.failed += 1
+            print(f"FAIL {name}: {e}")
+        except Exception as e:  # a crash inside a client is a failure of that check, not of the run
+            self.failed += 1
+            print(f"FAIL {name}: unexpected {type(e).__module__}.{type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+        else:
+            self.passed += 1
+            print(f"PASS {name}" + (f": {detail}" if detail else ""))
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    base = sys.argv[1].rstrip("/")
+    state, secrets, wallets_by_account = load_state()
+    for key in (BFXAPI_KEY, CCXT_KEY):
+        if key not in secrets:
+            sys.exit(f"{STATE_FILE}: no key {key!r}")
+    bfx_secret, bfx_account = secrets[BFXAPI_KEY]
+    ccxt_secret, ccxt_account = secrets[CCXT_KEY]
+    print(f"peers: ccxt {version('ccxt')}, bitfinex-api-py {version('bitfinex-api-py')}, emulator {base}")
+
+    def ccxt_exchange(secret):
+        # ccxt sends public calls to urls.api.public and auth calls to urls.api.private, each + "/v2/…"
+        # (sign(): url = urls['api'][api] + '/' + version + '/' + path); 'v1' is unused by fetch_balance.
+        return ccxt.bitfinex({
+            "apiKey": CCXT_KEY,
+            "secret": secret,
+            "urls": {"api": {"public": base, "private": base, "v1": base}},
+        })
+
+    checks = Checks()
+
+    # --- bitfinex-api-py: one POST /v2/auth/r/wallets, no body, signs "/api/v2/auth/r/wallets" + nonce.
+    def bfxapi_wallets():
+        client = Client(rest_host=base + "/v2", api_key=BFXAPI_KEY, api_secret=bfx_secret)
+        got = {
+            (w.wallet_type, w.currency, num(w.balance), num(w.unsettled_interest), num(w.available_balance))
+            for w in client.rest.auth.get_wallets()
+        }
+        want = expected_rows(wallets_by_account[bfx_account])
+        assert got == want, f"missing {sorted(want - got, key=str)}; unexpected {sorted(got - want, key=str)}"
+        return f"{len(got)} wallets"
+
+    checks.run("bitfinex-api-py get_wallets", bfxapi_wallets)
+
+    # --- ccxt: load_markets (two joined GET /v2/conf/… requests) must build markets from our conf.
+    exchange = ccxt_exchange(ccxt_secret)
+
+    def ccxt_markets():
+        markets = exchange.load_markets()
+        conf = state.get("conf", {})
+        pairs = conf.get("pub:info:pair", []) + conf.get("pub:info:pair:futures", [])
+        assert len(markets) == len(pairs), f"{len(markets)} markets {sorted(markets)}, state lists {len(pairs)} pairs"
+        ids = [c for c in conf.get("pub:list:currency", []) if not c.endswith("F0")]  # ccxt skips F0 ids
+        missing = {CCXT_RENAMES.get(c, c) for c in ids} - set(exchange.currencies)
+        assert not missing, f"currencies missing from ccxt: {sorted(missing)}"
+        return f"{len(markets)} markets, {len(exchange.currencies)} currencies"
+
+    checks.run("ccxt load_markets", ccxt_markets)
+
+    # --- ccxt: fetch_balance returns one wallet type per call (one POST auth/r/wallets each, body "{}").
+    def ccxt_balance(wallet_type):
+        def check():
+            balance = exchange.fetch_balance({"type": wallet_type})
+            got = {code: (num(balance[code]["total"]), num(balance[code]["free"])) for code in balance["total"]}
+            want = {
+                CCXT_RENAMES.get(w["currency"], w["currency"]): (num(w["balance"]), num(w.get("available")))
+                for w in wallets_by_account[ccxt_account]
+                if w["type"] == wallet_type
+            }
+            assert got == want, f"got (total, free) {got}, want {want}"
+            return ", ".join(f"{code} {balance['total'][code]}" for code in sorted(got))
+
+        return check
+
+    for wallet_type in WALLET_TYPES:
+        checks.run(f"ccxt fetch_balance type={wallet_type}", ccxt_balance(wallet_type))
+
+    # --- a wrong secret must surface as each client's own authentication error class.
+    # bitfinex-api-py maps ["error", 10100, …] to InvalidCredentialError whatever the HTTP status;
+    # ccxt maps it to AuthenticationError only for HTTP 500 (its handle_errors reads error arrays on
+    # 500 only). PermissionDenied is a subclass of AuthenticationError, hence the exact type test.
+    def bfxapi_wrong_secret():
+        client = Client(rest_host=base + "/v2", api_key=BFXAPI_KEY, api_secret=bfx_secret + "-wrong")
+        try:
+            client.rest.auth.get_wallets()
+        except InvalidCredentialError as e:
+            return f"InvalidCredentialError: {e}"
+        raise AssertionError("get_wallets() with a wrong secret raised nothing")
+
+    def ccxt_wrong_secret():
+        try:
+            ccxt_exchange(ccxt_secret + "-wrong").fetch_balance({"type": "exchange"})
+        except ccxt.AuthenticationError as e:
+            assert type(e) is ccxt.AuthenticationError, f"{type(e).__name__} (want AuthenticationError): {e}"
+            return f"AuthenticationError: {e}"
+        raise AssertionError("fetch_balance() with a wrong secret raised nothing")
+
+    checks.run("bitfinex-api-py wrong secret -> InvalidCredentialError", bfxapi_wrong_secret)
+    checks.run("ccxt wrong secret -> AuthenticationError", ccxt_wrong_secret)
+
+    print(f"peers: {checks.passed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
