@@ -2,7 +2,7 @@
 //!
 //! Each authenticated request is signed over the exact bytes sent (`{}`), with a fresh nonce from
 //! the key's slot, which is held until the response has arrived (see [`crate::nonce`]). Every
-//! non-success response becomes a typed [`Error`] through one function, [`error_from_response`].
+//! non-success response becomes a typed [`Error`] through one function, `error_from_response`.
 
 use std::sync::Arc;
 use std::time::Duration;
