@@ -48,6 +48,31 @@ pub enum Command {
     Demo(OutputArgs),
     /// Run the Bitfinex emulator.
     Sim(SimArgs),
+    /// Write, show or locate the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented template to the config path (mode 0600).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Print the effective configuration, secrets masked.
+    Show {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Print the config file's path.
+    Path {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -106,10 +106,9 @@ impl Settings {
         env: &HashMap<String, String>,
         default_path: Option<PathBuf>,
     ) -> Result<Settings, ConfigError> {
-        let explicit = flags.config.clone().or_else(|| env.get("BFX_CONFIG").map(PathBuf::from));
-        let (file, path) = match (explicit, default_path) {
-            (Some(path), _) => (Some(read_file(&path, env)?), Some(path)),
-            (None, Some(path)) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
+        let (file, path) = match config_path(flags, env, default_path) {
+            ConfigPath::Explicit(path) => (Some(read_file(&path, env)?), Some(path)),
+            ConfigPath::Default(path) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
             _ => (None, None),
         };
         let (file_endpoints, mut accounts) = file.unwrap_or_default();
@@ -166,6 +165,94 @@ impl Settings {
                 })
             })
             .collect()
+    }
+}
+
+/// Where the config file is: `--config`, else `BFX_CONFIG` (both must exist), else the default
+/// path (may be absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigPath {
+    Explicit(PathBuf),
+    Default(PathBuf),
+    /// No home directory to derive the default from.
+    Unknown,
+}
+
+impl ConfigPath {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            ConfigPath::Explicit(path) | ConfigPath::Default(path) => Some(path),
+            ConfigPath::Unknown => None,
+        }
+    }
+}
+
+pub fn config_path(
+    flags: &Overrides,
+    env: &HashMap<String, String>,
+    default_path: Option<PathBuf>,
+) -> ConfigPath {
+    match flags.config.clone().or_else(|| env.get("BFX_CONFIG").map(PathBuf::from)) {
+        Some(path) => ConfigPath::Explicit(path),
+        None => default_path.map_or(ConfigPath::Unknown, ConfigPath::Default),
+    }
+}
+
+/// The commented template `bfx config init` writes.
+pub const TEMPLATE: &str = include_str!("config.template.toml");
+
+/// Writes [`TEMPLATE`] to `path` with mode 0600 (its folder 0700 if created); refuses to
+/// overwrite an existing file unless `force`.
+pub fn write_template(path: &Path, force: bool) -> Result<(), ConfigError> {
+    let fail = |message: String| ConfigError::File { path: path.to_owned(), message };
+    if path.exists() && !force {
+        return Err(fail("already exists; use --force to overwrite it".into()));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| fail(format!("cannot create its folder: {e}")))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| fail(format!("cannot write: {e}")))?;
+    std::io::Write::write_all(&mut file, TEMPLATE.as_bytes())
+        .map_err(|e| fail(format!("cannot write: {e}")))?;
+    // `mode` applies only to new files; an overwritten one is tightened too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| fail(format!("cannot set mode 0600: {e}")))?;
+    }
+    Ok(())
+}
+
+impl Settings {
+    /// The effective settings as TOML-like text, secrets masked (`bfx config show`).
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&match &self.file {
+            Some(path) => format!("# config file: {}\n", path.display()),
+            None => "# no config file\n".to_owned(),
+        });
+        out.push_str(&format!(
+            "[endpoints]\napi_url = {:?}\npublic_url = {:?}\nws_url = {:?}\n",
+            self.endpoints.api_url, self.endpoints.public_url, self.endpoints.ws_url
+        ));
+        for account in &self.accounts {
+            out.push_str(&format!(
+                "\n[[account]]\nname = {:?}\nkey = {:?}\nsecret = \"********\"  # from {}\n",
+                account.name,
+                account.credentials.key(),
+                account.secret_source
+            ));
+        }
+        out
     }
 }
 
@@ -383,6 +470,36 @@ mod tests {
         let half = env(&[("BFX_API_KEY", "k")]);
         let err = Settings::resolve(&Overrides::default(), &half, None).unwrap_err();
         assert_eq!(err.to_string(), "BFX_API_KEY is set but BFX_API_SECRET is not");
+    }
+
+    #[test]
+    fn the_template_is_a_valid_config_and_its_example_too() {
+        let (endpoints, accounts) =
+            parse_file(TEMPLATE, Path::new("t.toml"), &HashMap::new(), Some(0o600)).unwrap();
+        assert!(accounts.is_empty());
+        assert!(endpoints.api_url.is_none());
+        // Uncommenting the example (and its endpoints) gives a working two-account config.
+        let uncommented: String = TEMPLATE
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.starts_with(['[', 'a', 'n', 'k', 's', 'p', 'w']))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
+        let (endpoints, accounts) = parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
+        assert_eq!(accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["main", "paper"]);
+        assert_eq!(endpoints.api_url.as_deref(), Some("https://api.bitfinex.com"));
+    }
+
+    #[test]
+    fn describe_masks_secrets() {
+        let e = env(&[("BFX_API_KEY", "k"), ("BFX_API_SECRET", "CANARY-d3sc")]);
+        let text = Settings::resolve(&Overrides::default(), &e, None).unwrap().describe();
+        assert!(text.contains("key = \"k\"\nsecret = \"********\"  # from BFX_API_SECRET"), "{text}");
+        assert!(!text.contains("CANARY"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::exit::Exit;
 
@@ -60,8 +60,37 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             print_report(&report, args.output.format())
         }
         Command::Demo(output) => sim::demo(output.format()).await,
+        Command::Config(command) => config_command(command),
         Command::Sim(args) => sim::serve(args).await,
     }
+}
+
+fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    match command {
+        ConfigCommand::Init { force, connect } => {
+            let overrides = Overrides::from(connect);
+            let where_ = config::config_path(&overrides, &env, default_config_path());
+            let path = where_.path().ok_or_else(|| {
+                ConfigError::Invalid("no home directory to put the config file in; use --config FILE".into())
+            })?;
+            config::write_template(path, force)?;
+            write_stdout(&format!(
+                "wrote {} (mode 0600); edit it, then run: bfx balances\n",
+                path.display()
+            ))?;
+        }
+        ConfigCommand::Show { connect } => {
+            let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
+            write_stdout(&settings.describe())?;
+        }
+        ConfigCommand::Path { connect } => {
+            let where_ = config::config_path(&Overrides::from(connect), &env, default_config_path());
+            let path = where_.path().ok_or_else(|| ConfigError::Invalid("no home directory".into()))?;
+            write_stdout(&format!("{}\n", path.display()))?;
+        }
+    }
+    Ok(Exit::Ok)
 }
 
 /// Prints a report (stdout) and its problems (stderr); returns the exit code it deserves.

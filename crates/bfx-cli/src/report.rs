@@ -265,39 +265,12 @@ impl Report {
                 ]);
             }
             if account.wallets.is_empty() {
-                rows.push([
-                    account.name.clone(),
-                    "(no wallets)".into(),
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                    "".into(),
-                ]);
+                rows.push(summary_row(account.name.clone(), "(no wallets)", String::new()));
             }
             let total = account.total.map(money).unwrap_or_default();
-            rows.push([
-                format!("{} total", account.name),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                total,
-            ]);
+            rows.push(summary_row(format!("{} total", account.name), "", total));
         }
-        rows.push([
-            "TOTAL".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            "".into(),
-            money(self.total),
-        ]);
+        rows.push(summary_row("TOTAL".into(), "", money(self.total)));
         for col in 3..8 {
             align_decimals(&mut rows, col);
         }
@@ -324,6 +297,15 @@ impl Report {
         }
         out
     }
+}
+
+/// A table row with a label, a note in the wallet column, and a value in the last column.
+fn summary_row(label: String, note: &str, value: String) -> [String; 8] {
+    let mut row: [String; 8] = Default::default();
+    row[0] = label;
+    row[1] = note.to_owned();
+    row[7] = value;
+    row
 }
 
 fn opt(value: Option<Decimal>) -> String {
