@@ -472,6 +472,14 @@ mod tests {
         assert_eq!(err.to_string(), "BFX_API_KEY is set but BFX_API_SECRET is not");
     }
 
+    /// `[table]` or `key = value` (prose in comments is neither).
+    fn is_toml_line(line: &str) -> bool {
+        line.starts_with('[')
+            || line
+                .split_once(" = ")
+                .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    }
+
     #[test]
     fn the_template_is_a_valid_config_and_its_example_too() {
         let (endpoints, accounts) =
@@ -481,11 +489,7 @@ mod tests {
         // Uncommenting the example (and its endpoints) gives a working two-account config.
         let uncommented: String = TEMPLATE
             .lines()
-            .map(|l| {
-                l.strip_prefix("# ")
-                    .filter(|l| l.starts_with(['[', 'a', 'n', 'k', 's', 'p', 'w']))
-                    .unwrap_or(l)
-            })
+            .map(|l| l.strip_prefix("# ").filter(|l| is_toml_line(l)).unwrap_or(l))
             .map(|l| format!("{l}\n"))
             .collect();
         let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
