@@ -2,9 +2,11 @@
 //! fetch the tickers once, value, render, and choose the exit code.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bfx_client::{Client, Symbols};
 use bfx_core::valuation::PriceBook;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinSet;
 
 use crate::cli::Format;
@@ -15,6 +17,13 @@ use crate::report::{AccountResult, Report};
 /// Fetches and values the balances of `accounts`. Account failures are part of the report; an
 /// `Err` means the run itself broke (a task died), and nothing should be printed as a result.
 pub async fn fetch(client: &Client, accounts: Vec<Account>, quote: &str) -> anyhow::Result<Report> {
+    let progress = Progress::start(accounts.len());
+    let report = fetch_quietly(client, accounts, quote).await;
+    progress.finish();
+    report
+}
+
+async fn fetch_quietly(client: &Client, accounts: Vec<Account>, quote: &str) -> anyhow::Result<Report> {
     let mut tasks = JoinSet::new();
     let mut names = HashMap::new();
     for (index, account) in accounts.into_iter().enumerate() {
@@ -41,6 +50,39 @@ pub async fn fetch(client: &Client, accounts: Vec<Account>, quote: &str) -> anyh
     let results = results.into_iter().map(|(_, r)| r).collect();
     let prices = tickers.map(|t| PriceBook::from_tickers(&t)).map_err(|e| format!("prices unavailable: {e}"));
     Ok(Report::build(quote, results, prices.as_ref().map_err(Clone::clone)))
+}
+
+/// A spinner on stderr, only on a terminal, shown at once when several accounts are in flight
+/// and after 300 ms otherwise (a fast single request shows nothing).
+struct Progress {
+    bar: ProgressBar,
+    reveal: tokio::task::JoinHandle<()>,
+}
+
+impl Progress {
+    fn start(accounts: usize) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(match accounts {
+            1 => "reading 1 account…".to_owned(),
+            n => format!("reading {n} accounts…"),
+        });
+        let delay = if accounts > 1 { Duration::ZERO } else { Duration::from_millis(300) };
+        let shown = bar.clone();
+        let reveal = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            shown.enable_steady_tick(Duration::from_millis(100));
+        });
+        Progress { bar, reveal }
+    }
+
+    fn finish(self) {
+        self.reveal.abort();
+        self.bar.finish_and_clear();
+    }
 }
 
 /// Renders the report for stdout, and the problems for stderr.

@@ -48,6 +48,10 @@ pub enum Command {
     Demo(OutputArgs),
     /// Run the Bitfinex emulator.
     Sim(SimArgs),
+    /// The price strip: name, last price and 24 h change (default: the seed's 15 coins).
+    Ticker(TickerArgs),
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
     /// Write, show or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -114,6 +118,38 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
+pub struct TickerArgs {
+    /// Coins: names from the strip (`bitcoin`), currency ids (`BTC`) or pairs (`tBTCUSD`).
+    pub symbols: Vec<String>,
+    /// One JSON document instead of the strip.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// Colours: `auto` uses them only on a terminal and never when `NO_COLOR` is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// `no_color` is the value of `NO_COLOR` (<https://no-color.org>: set and non-empty disables).
+    pub fn enabled(self, is_terminal: bool, no_color: Option<&str>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => is_terminal && no_color.is_none_or(str::is_empty),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
@@ -127,4 +163,25 @@ pub struct SimArgs {
     /// Print the built-in demo state (an example state file) and exit.
     #[arg(long, conflicts_with_all = ["state", "demo"])]
     pub print_demo_state: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_rules() {
+        assert!(ColorChoice::Auto.enabled(true, None));
+        assert!(ColorChoice::Auto.enabled(true, Some("")));
+        assert!(!ColorChoice::Auto.enabled(true, Some("1")));
+        assert!(!ColorChoice::Auto.enabled(false, None));
+        assert!(ColorChoice::Always.enabled(false, Some("1")));
+        assert!(!ColorChoice::Never.enabled(true, None));
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -10,9 +10,10 @@ mod config;
 mod exit;
 mod report;
 mod sim;
+mod ticker;
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,6 +62,31 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Demo(output) => sim::demo(output.format()).await,
         Command::Config(command) => config_command(command),
+        Command::Ticker(args) => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let settings = Settings::resolve(&Overrides::from(args.connect), &env, default_config_path())?;
+            let coins = match args.symbols.is_empty() {
+                true => ticker::seed_coins(),
+                false => args.symbols.iter().map(|s| ticker::resolve(s)).collect(),
+            };
+            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let entries = ticker::fetch(&client, &coins).await?;
+            let text = if args.json {
+                format!("{}\n", serde_json::to_string_pretty(&entries)?)
+            } else {
+                let no_color = env.get("NO_COLOR").map(String::as_str);
+                ticker::render(&entries, args.color.enabled(io::stdout().is_terminal(), no_color))
+            };
+            write_stdout(&text)?;
+            Ok(Exit::Ok)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "bfx", &mut buffer);
+            write_stdout(&String::from_utf8_lossy(&buffer))?;
+            Ok(Exit::Ok)
+        }
         Command::Sim(args) => sim::serve(args).await,
     }
 }

@@ -129,6 +129,14 @@ impl Client {
         bfx_core::parse_tickers(&body).map_err(parse_error(ENDPOINT))
     }
 
+    /// String maps from `conf/KEY1,KEY2,…` (e.g. `pub:map:currency:sym`), one per key, in order.
+    pub async fn conf_maps(&self, keys: &[&str]) -> Result<Vec<Vec<(String, String)>>, Error> {
+        const ENDPOINT: &str = "conf";
+        let url = format!("{}/v2/conf/{}", self.endpoints.public_url, keys.join(","));
+        let body = self.send(ENDPOINT, self.http.get(&url), &url).await?;
+        bfx_core::conf::parse_conf_maps(&body, keys.len()).map_err(parse_error(ENDPOINT))
+    }
+
     /// `platform/status`: `true` when operative, `false` in maintenance.
     pub async fn platform_status(&self) -> Result<bool, Error> {
         const ENDPOINT: &str = "platform/status";

@@ -11,6 +11,7 @@
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
 //! - [`parse`]: the parse error every parser returns, naming row and field.
 
+pub mod conf;
 pub mod nonce;
 pub mod number;
 pub mod parse;
