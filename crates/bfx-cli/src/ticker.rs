@@ -47,7 +47,12 @@ pub fn resolve(arg: &str) -> Coin {
         && arg[1..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ':')
         && arg.len() > 1;
     if is_pair {
-        let base = arg[1..].split(':').next().unwrap_or_default();
+        // `tAVAX:USD`, or `tBTCUSD` where base and quote are three letters each.
+        let pair = &arg[1..];
+        let base = match pair.split_once(':') {
+            Some((base, _)) => base,
+            None => pair.get(..3).filter(|_| pair.len() == 6).unwrap_or(pair),
+        };
         return Coin { name: arg.to_owned(), currency: base.to_owned(), symbol: arg.to_owned() };
     }
     let currency = arg.to_ascii_uppercase();
