@@ -239,8 +239,8 @@ mod tests {
         assert!(state.operative);
         assert_eq!(state.limits, Limits::default());
         let names: Vec<&str> = state.accounts.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["main", "bot", "cold"]);
-        assert_eq!(SimState::demo().accounts.len(), 3);
+        assert_eq!(names, ["main", "bot", "cold", "paper"]);
+        assert_eq!(SimState::demo().accounts.len(), 4);
     }
 
     #[test]
@@ -256,6 +256,7 @@ mod tests {
                 ("main", "demo-main", "demo-main-secret", "account:r wallets:r"),
                 ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
                 ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
+                ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
             ]
         );
         assert!(!format!("{:?}", keys[0]).contains("demo-main-secret"));
