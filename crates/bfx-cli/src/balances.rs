@@ -1,29 +1,34 @@
 //! `bfx balances`: fetch every selected account's wallets concurrently over one connection pool,
-//! fetch the tickers once, value, render, and choose the exit code.
+//! fetch the tickers and the currency maps once, value, render, and choose the exit code.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use bfx_client::{Client, Symbols};
-use bfx_core::valuation::PriceBook;
+use bfx_core::valuation::Market;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinSet;
 
-use crate::cli::Format;
-use crate::config::Account;
+use crate::cli::{Format, ReportArgs};
+use crate::config::{Account, ConfigError};
 use crate::exit::Exit;
-use crate::report::{AccountResult, Report};
+use crate::report::{AccountResult, Pricing, Report};
+use crate::table;
+
+const SYMBOL_NAMES: &str = "pub:map:currency:sym";
+const UNDERLYINGS: &str = "pub:map:currency:undl";
 
 /// Fetches and values the balances of `accounts`. Account failures are part of the report; an
-/// `Err` means the run itself broke (a task died), and nothing should be printed as a result.
-pub async fn fetch(client: &Client, accounts: Vec<Account>, quote: &str) -> anyhow::Result<Report> {
+/// `Err` means the run itself broke (a task died) or the request was wrong (an unknown quote),
+/// and nothing should be printed as a result.
+pub async fn fetch(client: &Client, accounts: Vec<Account>, args: &ReportArgs) -> anyhow::Result<Report> {
     let progress = Progress::start(accounts.len());
-    let report = fetch_quietly(client, accounts, quote).await;
+    let report = fetch_quietly(client, accounts, args).await;
     progress.finish();
     report
 }
 
-async fn fetch_quietly(client: &Client, accounts: Vec<Account>, quote: &str) -> anyhow::Result<Report> {
+async fn fetch_quietly(client: &Client, accounts: Vec<Account>, args: &ReportArgs) -> anyhow::Result<Report> {
     let mut tasks = JoinSet::new();
     let mut names = HashMap::new();
     for (index, account) in accounts.into_iter().enumerate() {
@@ -35,7 +40,8 @@ async fn fetch_quietly(client: &Client, accounts: Vec<Account>, quote: &str) -> 
         });
         names.insert(handle.id(), name);
     }
-    let tickers = client.tickers(Symbols::All).await;
+    let (tickers, maps) =
+        tokio::join!(client.tickers(Symbols::All), client.conf_maps(&[SYMBOL_NAMES, UNDERLYINGS]));
     let mut results = Vec::with_capacity(names.len());
     while let Some(joined) = tasks.join_next_with_id().await {
         match joined {
@@ -48,8 +54,43 @@ async fn fetch_quietly(client: &Client, accounts: Vec<Account>, quote: &str) -> 
     }
     results.sort_by_key(|(index, _)| *index);
     let results = results.into_iter().map(|(_, r)| r).collect();
-    let prices = tickers.map(|t| PriceBook::from_tickers(&t)).map_err(|e| format!("prices unavailable: {e}"));
-    Ok(Report::build(quote, results, prices.as_ref().map_err(Clone::clone)))
+    Ok(Report::build(pricing(args, tickers, maps)?, results))
+}
+
+fn pricing(
+    args: &ReportArgs,
+    tickers: Result<Vec<bfx_core::Ticker>, bfx_client::Error>,
+    maps: Result<Vec<Vec<(String, String)>>, bfx_client::Error>,
+) -> Result<Pricing, ConfigError> {
+    let quote = args.quote.to_ascii_uppercase();
+    let mut warnings = Vec::new();
+    let (names, underlying) = match maps {
+        Ok(mut maps) => {
+            let underlying = maps.pop().unwrap_or_default();
+            (maps.pop().unwrap_or_default().into_iter().collect(), underlying)
+        }
+        Err(e) => {
+            warnings.push(format!("currency names and derivative underlyings unavailable: {e}"));
+            (HashMap::new(), Vec::new())
+        }
+    };
+    let market = match tickers {
+        Ok(tickers) => {
+            let market = Market::new(&tickers, &underlying);
+            if !market.has_currency(&quote) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown quote currency {quote:?}: no Bitfinex trading pair uses it (try USD, EUR, BTC or UST)"
+                )));
+            }
+            Ok(market)
+        }
+        Err(e) => {
+            let why = format!("prices unavailable: {e}");
+            warnings.push(format!("{why}; balances are shown without values"));
+            Err(why)
+        }
+    };
+    Ok(Pricing { quote, kind: args.price, include_paper: args.include_paper, market, names, warnings })
 }
 
 /// A spinner on stderr, only on a terminal, shown at once when several accounts are in flight
@@ -86,9 +127,10 @@ impl Progress {
 }
 
 /// Renders the report for stdout, and the problems for stderr.
-pub fn render(report: &Report, format: Format) -> (String, String) {
-    let stdout = match format {
-        Format::Table => report.to_table(),
+pub fn render(mut report: Report, args: &ReportArgs) -> (String, String) {
+    let dust = args.hide_dust.map(|threshold| report.hide_dust(threshold));
+    let stdout = match args.format() {
+        Format::Table => table::render(&report, args.by, dust),
         Format::Json => report.to_json(),
         Format::Csv => report.to_csv(),
     };
@@ -100,8 +142,8 @@ pub fn render(report: &Report, format: Format) -> (String, String) {
             stderr.push_str(&format!("  hint: {hint}\n"));
         }
     }
-    if let Some(why) = &report.prices_error {
-        stderr.push_str(&format!("warning: {why}; balances are shown without values\n"));
+    for warning in &report.warnings {
+        stderr.push_str(&format!("warning: {warning}\n"));
     }
     (stdout, stderr)
 }

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use bfx_core::valuation::PriceKind;
 use clap::{Args, Parser, Subcommand};
+use rust_decimal::Decimal;
 
 #[derive(Debug, Parser)]
 #[command(name = "bfx", version, about = "Read Bitfinex balances, exactly.", propagate_version = true)]
@@ -45,7 +47,7 @@ pub enum Command {
     /// Every wallet of every configured account.
     Balances(BalancesArgs),
     /// Run the embedded emulator with the demo state and show its balances (no config, no network).
-    Demo(OutputArgs),
+    Demo(ReportArgs),
     /// Run the Bitfinex emulator.
     Sim(SimArgs),
     /// The price strip: name, last price and 24 h change (default: the seed's 15 coins).
@@ -85,13 +87,29 @@ pub struct BalancesArgs {
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub report: ReportArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
 
+/// What to show and how.
 #[derive(Debug, Args)]
-pub struct OutputArgs {
+pub struct ReportArgs {
+    /// Currency to value in (USD, EUR, BTC, UST, …), priced from Bitfinex's tickers.
+    #[arg(long, default_value = "USD", value_name = "CURRENCY")]
+    pub quote: String,
+    /// Which price: last trade, bid (what selling now would fetch), or the bid/ask midpoint.
+    #[arg(long, default_value_t = PriceKind::Last, value_parser = parse_price_kind, value_name = "last|bid|mid")]
+    pub price: PriceKind,
+    /// Count paper-trading currencies (TEST…) in values and totals.
+    #[arg(long)]
+    pub include_paper: bool,
+    /// Rows per wallet (account → wallet type → currency), per asset, or per account.
+    #[arg(long, value_enum, default_value_t = View::Wallet)]
+    pub by: View,
+    /// Hide wallets worth less than this (in the quote currency); totals still include them.
+    #[arg(long, value_name = "VALUE")]
+    pub hide_dust: Option<Decimal>,
     /// One JSON document (amounts as strings; the schema is in the README).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
@@ -100,7 +118,11 @@ pub struct OutputArgs {
     pub csv: bool,
 }
 
-impl OutputArgs {
+fn parse_price_kind(text: &str) -> Result<PriceKind, String> {
+    text.parse().map_err(|e: bfx_core::valuation::UnknownPriceKind| e.to_string())
+}
+
+impl ReportArgs {
     pub fn format(&self) -> Format {
         match (self.json, self.csv) {
             (true, _) => Format::Json,
@@ -115,6 +137,13 @@ pub enum Format {
     Table,
     Json,
     Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    Wallet,
+    Asset,
+    Account,
 }
 
 #[derive(Debug, Args)]

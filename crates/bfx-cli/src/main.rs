@@ -10,6 +10,7 @@ mod config;
 mod exit;
 mod report;
 mod sim;
+mod table;
 mod ticker;
 
 use std::collections::HashMap;
@@ -57,10 +58,10 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let settings = Settings::resolve(&overrides, &env, default_config_path())?;
             let accounts = settings.select(&args.accounts)?;
             let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
-            let report = balances::fetch(&client, accounts, "USD").await?;
-            print_report(&report, args.output.format())
+            let report = balances::fetch(&client, accounts, &args.report).await?;
+            print_report(report, &args.report)
         }
-        Command::Demo(output) => sim::demo(output.format()).await,
+        Command::Demo(args) => sim::demo(&args).await,
         Command::Config(command) => config_command(command),
         Command::Ticker(args) => {
             let env: HashMap<String, String> = std::env::vars().collect();
@@ -120,13 +121,14 @@ fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
 }
 
 /// Prints a report (stdout) and its problems (stderr); returns the exit code it deserves.
-pub(crate) fn print_report(report: &report::Report, format: cli::Format) -> anyhow::Result<Exit> {
-    let (out, err) = balances::render(report, format);
+pub(crate) fn print_report(report: report::Report, args: &cli::ReportArgs) -> anyhow::Result<Exit> {
+    let exit = balances::exit_code(&report);
+    let (out, err) = balances::render(report, args);
     write_stdout(&out)?;
     if !err.is_empty() {
         let _ = io::stderr().write_all(err.as_bytes());
     }
-    Ok(balances::exit_code(report))
+    Ok(exit)
 }
 
 /// Writes to stdout in one piece; a closed pipe (`bfx … | head`) surfaces as an error that

@@ -1,17 +1,17 @@
-//! The balances report: what was fetched, valued, and how it is shown (table, JSON, CSV).
+//! The balances report: what was fetched, valued in the quote currency, and its JSON and CSV forms
+//! (the table lives in [`crate::table`]).
 //!
 //! The JSON document is a contract scripts rely on (README "JSON output"): amounts are decimal
 //! strings exactly as Bitfinex sent them (normalised), `available`/`price`/`value` may be null, a
 //! failed account carries `error` and no wallets, and totals exclude what could not be priced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use bfx_client::{Error, ErrorKind};
 use bfx_core::WalletRow;
 use bfx_core::format_decimal;
-use bfx_core::valuation::PriceBook;
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use rust_decimal::{Decimal, RoundingStrategy};
+use bfx_core::valuation::{Market, PriceKind, is_paper};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::exit::{Diagnosis, diagnose, kind_name};
@@ -24,18 +24,36 @@ pub struct AccountResult {
     pub outcome: Result<Vec<WalletRow>, Error>,
 }
 
+/// How to value: in what, at which price, and with what market data.
+#[derive(Debug)]
+pub struct Pricing {
+    pub quote: String,
+    pub kind: PriceKind,
+    pub include_paper: bool,
+    /// `Err` (why) when the tickers could not be fetched: then everything is unpriced.
+    pub market: Result<Market, String>,
+    /// Problems fetching market data that did not stop the report.
+    pub warnings: Vec<String>,
+    /// Display names from `conf/pub:map:currency:sym` (`UST` → `USDt`).
+    pub names: HashMap<String, String>,
+}
+
 /// The report, valued and ready to render.
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub quote: String,
+    /// `last`, `bid` or `mid`.
+    pub price: String,
     pub accounts: Vec<AccountReport>,
     pub assets: Vec<Asset>,
     pub unpriced: Vec<UnpricedAsset>,
     #[serde(serialize_with = "amount")]
     pub total: Decimal,
-    /// Why prices are missing altogether (the tickers request failed), if they are.
+    /// Problems that did not stop the report (e.g. prices unavailable), for stderr.
     #[serde(skip)]
-    pub prices_error: Option<String>,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub names: HashMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,6 +89,10 @@ pub struct WalletLine {
     pub price: Option<Decimal>,
     #[serde(serialize_with = "opt_amount")]
     pub value: Option<Decimal>,
+    /// The tickers the price came from (`[]` for the quote itself; `null` when unpriced).
+    pub price_route: Option<Vec<String>>,
+    /// A paper-trading currency (`TEST…`): not money, out of totals unless `--include-paper`.
+    pub paper: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,10 +105,15 @@ pub struct AccountError {
 #[derive(Debug, Serialize)]
 pub struct Asset {
     pub currency: String,
+    /// Bitfinex's display name (`USDt` for `UST`), or the id.
+    pub name: String,
     #[serde(serialize_with = "amount")]
     pub balance: Decimal,
     #[serde(serialize_with = "opt_amount")]
     pub value: Option<Decimal>,
+    /// Percent of the total, rounded to 2 places (`null` when unpriced or the total is 0).
+    #[serde(serialize_with = "opt_amount")]
+    pub share: Option<Decimal>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,99 +135,64 @@ fn opt_amount<S: serde::Serializer>(value: &Option<Decimal>, s: S) -> Result<S::
     }
 }
 
+/// Per currency: summed balance, and the summed value or why it has none.
+type AssetSums = BTreeMap<String, (Decimal, Result<Decimal, String>)>;
+
 impl Report {
-    /// Values every wallet with `prices` (`Err` when the tickers could not be fetched: then
-    /// everything is unpriced, with that reason).
-    pub fn build(quote: &str, results: Vec<AccountResult>, prices: Result<&PriceBook, String>) -> Report {
+    pub fn build(pricing: Pricing, results: Vec<AccountResult>) -> Report {
         let mut accounts = Vec::with_capacity(results.len());
-        // currency → (balance, value, why unpriced)
-        let mut assets: BTreeMap<String, (Decimal, Result<Decimal, String>)> = BTreeMap::new();
+        let mut assets: AssetSums = BTreeMap::new();
         let mut total = Decimal::ZERO;
         for result in results {
-            let rows = match result.outcome {
-                Ok(rows) => rows,
-                Err(error) => {
-                    accounts.push(AccountReport {
-                        name: result.name,
-                        wallets: Vec::new(),
-                        total: None,
-                        error: Some(AccountError {
-                            code: error.code(),
-                            message: error
-                                .exchange_message()
-                                .map_or_else(|| error.to_string(), str::to_owned),
-                            kind: kind_name(error.kind()),
-                        }),
-                        failure: Some(Failure {
-                            kind: error.kind(),
-                            diagnosis: diagnose(&error, &result.secret_source),
-                        }),
-                    });
-                    continue;
+            match result.outcome {
+                Ok(rows) => {
+                    let account = value_account(result.name, rows, &pricing, &mut assets);
+                    total += account.total.unwrap_or_default();
+                    accounts.push(account);
                 }
-            };
-            let mut account_total = Decimal::ZERO;
-            let mut wallets = Vec::with_capacity(rows.len());
-            for row in rows {
-                let valued = match &prices {
-                    Ok(book) => book.value(row.balance, &row.currency, quote).map_err(|e| e.to_string()),
-                    Err(why) => Err(why.clone()),
-                };
-                let (price, value) = match &valued {
-                    Ok((price, value)) => (Some(price.value), Some(*value)),
-                    Err(_) => (None, None),
-                };
-                let entry = assets.entry(row.currency.clone()).or_insert((Decimal::ZERO, Ok(Decimal::ZERO)));
-                entry.0 += row.balance;
-                entry.1 = match (&entry.1, valued) {
-                    (Ok(sum), Ok((_, v))) => Ok(sum + v),
-                    (Err(why), _) => Err(why.clone()),
-                    (_, Err(why)) => Err(why),
-                };
-                account_total += value.unwrap_or_default();
-                wallets.push(WalletLine {
-                    wallet_type: row.wallet_type.to_string(),
-                    currency: row.currency,
-                    balance: row.balance,
-                    available: row.available,
-                    unsettled_interest: row.unsettled_interest,
-                    price,
-                    value,
-                });
-            }
-            total += account_total;
-            accounts.push(AccountReport {
-                name: result.name,
-                wallets,
-                total: Some(account_total),
-                error: None,
-                failure: None,
-            });
-        }
-        let mut priced = Vec::new();
-        let mut unpriced = Vec::new();
-        for (currency, (balance, value)) in assets {
-            match value {
-                Ok(value) => priced.push(Asset { currency, balance, value: Some(value) }),
-                Err(reason) => {
-                    priced.push(Asset { currency: currency.clone(), balance, value: None });
-                    unpriced.push(UnpricedAsset { currency, balance, reason });
-                }
+                Err(error) => accounts.push(failed_account(result.name, &result.secret_source, &error)),
             }
         }
+        let (assets, unpriced) = split_assets(assets, total, &pricing.names);
         Report {
-            quote: quote.to_owned(),
+            quote: pricing.quote,
+            price: pricing.kind.to_string(),
             accounts,
-            assets: priced,
+            assets,
             unpriced,
             total,
-            prices_error: prices.err(),
+            warnings: pricing.warnings,
+            names: pricing.names,
         }
     }
 
     /// The failed accounts, with why.
     pub fn failures(&self) -> impl Iterator<Item = (&str, &Failure)> {
         self.accounts.iter().filter_map(|a| a.failure.as_ref().map(|f| (a.name.as_str(), f)))
+    }
+
+    /// Bitfinex's display name for a currency, or the id itself.
+    pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
+        self.names.get(currency).map_or(currency, String::as_str)
+    }
+
+    /// Drops priced wallets whose value is below `threshold` in absolute terms (unpriced ones are
+    /// always kept: their value is unknown). Totals are unchanged. Returns how many were hidden and
+    /// their summed value.
+    pub fn hide_dust(&mut self, threshold: Decimal) -> (usize, Decimal) {
+        let (mut count, mut value) = (0, Decimal::ZERO);
+        for account in &mut self.accounts {
+            account.wallets.retain(|w| match w.value {
+                Some(v) if v.abs() < threshold => {
+                    count += 1;
+                    value += v;
+                    false
+                }
+                _ => true,
+            });
+        }
+        self.assets.retain(|a| a.value.is_none_or(|v| v.abs() >= threshold));
+        (count, value)
     }
 
     pub fn to_json(&self) -> String {
@@ -213,8 +205,9 @@ impl Report {
     /// One row per wallet, with a header row. Failed accounts have no rows (they are reported on
     /// stderr and in the exit code).
     pub fn to_csv(&self) -> String {
-        let mut out =
-            String::from("account,type,currency,balance,available,unsettled_interest,price,value\n");
+        let mut out = String::from(
+            "account,type,currency,balance,available,unsettled_interest,price,value,price_route,paper\n",
+        );
         for account in &self.accounts {
             for w in &account.wallets {
                 let fields = [
@@ -226,6 +219,8 @@ impl Report {
                     opt(w.unsettled_interest),
                     opt(w.price),
                     opt(w.value),
+                    csv_field(&w.price_route.as_ref().map(|r| r.join(" ")).unwrap_or_default()),
+                    w.paper.to_string(),
                 ];
                 out.push_str(&fields.join(","));
                 out.push('\n');
@@ -233,118 +228,91 @@ impl Report {
         }
         out
     }
+}
 
-    /// The human table: one row per wallet, then totals. Amounts are exact; values are rounded
-    /// to cents for display only.
-    pub fn to_table(&self) -> String {
-        let quote = &self.quote;
-        let mut table = Table::new();
-        table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        table.set_header(vec![
-            "ACCOUNT".to_owned(),
-            "WALLET".to_owned(),
-            "CURRENCY".to_owned(),
-            "BALANCE".to_owned(),
-            "AVAILABLE".to_owned(),
-            "UNSETTLED".to_owned(),
-            format!("PRICE {quote}"),
-            format!("VALUE {quote}"),
-        ]);
-        let mut rows: Vec<[String; 8]> = Vec::new();
-        for account in self.accounts.iter().filter(|a| a.error.is_none()) {
-            for w in &account.wallets {
-                rows.push([
-                    account.name.clone(),
-                    w.wallet_type.clone(),
-                    w.currency.clone(),
-                    format_decimal(w.balance),
-                    opt_dash(w.available),
-                    opt_dash(w.unsettled_interest),
-                    opt_dash(w.price),
-                    w.value.map_or_else(|| "unpriced".to_owned(), money),
-                ]);
-            }
-            if account.wallets.is_empty() {
-                rows.push(summary_row(account.name.clone(), "(no wallets)", String::new()));
-            }
-            let total = account.total.map(money).unwrap_or_default();
-            rows.push(summary_row(format!("{} total", account.name), "", total));
-        }
-        rows.push(summary_row("TOTAL".into(), "", money(self.total)));
-        for col in 3..8 {
-            align_decimals(&mut rows, col);
-        }
-        for row in rows {
-            table.add_row(row);
-        }
-        for col in 3..8 {
-            if let Some(column) = table.column_mut(col) {
-                column.set_cell_alignment(CellAlignment::Right);
-            }
-        }
-        let mut out = table.to_string().lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
-        out.push('\n');
-        if !self.unpriced.is_empty() {
-            let names: Vec<String> = self
-                .unpriced
-                .iter()
-                .map(|u| format!("{} {} ({})", format_decimal(u.balance), u.currency, u.reason))
-                .collect();
-            out.push_str(&format!("Totals exclude unpriced assets: {}\n", names.join(", ")));
-        }
-        if self.accounts.iter().any(|a| a.wallets.iter().any(|w| w.wallet_type == "margin")) {
-            out.push_str("Margin wallet balances exclude open-position P/L.\n");
-        }
-        out
+fn value_account(
+    name: String,
+    rows: Vec<WalletRow>,
+    pricing: &Pricing,
+    assets: &mut AssetSums,
+) -> AccountReport {
+    let mut account_total = Decimal::ZERO;
+    let mut wallets = Vec::with_capacity(rows.len());
+    for row in rows {
+        let valued = match &pricing.market {
+            Ok(market) => market
+                .value(row.balance, &row.currency, &pricing.quote, pricing.kind, pricing.include_paper)
+                .map_err(|e| e.to_string()),
+            Err(why) => Err(why.clone()),
+        };
+        let entry = assets.entry(row.currency.clone()).or_insert((Decimal::ZERO, Ok(Decimal::ZERO)));
+        entry.0 += row.balance;
+        entry.1 = match (&entry.1, &valued) {
+            (Ok(sum), Ok((_, v))) => Ok(sum + v),
+            (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+        };
+        let (price, value, price_route) = match valued {
+            Ok((price, value)) => (Some(price.value), Some(value), Some(price.route)),
+            Err(_) => (None, None, None),
+        };
+        account_total += value.unwrap_or_default();
+        wallets.push(WalletLine {
+            wallet_type: row.wallet_type.to_string(),
+            paper: is_paper(&row.currency),
+            currency: row.currency,
+            balance: row.balance,
+            available: row.available,
+            unsettled_interest: row.unsettled_interest,
+            price,
+            value,
+            price_route,
+        });
+    }
+    AccountReport { name, wallets, total: Some(account_total), error: None, failure: None }
+}
+
+fn failed_account(name: String, secret_source: &str, error: &Error) -> AccountReport {
+    AccountReport {
+        name,
+        wallets: Vec::new(),
+        total: None,
+        error: Some(AccountError {
+            code: error.code(),
+            message: error.exchange_message().map_or_else(|| error.to_string(), str::to_owned),
+            kind: kind_name(error.kind()),
+        }),
+        failure: Some(Failure { kind: error.kind(), diagnosis: diagnose(error, secret_source) }),
     }
 }
 
-/// A table row with a label, a note in the wallet column, and a value in the last column.
-fn summary_row(label: String, note: &str, value: String) -> [String; 8] {
-    let mut row: [String; 8] = Default::default();
-    row[0] = label;
-    row[1] = note.to_owned();
-    row[7] = value;
-    row
+/// Assets by currency (largest value first, unpriced last), and the unpriced ones with why.
+fn split_assets(
+    sums: AssetSums,
+    total: Decimal,
+    names: &HashMap<String, String>,
+) -> (Vec<Asset>, Vec<UnpricedAsset>) {
+    let mut assets = Vec::with_capacity(sums.len());
+    let mut unpriced = Vec::new();
+    for (currency, (balance, value)) in sums {
+        let name = names.get(&currency).cloned().unwrap_or_else(|| currency.clone());
+        let value = match value {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                unpriced.push(UnpricedAsset { currency: currency.clone(), balance, reason });
+                None
+            }
+        };
+        let share = value.filter(|_| !total.is_zero()).and_then(|v| {
+            v.checked_mul(Decimal::ONE_HUNDRED).and_then(|p| p.checked_div(total)).map(|p| p.round_dp(2))
+        });
+        assets.push(Asset { currency, name, balance, value, share });
+    }
+    assets.sort_by(|a, b| b.value.is_some().cmp(&a.value.is_some()).then(b.value.cmp(&a.value)));
+    (assets, unpriced)
 }
 
 fn opt(value: Option<Decimal>) -> String {
     value.map(format_decimal).unwrap_or_default()
-}
-
-fn opt_dash(value: Option<Decimal>) -> String {
-    value.map_or_else(|| "-".to_owned(), format_decimal)
-}
-
-/// A value in the quote currency, rounded to cents for display, with thousands separators.
-fn money(value: Decimal) -> String {
-    let rounded = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-    // -0.001 rounds to zero; print it as 0.00, not -0.00.
-    let rounded = if rounded.is_zero() { Decimal::ZERO } else { rounded };
-    let text = format!("{rounded:.2}");
-    let (sign, digits) = text.strip_prefix('-').map_or(("", text.as_str()), |d| ("-", d));
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, "00"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{frac}")
-}
-
-/// Pads the decimals of a right-aligned column so the points line up.
-fn align_decimals<const N: usize>(rows: &mut [[String; N]], col: usize) {
-    let frac_len = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len() + 1);
-    let width = rows.iter().map(|r| frac_len(&r[col])).max().unwrap_or(0);
-    for row in rows.iter_mut() {
-        let cell = &mut row[col];
-        if cell.starts_with(|c: char| c.is_ascii_digit() || c == '-') && cell != "-" {
-            let pad = width - frac_len(cell);
-            cell.extend(std::iter::repeat_n(' ', pad));
-        }
-    }
 }
 
 fn csv_field(text: &str) -> String {
@@ -358,32 +326,10 @@ fn csv_field(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
-    #[test]
-    fn money_rounds_for_display_only() {
-        assert_eq!(money(Decimal::new(1720484185515, 7)), "172,048.42");
-        assert_eq!(money(Decimal::new(-5, 3)), "-0.01");
-        assert_eq!(money(Decimal::new(5, 3)), "0.01");
-        assert_eq!(money(Decimal::new(-1, 8)), "0.00");
-        assert_eq!(money(Decimal::ZERO), "0.00");
-        assert_eq!(money(Decimal::new(999, 0)), "999.00");
-        assert_eq!(money(Decimal::new(1000, 0)), "1,000.00");
-    }
-
-    #[test]
-    fn decimal_points_line_up() {
-        let mut rows = [["1.5".to_owned()], ["100".to_owned()], ["0.00000001".to_owned()], ["-".to_owned()]];
-        align_decimals(&mut rows, 0);
-        let padded = rows.map(|r| r[0].clone());
-        assert_eq!(
-            padded,
-            [
-                format!("1.5{}", " ".repeat(7)),
-                format!("100{}", " ".repeat(9)),
-                "0.00000001".into(),
-                "-".into()
-            ]
-        );
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
     }
 
     #[test]
@@ -391,5 +337,19 @@ mod tests {
         assert_eq!(csv_field("main"), "main");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn assets_sorted_by_value_with_shares_and_unpriced_last() {
+        let mut sums = AssetSums::new();
+        sums.insert("BTC".into(), (dec("1"), Ok(dec("75"))));
+        sums.insert("UST".into(), (dec("25"), Ok(dec("25"))));
+        sums.insert("AIO".into(), (dec("5"), Err("no ticker route to USD".into())));
+        let names = HashMap::from([("UST".to_owned(), "USDt".to_owned())]);
+        let (assets, unpriced) = split_assets(sums, dec("100"), &names);
+        let order: Vec<_> = assets.iter().map(|a| (a.name.as_str(), a.share)).collect();
+        assert_eq!(order, [("BTC", Some(dec("75"))), ("USDt", Some(dec("25"))), ("AIO", None)]);
+        assert_eq!(unpriced.len(), 1);
+        assert_eq!(unpriced[0].reason, "no ticker route to USD");
     }
 }

@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::cli::{Format, SimArgs};
+use crate::cli::{ReportArgs, SimArgs};
 use crate::config::Account;
 use crate::exit::Exit;
 use crate::{balances, print_report, write_stdout};
@@ -66,7 +66,7 @@ async fn shutdown_signal() {
     }
 }
 
-pub async fn demo(format: Format) -> anyhow::Result<Exit> {
+pub async fn demo(args: &ReportArgs) -> anyhow::Result<Exit> {
     let state = SimState::demo();
     let accounts: Vec<Account> = state
         .keys()
@@ -86,8 +86,8 @@ pub async fn demo(format: Format) -> anyhow::Result<Exit> {
     }));
     eprintln!("bfx demo: built-in emulator at {url} (demo state, no network, no config)");
     let client = Client::builder().endpoints(Endpoints::single(&url)?).build()?;
-    let report = balances::fetch(&client, accounts, "USD").await;
+    let report = balances::fetch(&client, accounts, args).await;
     let _ = stop.send(());
     let _ = server.await;
-    print_report(&report?, format)
+    print_report(report?, args)
 }

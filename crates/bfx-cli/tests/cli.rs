@@ -86,7 +86,8 @@ fn balances_json_follows_the_contract() {
     assert_eq!(
         account["wallets"][0],
         serde_json::json!({"type": "exchange", "currency": "BTC", "balance": "1.5", "available": "1.2",
-            "unsettled_interest": "0", "price": "114698.945701", "value": "172048.4185515"})
+            "unsettled_interest": "0", "price": "114698.945701", "value": "172048.4185515",
+            "price_route": ["tBTCUSD"], "paper": false})
     );
     assert_eq!(account["wallets"][1]["balance"], "0.123456789012345678");
     assert_eq!(account["wallets"][1]["available"], serde_json::Value::Null);
@@ -94,6 +95,13 @@ fn balances_json_follows_the_contract() {
     assert_eq!(account["wallets"][1]["value"], "535.21898654105376474700674");
     assert_eq!(account["wallets"][2]["balance"], "-0.00000001");
     assert_eq!(account["wallets"][2]["price"], "1");
+    assert_eq!(account["wallets"][2]["price_route"], serde_json::json!([]));
+    assert_eq!(account["wallets"][3]["price_route"], serde_json::Value::Null);
+    assert_eq!(doc["price"], "last");
+    assert_eq!(
+        doc["assets"][0],
+        serde_json::json!({"currency": "BTC", "name": "BTC", "balance": "1.5", "value": "172048.4185515", "share": "99.69"})
+    );
     assert_eq!(account["wallets"][3]["balance"], "0.00000001");
     assert_eq!(account["wallets"][3]["value"], serde_json::Value::Null);
     assert_eq!(
@@ -112,7 +120,7 @@ fn balances_table_and_csv() {
         .arg("balances")
         .assert()
         .success()
-        .stdout(predicate::str::contains("0.123456789012345678"))
+        .stdout(predicate::str::contains("0.12345679"))
         .stdout(predicate::str::contains("172,048.42"))
         .stdout(predicate::str::contains("TOTAL"))
         .stdout(predicate::str::contains(
@@ -123,10 +131,11 @@ fn balances_table_and_csv() {
         .assert()
         .success()
         .stdout(predicate::str::starts_with(
-            "account,type,currency,balance,available,unsettled_interest,price,value\n\
-             default,exchange,BTC,1.5,1.2,0,114698.945701,172048.4185515\n",
+            "account,type,currency,balance,available,unsettled_interest,price,value,price_route,paper\n\
+             default,exchange,BTC,1.5,1.2,0,114698.945701,172048.4185515,tBTCUSD,false\n\
+             default,exchange,ETH,0.123456789012345678,,0,4335.27383,535.21898654105376474700674,tETHUSD,false\n",
         ))
-        .stdout(predicate::str::contains("default,funding,XYZ,0.00000001,,0,,\n"));
+        .stdout(predicate::str::contains("default,funding,XYZ,0.00000001,,0,,,,false\n"));
 }
 
 #[test]
@@ -344,25 +353,54 @@ fn the_secret_never_appears_in_any_output() {
     }
 }
 
+/// The demo through the real binary, in every format and view, against checked-in snapshots
+/// (`cargo insta review` after an intended change).
 #[test]
-fn demo_shows_three_accounts_with_values() {
+fn demo_output_snapshots() {
     let home = TempDir::new().unwrap();
-    let out = bfx(home.path()).args(["demo", "--json"]).assert().success().get_output().stdout.clone();
-    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let run = |args: &[&str]| {
+        let out = bfx(home.path()).arg("demo").args(args).assert().success().get_output().clone();
+        assert!(String::from_utf8_lossy(&out.stderr).contains("built-in emulator at http://127.0.0.1:"));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = run(&["--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
     let names: Vec<&str> =
         doc["accounts"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["main", "bot", "cold"]);
-    for account in doc["accounts"].as_array().unwrap() {
-        assert_eq!(account["error"], serde_json::Value::Null);
-        assert!(!account["wallets"].as_array().unwrap().is_empty());
-    }
-    assert_ne!(doc["total"], "0");
-    bfx(home.path())
-        .arg("demo")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("TOTAL"))
-        .stderr(predicate::str::contains("built-in emulator at http://127.0.0.1:"));
+    assert_eq!(names, ["main", "bot", "cold", "paper"]);
+    insta::assert_snapshot!("demo_json", json);
+    insta::assert_snapshot!("demo_table", run(&[]));
+    insta::assert_snapshot!("demo_csv", run(&["--csv"]));
+    insta::assert_snapshot!("demo_by_asset", run(&["--by", "asset"]));
+    insta::assert_snapshot!(
+        "demo_by_account_eur_bid",
+        run(&["--by", "account", "--quote", "EUR", "--price", "bid"])
+    );
+    insta::assert_snapshot!("demo_include_paper_hide_dust", run(&["--include-paper", "--hide-dust", "1"]));
+}
+
+/// A state where one account's key lacks the wallets permission: the table says the total is
+/// incomplete, JSON carries the error, exit code 5.
+#[test]
+fn failed_account_snapshots() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"bob\"\nkey = \"bob-key\"\nsecret = \"bob-secret\"\n\n\
+             [[account]]\nname = \"nowallets\"\nkey = \"noperm-key\"\nsecret = \"noperm-secret\"\n",
+            sim.url
+        ),
+    );
+    let run = |args: &[&str]| {
+        let out = bfx(home.path()).arg("balances").args(args).assert().code(5).get_output().clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    insta::assert_snapshot!("failed_table", run(&[]));
+    insta::assert_snapshot!("failed_json", run(&["--json"]));
+    insta::assert_snapshot!("failed_csv", run(&["--csv"]));
+    insta::assert_snapshot!("failed_by_account", run(&["--by", "account"]));
 }
 
 #[test]
@@ -384,4 +422,111 @@ fn sim_prints_the_demo_state_and_refuses_a_bad_state_file() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!("{}:7: unknown field `colour`", bad.display())));
+}
+
+#[test]
+fn config_layers_file_then_env_then_flags() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{closed}\"\n\n[[account]]\nname = \"alice\"\nkey = \"alice-key\"\nsecret = \"alice-secret\"\n"
+        ),
+    );
+    // The file alone points at a closed port.
+    bfx(home.path()).arg("balances").assert().code(4);
+    // The environment beats the file.
+    bfx(home.path()).env("BFX_API_URL", &sim.url).arg("balances").assert().success();
+    // A flag beats the environment.
+    bfx(home.path()).env("BFX_API_URL", &sim.url).args(["balances", "--api-url", &closed]).assert().code(4);
+    // BFX_CONFIG and --config choose the file.
+    let other = home.path().join("other.toml");
+    write_private(
+        &other,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"bob\"\nkey = \"bob-key\"\nsecret = \"bob-secret\"\n",
+            sim.url
+        ),
+    );
+    bfx(home.path())
+        .env("BFX_CONFIG", &other)
+        .args(["balances", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"name\": \"bob\""));
+    bfx(home.path())
+        .args(["config", "show", "--config"])
+        .arg(&other)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("api_url = \"{}\"", sim.url)))
+        .stdout(predicate::str::contains("secret = \"********\""))
+        .stdout(predicate::str::contains("bob-secret").not());
+}
+
+#[test]
+fn config_init_writes_a_private_template_once() {
+    let home = TempDir::new().unwrap();
+    let path = home.path().join(".config/bfx/config.toml");
+    bfx(home.path()).args(["config", "path"]).assert().success().stdout(format!("{}\n", path.display()));
+    bfx(home.path()).args(["config", "init"]).assert().success();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(std::fs::read_to_string(&path).unwrap().contains("[[account]]"));
+    bfx(home.path())
+        .args(["config", "init"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    bfx(home.path()).args(["config", "init", "--force"]).assert().success();
+    // The fresh template has no accounts yet: balances says how to add one.
+    bfx(home.path())
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("has no [[account]] entries"));
+}
+
+#[test]
+fn ticker_strip_colours_and_unknown_symbols() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let out = bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .arg("ticker")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 16, "a header and the seed's 15 coins:\n{text}");
+    assert!(text.contains("bitcoin      BTC    114698.945701    -0.81%"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when piped");
+    bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .args(["ticker", "eth", "--color", "always"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b[31m  -3.42%\x1b[0m"));
+    bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .env("NO_COLOR", "1")
+        .args(["ticker", "eth"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains('\x1b').not());
+    bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .args(["ticker", "bitcoin", "nosuchcoin"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown symbol: nosuchcoin (no ticker tNOSUCHCOIN:USD)"));
 }

@@ -10,6 +10,7 @@
 //! - [`wallet`], [`permission`], [`ticker`], [`user`]: positional wire rows and their parsers.
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
 //! - [`parse`]: the parse error every parser returns, naming row and field.
+//! - [`valuation`]: routes from a currency to a quote through tickers; exact `Decimal` prices.
 
 pub mod conf;
 pub mod nonce;
@@ -32,6 +33,7 @@ pub use ticker::{FundingTicker, Ticker, TradingTicker};
 pub use ticker::{parse_tickers, parse_trading_ticker};
 pub use user::UserInfo;
 pub use user::parse_user_info;
+pub use valuation::{Market, Price, PriceKind, UnknownPriceKind, Unpriced, is_paper, pair_symbol};
 pub use wallet::parse_wallets;
 pub use wallet::{WalletRow, WalletType};
 pub use wire_error::{ErrorBody, ExchangeErrorKind, classify, parse_error_body};

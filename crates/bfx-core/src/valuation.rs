@@ -1,93 +1,384 @@
-//! Valuing holdings in a quote currency from Bitfinex's own tickers. Pure and exact.
+//! Valuing holdings in a quote currency from Bitfinex's own tickers: pure, `Decimal` only.
 //!
-//! A currency is priced by the quote itself (1), or by the last price of its direct pair
-//! (`tBTCUSD`, `tAVAX:USD`). What has no route is reported as unpriced, never as 0; a value is
-//! `amount × price` in exact decimal arithmetic.
+//! A [`Market`] holds the spot trading tickers and the `conf/pub:map:currency:undl` map; it prices
+//! a currency through the quote itself, a direct or inverse pair, or two hops via UST, BTC or ETH,
+//! and says which tickers it used. What has no usable route is [`Unpriced`] with a reason, never 0.
+//! Derivative collateral (`…F0`) is priced through its underlying; paper-trading currencies
+//! (`TEST…`) only when asked, in the paper counterpart of the quote.
 
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::ticker::Ticker;
+use crate::ticker::{Ticker, TradingTicker};
+
+/// Intermediates for two-hop routes, most preferred first. UST and BTC quote nearly every pair on
+/// Bitfinex (there is no `tEURUSD`: fiat trades against USDt); ETH catches the rest.
+const INTERMEDIATES: [&str; 3] = ["UST", "BTC", "ETH"];
 
 /// Bitfinex's trading-pair symbol: `t` + base + quote, with a colon unless both are 3 letters.
 pub fn pair_symbol(base: &str, quote: &str) -> String {
     if base.len() == 3 && quote.len() == 3 { format!("t{base}{quote}") } else { format!("t{base}:{quote}") }
 }
 
-/// A price and the tickers it came from (empty for the quote currency itself).
+/// Splits a trading symbol into (base, quote): `tBTCUSD`, `tAVAX:USD`, `tTESTBTC:TESTUSD`.
+/// Without a colon both ids are exactly 3 characters; anything else is not a pair we can use.
+fn parse_pair(symbol: &str) -> Option<(&str, &str)> {
+    let rest = symbol.strip_prefix('t')?;
+    match rest.split_once(':') {
+        Some((base, quote)) => {
+            (!base.is_empty() && !quote.is_empty() && !quote.contains(':')).then_some((base, quote))
+        }
+        None => (rest.len() == 6 && rest.is_ascii()).then(|| rest.split_at(3)),
+    }
+}
+
+/// A paper-trading currency (`TESTBTC`, `TESTUSD`, `TESTUSDT`, `TESTBTCF0`, and the sandbox ids
+/// `AAA`/`BBB`): not money, so callers flag it and keep it out of totals unless asked.
+pub fn is_paper(currency: &str) -> bool {
+    currency.strip_prefix("TEST").is_some_and(|rest| !rest.is_empty()) || matches!(currency, "AAA" | "BBB")
+}
+
+/// The paper currency standing for `real`: `USD`→`TESTUSD`, `BTC`→`TESTBTC`, but `UST`→`TESTUSDT`
+/// (paper ids use the common ticker). A paper id stands for itself.
+fn paper_counterpart(real: &str) -> String {
+    match real {
+        _ if is_paper(real) => real.to_owned(),
+        "UST" => "TESTUSDT".to_owned(),
+        _ => format!("TEST{real}"),
+    }
+}
+
+/// Which ticker field a price is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PriceKind {
+    /// `LAST_PRICE`.
+    #[default]
+    Last,
+    /// What selling now would fetch: `BID` of a direct pair, `1 / ASK` of an inverse one.
+    Bid,
+    /// `(BID + ASK) / 2`; of an inverse pair `2 / (BID + ASK)`.
+    Mid,
+}
+
+impl PriceKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PriceKind::Last => "last",
+            PriceKind::Bid => "bid",
+            PriceKind::Mid => "mid",
+        }
+    }
+}
+
+impl fmt::Display for PriceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A price kind other than `last`, `bid` or `mid`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown price kind {0:?} (expected last, bid or mid)")]
+pub struct UnknownPriceKind(pub String);
+
+impl FromStr for PriceKind {
+    type Err = UnknownPriceKind;
+
+    /// `last`, `bid` or `mid`, in any ASCII case.
+    fn from_str(s: &str) -> Result<PriceKind, UnknownPriceKind> {
+        [PriceKind::Last, PriceKind::Bid, PriceKind::Mid]
+            .into_iter()
+            .find(|kind| kind.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownPriceKind(s.to_owned()))
+    }
+}
+
+/// The price of one unit of a currency in the quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Price {
+    /// Always positive.
     pub value: Decimal,
+    /// Ticker symbols used, from the currency towards the quote (`["tXYZBTC", "tBTCUSD"]`); empty
+    /// when the currency is the quote (or its collateral / paper form).
     pub route: Vec<String>,
+    /// Priced from paper-trading tickers in the paper counterpart of the quote: not money.
+    pub paper: bool,
 }
 
-/// Why a currency has no price.
+/// Why a currency has no price (or no value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Unpriced {
+    /// No direct, inverse or two-hop route with usable tickers (delisted, unknown, illiquid, or
+    /// missing the field the price kind needs). `quote` is the paper quote for paper currencies.
     #[error("no ticker route to {quote}")]
     NoRoute { quote: String },
+    /// A `…F0` derivative id missing from `conf/pub:map:currency:undl`.
+    #[error("derivative collateral with no underlying in conf/pub:map:currency:undl")]
+    NoUnderlying { currency: String },
+    /// `amount × price` exceeds what a `Decimal` holds (±7.9e28).
     #[error("{amount} × {price} does not fit in a decimal")]
     Overflow { amount: Decimal, price: Decimal },
+    /// A paper-trading currency, asked for without `include_paper`.
+    #[error("paper-trading currency (use --include-paper)")]
+    Paper { currency: String },
 }
 
-/// Last prices by trading symbol.
+/// The ticker fields a price needs. Null, zero and negative numbers are unusable: a missing side
+/// never becomes a price of 0.
+#[derive(Debug, Clone)]
+struct PairTicker {
+    symbol: String,
+    bid: Option<Decimal>,
+    ask: Option<Decimal>,
+    last: Option<Decimal>,
+}
+
+/// One hop's price as `num / den`, so a route divides at most once.
+#[derive(Debug, Clone, Copy)]
+struct Ratio {
+    num: Decimal,
+    den: Decimal,
+}
+
+impl PairTicker {
+    fn new(t: &TradingTicker) -> PairTicker {
+        PairTicker { symbol: t.symbol.clone(), bid: t.bid, ask: t.ask, last: t.last_price }
+    }
+
+    fn positive(value: Option<Decimal>) -> Option<Decimal> {
+        value.filter(|v| *v > Decimal::ZERO)
+    }
+
+    fn bid_plus_ask(&self) -> Option<Decimal> {
+        Self::positive(self.bid)?.checked_add(Self::positive(self.ask)?)
+    }
+
+    /// The base priced in the quote.
+    fn direct(&self, kind: PriceKind) -> Option<Ratio> {
+        Some(match kind {
+            PriceKind::Last => Ratio { num: Self::positive(self.last)?, den: Decimal::ONE },
+            PriceKind::Bid => Ratio { num: Self::positive(self.bid)?, den: Decimal::ONE },
+            PriceKind::Mid => Ratio { num: self.bid_plus_ask()?, den: Decimal::TWO },
+        })
+    }
+
+    /// The quote priced in the base. Selling the quote means buying the base at its ask.
+    fn inverse(&self, kind: PriceKind) -> Option<Ratio> {
+        Some(match kind {
+            PriceKind::Last => Ratio { num: Decimal::ONE, den: Self::positive(self.last)? },
+            PriceKind::Bid => Ratio { num: Decimal::ONE, den: Self::positive(self.ask)? },
+            PriceKind::Mid => Ratio { num: Decimal::TWO, den: self.bid_plus_ask()? },
+        })
+    }
+}
+
+/// A usable ticker on a route and the ratio it contributes.
+#[derive(Debug, Clone, Copy)]
+struct Leg<'a> {
+    symbol: &'a str,
+    ratio: Ratio,
+}
+
+/// `Π num / Π den`, or `None` when it is not a positive `Decimal` (overflow, or so small it
+/// rounds to 0): such a route is unusable, like one with a null field.
+fn route_price(legs: &[Leg<'_>]) -> Option<Decimal> {
+    let (mut num, mut den) = (Decimal::ONE, Decimal::ONE);
+    for leg in legs {
+        num = num.checked_mul(leg.ratio.num)?;
+        den = den.checked_mul(leg.ratio.den)?;
+    }
+    let value = if den == Decimal::ONE { num } else { num.checked_div(den)? };
+    (value > Decimal::ZERO).then_some(value)
+}
+
+/// Spot tickers by pair plus the derivative → underlying map: everything a price needs.
+///
+/// # Routes, in order of preference (the first usable one wins)
+/// 1. the currency is the quote: 1, route `[]`;
+/// 2. the direct pair `tCURQUOTE` / `tCUR:QUOTE`;
+/// 3. the inverse pair `tQUOTECUR`;
+/// 4. two hops via UST, then BTC, then ETH; within each hop the direct pair before the inverse
+///    one, the first hop's choice before the second's.
+///
+/// A ticker is usable when the field(s) the [`PriceKind`] needs are positive. Stablecoins are
+/// priced from their own tickers like anything else: `UST` is never taken to be `USD`.
+///
+/// # Exactness
+/// Nothing goes through `f64`. A direct `last`/`bid` price is the ticker's own number. Products of
+/// ticker numbers (two hops, and [`Market::value`]'s `amount × price`) are exact whenever the exact
+/// result fits a `Decimal` (96-bit mantissa, at most 28 decimal places: 28–29 significant digits),
+/// as realistic prices and amounts do. The inexact step is the division an inverse pair needs: a
+/// route divides at most once (`Π numerators / Π denominators`; `mid` is `(bid + ask) / 2`, inverted
+/// `2 / (bid + ask)`), and the quotient is rounded half-even to the most digits a `Decimal` holds.
+/// A product that does not fit (an 18-decimal amount times a 28-digit quotient) is rounded by
+/// `rust_decimal` the same way, at the 28th–29th significant digit; only a result beyond ±7.9e28
+/// is an error ([`Unpriced::Overflow`]). A price is never 0: a route whose price would round to 0
+/// is unusable.
 #[derive(Debug, Clone, Default)]
-pub struct PriceBook {
-    last: HashMap<String, Decimal>,
+pub struct Market {
+    /// base → quote → ticker, spot pairs only: perpetuals (a derivative id on either side) are
+    /// not spot prices and are left out.
+    pairs: BTreeMap<String, BTreeMap<String, PairTicker>>,
+    /// Every id in any trading pair, perpetual and paper ones included.
+    currencies: BTreeSet<String>,
+    /// `conf/pub:map:currency:undl`: `USTF0` → `UST`.
+    underlying: BTreeMap<String, String>,
 }
 
-impl PriceBook {
-    pub fn from_tickers(tickers: &[Ticker]) -> PriceBook {
-        let last = tickers
-            .iter()
-            .filter_map(|t| match t {
-                Ticker::Trading(t) => t.last_price.map(|p| (t.symbol.clone(), p)),
-                Ticker::Funding(_) => None,
-            })
-            .collect();
-        PriceBook { last }
+impl Market {
+    /// From `tickers` rows (funding tickers and unparseable symbols are ignored) and the pairs of
+    /// `conf/pub:map:currency:undl`. Where two entries claim the same pair or derivative, the first
+    /// wins, except that a pair's canonical symbol ([`pair_symbol`]) beats another spelling.
+    pub fn new(tickers: &[Ticker], underlying: &[(String, String)]) -> Market {
+        let mut market = Market::default();
+        for (derivative, spot) in underlying {
+            market.underlying.entry(derivative.clone()).or_insert_with(|| spot.clone());
+        }
+        for ticker in tickers {
+            let Ticker::Trading(t) = ticker else { continue };
+            let Some((base, quote)) = parse_pair(&t.symbol) else { continue };
+            market.currencies.insert(base.to_owned());
+            market.currencies.insert(quote.to_owned());
+            if market.is_derivative(base) || market.is_derivative(quote) {
+                continue;
+            }
+            match market.pairs.entry(base.to_owned()).or_default().entry(quote.to_owned()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(PairTicker::new(t));
+                }
+                Entry::Occupied(mut slot) => {
+                    let canonical = pair_symbol(base, quote);
+                    if slot.get().symbol != canonical && t.symbol == canonical {
+                        slot.insert(PairTicker::new(t));
+                    }
+                }
+            }
+        }
+        market
     }
 
-    /// The price of one unit of `currency` in `quote`.
-    pub fn price(&self, currency: &str, quote: &str) -> Result<Price, Unpriced> {
+    /// Whether `currency` appears in any trading pair (to validate a quote the user typed).
+    pub fn has_currency(&self, currency: &str) -> bool {
+        self.currencies.contains(currency)
+    }
+
+    /// The price of one unit of `currency` in `quote` (see [`Market`] for routes and exactness).
+    ///
+    /// A `…F0` derivative id (as currency or quote) stands for its underlying. A paper currency
+    /// is [`Unpriced::Paper`] unless `include_paper`; then it is priced in the paper counterpart
+    /// of the quote (`USD`→`TESTUSD`, `UST`→`TESTUSDT`, `BTC`→`TESTBTC`) through paper tickers
+    /// and paper intermediates, the number read as if in the real quote, with `paper: true`.
+    pub fn price(
+        &self,
+        currency: &str,
+        quote: &str,
+        kind: PriceKind,
+        include_paper: bool,
+    ) -> Result<Price, Unpriced> {
+        let paper = is_paper(currency);
+        if paper && !include_paper {
+            return Err(Unpriced::Paper { currency: currency.to_owned() });
+        }
+        let unit = Price { value: Decimal::ONE, route: Vec::new(), paper };
         if currency == quote {
-            return Ok(Price { value: Decimal::ONE, route: Vec::new() });
+            return Ok(unit);
         }
-        let symbol = pair_symbol(currency, quote);
-        match self.last.get(&symbol) {
-            Some(value) => Ok(Price { value: *value, route: vec![symbol] }),
-            None => Err(Unpriced::NoRoute { quote: quote.to_owned() }),
+        let from =
+            self.spot(currency).ok_or_else(|| Unpriced::NoUnderlying { currency: currency.to_owned() })?;
+        let quote_spot = self.underlying.get(quote).map_or(quote, String::as_str);
+        let (to, intermediates) = if paper {
+            (paper_counterpart(quote_spot), INTERMEDIATES.map(paper_counterpart))
+        } else {
+            (quote_spot.to_owned(), INTERMEDIATES.map(str::to_owned))
+        };
+        if from == to {
+            return Ok(unit);
         }
+        let found = self.route(from, &to, &intermediates, kind);
+        let no_route = || Unpriced::NoRoute { quote: if paper { to.clone() } else { quote.to_owned() } };
+        let (value, legs) = found.ok_or_else(no_route)?;
+        Ok(Price { value, route: legs.iter().map(|leg| leg.symbol.to_owned()).collect(), paper })
     }
 
-    /// `amount` of `currency` valued in `quote`.
-    pub fn value(&self, amount: Decimal, currency: &str, quote: &str) -> Result<(Price, Decimal), Unpriced> {
-        let price = self.price(currency, quote)?;
+    /// `amount` of `currency` valued in `quote`: the price and `amount × price`.
+    pub fn value(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        quote: &str,
+        kind: PriceKind,
+        include_paper: bool,
+    ) -> Result<(Price, Decimal), Unpriced> {
+        let price = self.price(currency, quote, kind, include_paper)?;
         let value =
             amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
         Ok((price, value))
+    }
+
+    fn is_derivative(&self, id: &str) -> bool {
+        self.underlying.contains_key(id) || (id.len() > 2 && id.ends_with("F0"))
+    }
+
+    /// The spot id a currency is priced as: its underlying for a derivative, `None` when a
+    /// derivative has no underlying in the map.
+    fn spot<'a>(&'a self, currency: &'a str) -> Option<&'a str> {
+        match self.underlying.get(currency) {
+            Some(spot) => Some(spot),
+            None if self.is_derivative(currency) => None,
+            None => Some(currency),
+        }
+    }
+
+    /// Usable legs from `from` to `to`: the direct pair, then the inverse one.
+    fn legs<'a>(&'a self, from: &str, to: &str, kind: PriceKind) -> impl Iterator<Item = Leg<'a>> + 'a {
+        let direct =
+            self.ticker(from, to).and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.direct(kind)? }));
+        let inverse =
+            self.ticker(to, from).and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.inverse(kind)? }));
+        direct.into_iter().chain(inverse)
+    }
+
+    fn ticker(&self, base: &str, quote: &str) -> Option<&PairTicker> {
+        self.pairs.get(base)?.get(quote)
+    }
+
+    /// The first usable route in the preference order of [`Market`], and its price.
+    fn route(
+        &self,
+        from: &str,
+        to: &str,
+        intermediates: &[String],
+        kind: PriceKind,
+    ) -> Option<(Decimal, Vec<Leg<'_>>)> {
+        for leg in self.legs(from, to, kind) {
+            if let Some(value) = route_price(&[leg]) {
+                return Some((value, vec![leg]));
+            }
+        }
+        for via in intermediates.iter().filter(|via| **via != from && **via != to) {
+            for first in self.legs(from, via, kind) {
+                for second in self.legs(via, to, kind) {
+                    if let Some(value) = route_price(&[first, second]) {
+                        return Some((value, vec![first, second]));
+                    }
+                }
+            }
+        }
+        None
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse_tickers;
-    use std::str::FromStr;
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
-    }
-
-    fn book() -> PriceBook {
-        PriceBook::from_tickers(
-            &parse_tickers(
-                br#"[["tBTCUSD",1,1,1,1,1,1,114698.945701,1,1,1],["tAVAX:USD",1,1,1,1,1,1,31.768197,1,1,1],
-                     ["tETHUSD",1,1,1,1,1,1,null,1,1,1],["tXYZBTC",1,1,1,1,1,1,0.5,1,1,1]]"#,
-            )
-            .unwrap(),
-        )
     }
 
     #[test]
@@ -98,28 +389,99 @@ mod tests {
     }
 
     #[test]
-    fn direct_pairs_and_the_quote_itself() {
-        let b = book();
-        assert_eq!(b.price("USD", "USD").unwrap(), Price { value: Decimal::ONE, route: vec![] });
-        assert_eq!(b.price("BTC", "USD").unwrap().route, vec!["tBTCUSD"]);
-        let (price, value) = b.value(dec("1.5"), "AVAX", "USD").unwrap();
-        assert_eq!(price.value, dec("31.768197"));
-        assert_eq!(value, dec("47.6522955"));
+    fn pairs_parse_into_base_and_quote() {
+        assert_eq!(parse_pair("tBTCUSD"), Some(("BTC", "USD")));
+        assert_eq!(parse_pair("tAVAX:USD"), Some(("AVAX", "USD")));
+        assert_eq!(parse_pair("tTESTBTC:TESTUSD"), Some(("TESTBTC", "TESTUSD")));
+        assert_eq!(parse_pair("tBTCF0:USTF0"), Some(("BTCF0", "USTF0")));
+        assert_eq!(parse_pair("tBTC:USD"), Some(("BTC", "USD")), "a needless colon still names the pair");
+        for bad in ["fUSD", "BTCUSD", "tBTCUS", "tBTCUSDT", "t:USD", "tBTC:", "tA:B:C", "t", "", "tÄBCUS"] {
+            assert_eq!(parse_pair(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
-    fn exact_with_eighteen_decimals() {
-        let (_, value) = book().value(dec("0.123456789012345678"), "BTC", "USD").unwrap();
-        // Python: Decimal("0.123456789012345678") * Decimal("114698.945701"), 60-digit context.
-        assert_eq!(value, dec("14160.363539346850339564030278"));
+    fn paper_ids_and_their_counterparts() {
+        for paper in ["TESTBTC", "TESTUSD", "TESTUSDT", "TESTBTCF0", "AAA", "BBB"] {
+            assert!(is_paper(paper), "{paper}");
+        }
+        for real in ["BTC", "USD", "UST", "USTF0", "TEST", "test", "LATEST", "AAAA", ""] {
+            assert!(!is_paper(real), "{real}");
+        }
+        assert_eq!(paper_counterpart("USD"), "TESTUSD");
+        assert_eq!(paper_counterpart("UST"), "TESTUSDT");
+        assert_eq!(paper_counterpart("BTC"), "TESTBTC");
+        assert_eq!(paper_counterpart("TESTUSD"), "TESTUSD");
+        assert_eq!(paper_counterpart("BBB"), "BBB");
     }
 
     #[test]
-    fn no_route_is_unpriced_not_zero() {
-        let b = book();
-        assert_eq!(b.price("ETH", "USD"), Err(Unpriced::NoRoute { quote: "USD".into() }), "null last price");
-        assert_eq!(b.price("XYZ", "USD"), Err(Unpriced::NoRoute { quote: "USD".into() }));
-        assert_eq!(b.price("DOGE", "USD").unwrap_err().to_string(), "no ticker route to USD");
-        assert!(matches!(b.value(Decimal::MAX, "BTC", "USD"), Err(Unpriced::Overflow { .. })));
+    fn price_kinds_parse_and_print() {
+        for kind in [PriceKind::Last, PriceKind::Bid, PriceKind::Mid] {
+            assert_eq!(kind.to_string().parse::<PriceKind>(), Ok(kind));
+        }
+        assert_eq!("MID".parse::<PriceKind>(), Ok(PriceKind::Mid));
+        assert_eq!(PriceKind::default(), PriceKind::Last);
+        let e = "ask".parse::<PriceKind>().unwrap_err();
+        assert_eq!(e, UnknownPriceKind("ask".into()));
+        assert_eq!(e.to_string(), r#"unknown price kind "ask" (expected last, bid or mid)"#);
+    }
+
+    fn ticker(bid: Option<&str>, ask: Option<&str>, last: Option<&str>) -> PairTicker {
+        PairTicker { symbol: "tABCDEF".into(), bid: bid.map(dec), ask: ask.map(dec), last: last.map(dec) }
+    }
+
+    #[test]
+    fn each_kind_reads_its_own_fields() {
+        let t = ticker(Some("2"), Some("4"), Some("3"));
+        let pairs = |r: Option<Ratio>| r.map(|r| (r.num, r.den));
+        assert_eq!(pairs(t.direct(PriceKind::Last)), Some((dec("3"), dec("1"))));
+        assert_eq!(pairs(t.direct(PriceKind::Bid)), Some((dec("2"), dec("1"))));
+        assert_eq!(pairs(t.direct(PriceKind::Mid)), Some((dec("6"), dec("2"))));
+        assert_eq!(pairs(t.inverse(PriceKind::Last)), Some((dec("1"), dec("3"))));
+        assert_eq!(
+            pairs(t.inverse(PriceKind::Bid)),
+            Some((dec("1"), dec("4"))),
+            "selling the quote pays the ask"
+        );
+        assert_eq!(pairs(t.inverse(PriceKind::Mid)), Some((dec("2"), dec("6"))));
+    }
+
+    #[test]
+    fn null_zero_and_negative_fields_are_unusable() {
+        for unusable in [None, Some("0"), Some("-1")] {
+            let no_bid = ticker(unusable, Some("4"), Some("3"));
+            assert!(no_bid.direct(PriceKind::Bid).is_none());
+            assert!(no_bid.direct(PriceKind::Mid).is_none());
+            assert!(no_bid.inverse(PriceKind::Mid).is_none());
+            assert!(no_bid.inverse(PriceKind::Bid).is_some(), "inverse bid needs only the ask");
+            let no_ask = ticker(Some("2"), unusable, Some("3"));
+            assert!(no_ask.inverse(PriceKind::Bid).is_none());
+            assert!(no_ask.direct(PriceKind::Bid).is_some(), "direct bid needs only the bid");
+            let no_last = ticker(Some("2"), Some("4"), unusable);
+            assert!(no_last.direct(PriceKind::Last).is_none());
+            assert!(no_last.inverse(PriceKind::Last).is_none());
+        }
+    }
+
+    #[test]
+    fn a_route_divides_once_and_is_never_zero() {
+        let leg = |num: &str, den: &str| Leg { symbol: "t", ratio: Ratio { num: dec(num), den: dec(den) } };
+        assert_eq!(route_price(&[leg("6", "2")]), Some(dec("3")));
+        // 1/3 then ×3 would give 0.9999…; one division of 3/3 gives exactly 1.
+        assert_eq!(route_price(&[leg("1", "3"), leg("3", "1")]), Some(Decimal::ONE));
+        assert_eq!(route_price(&[leg("1", "7"), leg("1", "11")]), Some(Decimal::ONE / dec("77")));
+        let tiny = "0.000000000000001";
+        assert_eq!(route_price(&[leg(tiny, "1"), leg(tiny, "1")]), None, "1e-30 rounds to 0: unusable");
+        assert_eq!(
+            route_price(&[leg("1", "100000000000000000000"), leg("1", "100000000000000000000")]),
+            None,
+            "denominator overflows"
+        );
+        assert_eq!(
+            route_price(&[leg("100000000000000000000", "1"), leg("100000000000000000000", "1")]),
+            None,
+            "numerator overflows"
+        );
     }
 }
