@@ -74,6 +74,13 @@ pub enum ConfigCommand {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Store an account's secret in the OS keyring, read from standard input (one line); then set
+    /// `secret_keyring = true` on the account.
+    #[cfg(feature = "keyring")]
+    KeyringSet {
+        /// The account name (the keyring entry is service `bfx`, user NAME).
+        account: String,
+    },
     /// Print the config file's path.
     Path {
         #[command(flatten)]

@@ -96,6 +96,8 @@ struct FileAccount {
     secret_env: Option<String>,
     secret_file: Option<PathBuf>,
     secret: Option<SecretString>,
+    #[serde(default)]
+    secret_keyring: bool,
 }
 
 impl Settings {
@@ -321,10 +323,18 @@ fn parse_file(
         if entry.key.trim().is_empty() {
             return Err(at("key must not be empty".into()));
         }
-        let sources = [entry.secret_env.is_some(), entry.secret_file.is_some(), entry.secret.is_some()];
+        let sources = [
+            entry.secret_env.is_some(),
+            entry.secret_file.is_some(),
+            entry.secret.is_some(),
+            entry.secret_keyring,
+        ];
         let (secret, secret_source) = match (entry.secret_env, entry.secret_file, entry.secret) {
             _ if sources.iter().filter(|s| **s).count() > 1 => {
-                return Err(at("give only one of secret_env, secret_file, secret".into()));
+                return Err(at("give only one of secret_env, secret_file, secret, secret_keyring".into()));
+            }
+            _ if entry.secret_keyring => {
+                (keyring_secret(&name).map_err(at)?, format!("the OS keyring entry bfx/{name}"))
             }
             (Some(var), _, _) => match env.get(&var) {
                 Some(value) if !value.is_empty() => (SecretString::from(value.clone()), var),
@@ -351,12 +361,38 @@ fn parse_file(
                 (secret, format!("the secret of account {name:?} in {}", path.display()))
             }
             (None, None, None) => {
-                return Err(at("no secret: set secret_env, secret_file or secret".into()));
+                return Err(at("no secret: set secret_env, secret_file, secret or secret_keyring".into()));
             }
         };
         accounts.push(Account { name, credentials: Credentials::new(entry.key, secret), secret_source });
     }
     Ok((config.endpoints, accounts))
+}
+
+/// The OS keyring entry for an account: service `bfx`, user = the account name.
+#[cfg(feature = "keyring")]
+fn keyring_secret(account: &str) -> Result<SecretString, String> {
+    let entry = keyring::Entry::new(KEYRING_SERVICE, account).map_err(|e| format!("OS keyring: {e}"))?;
+    entry.get_password().map(SecretString::from).map_err(|e| {
+        format!("no secret in the OS keyring for bfx/{account} ({e}); store it with: bfx config keyring-set {account}")
+    })
+}
+
+#[cfg(not(feature = "keyring"))]
+fn keyring_secret(_account: &str) -> Result<SecretString, String> {
+    Err("secret_keyring needs a bfx built with the keyring feature: cargo install --path crates/bfx-cli --features keyring".into())
+}
+
+#[cfg(feature = "keyring")]
+pub const KEYRING_SERVICE: &str = "bfx";
+
+/// Stores an account's secret in the OS keyring (`bfx config keyring-set`).
+#[cfg(feature = "keyring")]
+pub fn store_keyring_secret(account: &str, secret: &SecretString) -> Result<(), ConfigError> {
+    use secrecy::ExposeSecret;
+    keyring::Entry::new(KEYRING_SERVICE, account)
+        .and_then(|entry| entry.set_password(secret.expose_secret()))
+        .map_err(|e| ConfigError::Invalid(format!("cannot store the secret in the OS keyring: {e}")))
 }
 
 fn read_secret_file(path: &Path) -> Result<SecretString, String> {
@@ -430,6 +466,14 @@ mod tests {
         let e = parse("[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\ncolour = 1\n", &[], 0o600)
             .unwrap_err();
         assert!(e.starts_with(&format!("{path}: line 5: unknown field `colour`")), "{e}");
+    }
+
+    #[cfg(not(feature = "keyring"))]
+    #[test]
+    fn keyring_without_the_feature_says_how_to_get_it() {
+        let e =
+            parse("[[account]]\nname = \"a\"\nkey = \"k\"\nsecret_keyring = true\n", &[], 0o644).unwrap_err();
+        assert!(e.ends_with("secret_keyring needs a bfx built with the keyring feature: cargo install --path crates/bfx-cli --features keyring"), "{e}");
     }
 
     #[test]

@@ -111,6 +111,14 @@ fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
             let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
             write_stdout(&settings.describe())?;
         }
+        #[cfg(feature = "keyring")]
+        ConfigCommand::KeyringSet { account } => {
+            let mut line = String::new();
+            io::stdin().read_line(&mut line)?;
+            let secret = secrecy::SecretString::from(line.trim_end_matches(['\n', '\r']).to_owned());
+            config::store_keyring_secret(&account, &secret)?;
+            write_stdout(&format!("stored the secret of {account:?} in the OS keyring (bfx/{account})\n"))?;
+        }
         ConfigCommand::Path { connect } => {
             let where_ = config::config_path(&Overrides::from(connect), &env, default_config_path());
             let path = where_.path().ok_or_else(|| ConfigError::Invalid("no home directory".into()))?;
