@@ -454,9 +454,14 @@ mod tests {
 
         let e = parse("[[account]]\nname = \"a\"\nkey = \"k\"\n", &[], 0o600).unwrap_err();
         assert!(
-            e.ends_with("line 2: account \"a\": no secret: set secret_env, secret_file or secret"),
+            e.ends_with(
+                "line 2: account \"a\": no secret: set secret_env, secret_file, secret or secret_keyring"
+            ),
             "{e}"
         );
+        let both = "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\nsecret_env = \"X\"\n";
+        let e = parse(both, &[("X", "x")], 0o600).unwrap_err();
+        assert!(e.ends_with("give only one of secret_env, secret_file, secret, secret_keyring"), "{e}");
 
         let dup = "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\n[[account]]\nname = \"a\"\nkey = \"k2\"\nsecret = \"s\"\n";
         assert!(
