@@ -530,3 +530,22 @@ fn ticker_strip_colours_and_unknown_symbols() {
         .code(2)
         .stderr(predicate::str::contains("unknown symbol: nosuchcoin (no ticker tNOSUCHCOIN:USD)"));
 }
+
+/// `bfx … | head`: the reader goes away before bfx writes; bfx exits 0 without a word.
+#[test]
+fn closed_stdout_exits_quietly() {
+    let home = TempDir::new().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+        .arg("demo")
+        .env_clear()
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error") && !stderr.contains("panicked"), "{stderr}");
+}
