@@ -52,11 +52,30 @@ pub enum Command {
     Sim(SimArgs),
     /// The price strip: name, last price and 24 h change (default: the seed's 15 coins).
     Ticker(TickerArgs),
+    /// Check every configured key's permissions: a balance reader should only read.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
     /// Write, show or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Valid? Which permissions? OK, OVER-PRIVILEGED (can write), MISSING (no wallets read) or
+    /// BROKEN; the exit code is non-zero unless every key is OK.
+    Check {
+        /// Only these accounts (repeatable); default: all configured accounts.
+        #[arg(long = "account", value_name = "NAME")]
+        accounts: Vec<String>,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

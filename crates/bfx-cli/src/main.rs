@@ -8,6 +8,7 @@ mod balances;
 mod cli;
 mod config;
 mod exit;
+mod keys;
 mod report;
 mod sim;
 mod table;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, KeysCommand};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::exit::Exit;
 
@@ -63,6 +64,20 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Demo(args) => sim::demo(&args).await,
         Command::Config(command) => config_command(command),
+        Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
+            let accounts = settings.select(&accounts)?;
+            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let reports = keys::check(&client, accounts).await;
+            let (table, warnings) = keys::render(&reports);
+            match json {
+                true => write_stdout(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?,
+                false => write_stdout(&table)?,
+            }
+            let _ = io::stderr().write_all(warnings.as_bytes());
+            Ok(keys::exit_code(&reports))
+        }
         Command::Ticker(args) => {
             let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&Overrides::from(args.connect), &env, default_config_path())?;

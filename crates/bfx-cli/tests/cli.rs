@@ -549,3 +549,64 @@ fn closed_stdout_exits_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error") && !stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn keys_check_judges_every_key() {
+    let home = TempDir::new().unwrap();
+    let demo = sim_with(bfx_sim::DEMO_STATE_TOML);
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n\
+             [[account]]\nname = \"main\"\nkey = \"demo-main\"\nsecret = \"demo-main-secret\"\n\n\
+             [[account]]\nname = \"bot\"\nkey = \"demo-bot\"\nsecret = \"demo-bot-secret\"\n\n\
+             [[account]]\nname = \"bad\"\nkey = \"demo-cold\"\nsecret = \"CANARY-k3ys\"\n",
+            demo.url
+        ),
+    );
+    let out = bfx(home.path())
+        .args(["keys", "check"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("warning: account \"bot\" (OVER-PRIVILEGED): the key can write: orders (can place and cancel orders"))
+        .stderr(predicate::str::contains("warning: account \"bad\" (BROKEN): Bitfinex rejected the request signature (auth/r/permissions: 10100 apikey: digest invalid)"))
+        .stderr(predicate::str::contains("CANARY").not())
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    assert_eq!(
+        table,
+        "ACCOUNT  KEY        VERDICT          READ                    WRITE\n\
+         main     demo-main  OK               account,wallets         -\n\
+         bot      demo-bot   OVER-PRIVILEGED  account,orders,wallets  orders\n\
+         bad      demo-cold  BROKEN           -                       -\n"
+    );
+    bfx(home.path()).args(["keys", "check", "--account", "main"]).assert().success();
+
+    let out = bfx(home.path())
+        .args(["keys", "check", "--json", "--account", "bot"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!([{"account": "bot", "key": "demo-bot", "verdict": "OVER-PRIVILEGED",
+            "read": ["account", "orders", "wallets"],
+            "write": [{"scope": "orders", "risk": "can place and cancel orders: trade the balances away"}],
+            "error": null}])
+    );
+
+    // A key without wallets read.
+    let test_state = sim();
+    bfx_env(home.path(), &test_state.url, "noperm-key", "noperm-secret")
+        .args(["keys", "check", "--config", "/dev/null"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("default  noperm-key  MISSING  account  -"))
+        .stderr(predicate::str::contains("the key cannot read wallets"));
+}
