@@ -335,26 +335,118 @@ fn unreachable_exchange_exits_4() {
         .stderr(predicate::str::contains("cannot connect to"));
 }
 
-#[test]
-fn the_secret_never_appears_in_any_output() {
-    const CANARY: &str = "CANARY-5e1f0a77d3";
-    let (home, sim) = (TempDir::new().unwrap(), sim());
-    for args in [vec!["balances", "-vvv"], vec!["balances", "--json", "-vvv"], vec!["balances", "--csv"]] {
-        let out = bfx_env(home.path(), &sim.url, "alice-key", CANARY)
-            .env("RUST_LOG", "trace")
-            .args(&args)
-            .assert()
-            .code(3);
-        let out = out.get_output();
-        let text =
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(!text.contains(CANARY), "{args:?} leaked the secret:\n{text}");
-        assert!(text.contains("digest invalid"));
+const CANARY: &str = "CANARY-5e1f0a77d3";
+
+/// Every file under `dir`, recursively, whose bytes contain the canary.
+fn files_containing_canary(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing_canary(&path));
+        } else if std::fs::read(&path).is_ok_and(|b| b.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()))
+        {
+            found.push(path);
+        }
     }
+    found
 }
 
-/// The demo through the real binary, in every format and view, against checked-in snapshots
-/// (`cargo insta review` after an intended change).
+/// The canary secret through every command, succeeding and failing, with trace logging: it
+/// never appears in stdout, stderr (logs included) or any file bfx writes under HOME.
+#[test]
+fn the_secret_never_appears_in_any_output() {
+    // A state whose key has the canary as its secret, so the success paths use it too.
+    let state = STATE.replace("secret = \"alice-secret\"", &format!("secret = \"{CANARY}\""));
+    let sim = sim_with(&state);
+    let home = TempDir::new().unwrap();
+    let config = home.path().join(".config/bfx/config.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"alice\"\nkey = \"alice-key\"\nsecret_env = \"ALICE_SECRET\"\n",
+            sim.url
+        ),
+    );
+    let runs: Vec<(Vec<&str>, &str, Option<i32>)> = vec![
+        (vec!["balances", "-vvv"], CANARY, Some(0)),
+        (vec!["balances", "--json", "-vvv"], CANARY, Some(0)),
+        (vec!["balances", "--csv", "--by", "asset"], CANARY, Some(0)),
+        (vec!["balances", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
+        (vec!["keys", "check", "-vvv"], CANARY, Some(0)),
+        (vec!["keys", "check", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
+        (vec!["config", "show", "-vvv"], CANARY, Some(0)),
+        (vec!["config", "path"], CANARY, Some(0)),
+        (vec!["ticker", "btc", "-vvv"], CANARY, Some(0)),
+    ];
+    for (args, secret, code) in runs {
+        let out = bfx(home.path())
+            .env("ALICE_SECRET", secret)
+            .env("RUST_LOG", "trace")
+            .args(&args)
+            .output()
+            .unwrap();
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), code, "{args:?}:\n{text}");
+        assert!(!text.contains("5e1f0a77d3"), "{args:?} leaked the secret:\n{text}");
+    }
+    // Env-only account, with a wrong URL (connection failure paths).
+    let out = bfx(home.path())
+        .env("BFX_API_KEY", "k")
+        .env("BFX_API_SECRET", CANARY)
+        .env("RUST_LOG", "trace")
+        .args(["balances", "--config", "/dev/null", "--api-url", "http://127.0.0.1:9", "-vvv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(!String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).contains("5e1f0a77d3"));
+    // `config init` writes a template; nothing bfx wrote anywhere under HOME holds the secret.
+    let fresh = home.path().join("fresh.toml");
+    bfx(home.path())
+        .env("ALICE_SECRET", CANARY)
+        .args(["config", "init", "--config"])
+        .arg(&fresh)
+        .assert()
+        .success();
+    assert_eq!(files_containing_canary(home.path()), Vec::<std::path::PathBuf>::new());
+}
+
+/// The emulator, serving a key whose secret is the canary, with trace logging, answering good and
+/// bad requests: its own output never shows the secret (unless asked to print demo keys).
+#[test]
+fn the_emulator_never_logs_a_secret() {
+    let dir = TempDir::new().unwrap();
+    let state_path = dir.path().join("state.toml");
+    std::fs::write(
+        &state_path,
+        STATE.replace("secret = \"alice-secret\"", &format!("secret = \"{CANARY}\"")),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+        .args(["sim", "--listen", "127.0.0.1:0", "-vvv", "--state"])
+        .arg(&state_path)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    let url = first.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let home = TempDir::new().unwrap();
+    bfx_env(home.path(), &url, "alice-key", CANARY).arg("balances").assert().success();
+    bfx_env(home.path(), &url, "alice-key", "CANARY-wrong").arg("balances").assert().code(3);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let text = format!("{first}{rest}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("listening on"), "{text}");
+    assert!(!text.contains("5e1f0a77d3"), "the emulator leaked a secret:\n{text}");
+}
+
 #[test]
 fn demo_output_snapshots() {
     let home = TempDir::new().unwrap();
