@@ -39,19 +39,19 @@ pub(crate) async fn handle(
 ) -> Response {
     let secret = match admit(shared, ip, endpoint, headers) {
         Ok(secret) => secret,
-        Err(Refused::RateLimited(remaining)) => return reply::rate_limited(remaining),
-        Err(Refused::Rejected(rejection)) => return reject(endpoint, rejection),
+        Err(Refused::RateLimited(remaining)) => return shared.rate_limited(remaining),
+        Err(Refused::Rejected(rejection)) => return shared.refuse(Some(endpoint), rejection),
     };
     let Some(body) = read_body(headers, body).await else {
-        return reject(endpoint, Rejection::BodyTooLarge);
+        return shared.refuse(Some(endpoint), Rejection::BodyTooLarge);
     };
     if !signature_matches(endpoint, headers, &body, &secret) {
-        return reject(endpoint, Rejection::BadSignature);
+        return shared.refuse(Some(endpoint), Rejection::BadSignature);
     }
     let mut runtime = shared.lock();
     match verified(&mut runtime, endpoint, headers, &body) {
         Ok((account, key)) => reply::ok(respond(account, key)),
-        Err(rejection) => reject(endpoint, rejection),
+        Err(rejection) => shared.refuse(Some(endpoint), rejection),
     }
 }
 
@@ -139,16 +139,4 @@ fn verified<'a>(
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Answers a refused request. Logs the endpoint and the reason only: never keys, signatures or
-/// bodies of authenticated requests.
-fn reject(endpoint: Endpoint, rejection: Rejection) -> Response {
-    tracing::debug!(
-        endpoint = endpoint.name(),
-        code = rejection.code(),
-        reason = rejection.message(),
-        "refused"
-    );
-    rejection.response()
 }

@@ -3,10 +3,15 @@
 //!
 //! It verifies requests as strictly as the spec says (signature over the raw body bytes, per-key
 //! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
-//! amounts served verbatim from its state. `serve` takes a bound listener and a shutdown future.
+//! amounts served verbatim from its state. `serve` takes a bound listener and a shutdown future;
+//! `serve_with` also takes [`SimOptions`] (the admin token).
 //!
 //! # Layout
-//! - [`server`](crate::serve): routes, the shared runtime behind one lock, `serve`.
+//! - [`server`](crate::serve): routes, the shared runtime behind one lock, `serve`, `serve_with`.
+//! - `admin`: the admin API under `/sim/…` and who may use it; `admin_edit`, `admin_ticker`: its
+//!   changes to wallets and tickers.
+//! - `fault`: injected faults and their queue; `connection`: connections a fault can cut short.
+//! - `counters`: requests per endpoint, refusals per reason, faults per kind.
 //! - `auth`: the verification pipeline of `auth/…` requests.
 //! - `account`, `public`: the bodies of the authenticated and public endpoints.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
@@ -14,8 +19,14 @@
 //! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files.
 
 mod account;
+mod admin;
+mod admin_edit;
+mod admin_ticker;
 mod auth;
+mod connection;
+mod counters;
 mod endpoint;
+mod fault;
 mod public;
 mod rate_limit;
 mod reply;
@@ -23,6 +34,6 @@ mod server;
 mod state;
 mod state_file;
 
-pub use server::serve;
+pub use server::{SimOptions, serve, serve_with};
 pub use state::{DEMO_STATE_TOML, DemoKey, SimState};
 pub use state_file::StateError;

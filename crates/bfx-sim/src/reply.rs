@@ -35,6 +35,20 @@ pub(crate) enum Rejection {
 }
 
 impl Rejection {
+    pub(crate) const ALL: [Rejection; 11] = [
+        Rejection::Maintenance,
+        Rejection::UnknownKey,
+        Rejection::BadSignature,
+        Rejection::BadNonce,
+        Rejection::BadBody,
+        Rejection::BodyTooLarge,
+        Rejection::Permission,
+        Rejection::UnknownSymbol,
+        Rejection::MissingSymbols,
+        Rejection::NotFound,
+        Rejection::MethodNotAllowed,
+    ];
+
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

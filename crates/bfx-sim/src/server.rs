@@ -1,11 +1,13 @@
-//! The HTTP server: routes under `/v2/`, the shared runtime state, and `serve`.
+//! The HTTP server: routes under `/v2/` and `/sim/`, the shared runtime state, `serve`.
 //!
-//! One `std::sync::Mutex` guards the state, the per-key nonces and the rate limiter; it is never
-//! held across an `.await`. Its shape lets a later admin API (`/sim/…`) mutate the same state.
+//! One `std::sync::Mutex` guards the state, the per-key nonces, the rate limiter and the queued
+//! faults; it is never held across an `.await`. Counters are atomics beside it. Every request to an
+//! endpoint is counted and offered to the fault queue before anything else.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -14,16 +16,21 @@ use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
+use axum::middleware::map_response_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use bfx_core::Nonce;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::admin::{self, AdminAccess};
+use crate::connection::{CutListener, Peer};
+use crate::counters::Counters;
 use crate::endpoint::Endpoint;
+use crate::fault::FaultQueue;
 use crate::rate_limit::RateLimiter;
-use crate::reply::{self, Rejection};
+use crate::reply::{self, MAX_BODY_BYTES, Rejection};
 use crate::state::SimState;
 use crate::{account, auth, public};
 
@@ -34,6 +41,8 @@ pub(crate) struct Runtime {
     /// The last accepted nonce of each API key (shared with the WebSocket side, later).
     pub(crate) nonces: HashMap<String, Nonce>,
     pub(crate) limiter: RateLimiter,
+    /// Faults queued by the admin API for the next requests.
+    pub(crate) faults: FaultQueue,
 }
 
 impl Runtime {
@@ -48,45 +57,118 @@ impl Runtime {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Shared(Arc<Mutex<Runtime>>);
+pub(crate) struct Shared(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    runtime: Mutex<Runtime>,
+    counters: Counters,
+    /// Turns `true` when shutdown begins, so injected delays end instead of holding it up.
+    stopping: watch::Receiver<bool>,
+}
 
 impl Shared {
-    fn new(state: SimState) -> Shared {
-        Shared(Arc::new(Mutex::new(Runtime {
+    fn new(state: SimState, stopping: watch::Receiver<bool>) -> Shared {
+        let runtime = Runtime {
             state,
             nonces: HashMap::new(),
             limiter: RateLimiter::default(),
-        })))
+            faults: FaultQueue::default(),
+        };
+        Shared(Arc::new(Inner { runtime: Mutex::new(runtime), counters: Counters::default(), stopping }))
     }
 
     /// The runtime. A panic while it was held cannot leave it half-updated in a way that matters
     /// more than stopping the emulator would, so a poisoned lock is used as is.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Runtime> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.runtime.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.0.counters
+    }
+
+    /// Answers a refused request and counts it. Logs the endpoint and the reason only: never
+    /// keys, signatures or bodies of authenticated requests.
+    pub(crate) fn refuse(&self, endpoint: Option<Endpoint>, rejection: Rejection) -> Response {
+        self.counters().rejection(rejection);
+        tracing::debug!(
+            endpoint = endpoint.map_or("-", Endpoint::name),
+            code = rejection.code(),
+            reason = rejection.message(),
+            "refused"
+        );
+        rejection.response()
+    }
+
+    /// Answers a request over its budget (HTTP 429) and counts it.
+    pub(crate) fn rate_limited(&self, remaining: Duration) -> Response {
+        self.counters().rate_limited();
+        reply::rate_limited(remaining)
+    }
+}
+
+/// How the emulator runs, beyond its state. `SimOptions::default()` is what [`serve`] uses.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct SimOptions {
+    /// With a token, the admin API (`/sim/…`) answers any peer presenting
+    /// `Authorization: Bearer <token>`, and no one else; without one, loopback peers only.
+    pub admin_token: Option<String>,
+}
+
+impl SimOptions {
+    /// Requires `token` for the admin API (and opens it to non-loopback peers that present it).
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> SimOptions {
+        self.admin_token = Some(token.into());
+        self
+    }
+}
+
+impl fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimOptions").field("admin_token", &self.admin_token.as_ref().map(|_| "***")).finish()
     }
 }
 
 /// Serves the emulated API on `listener` until `shutdown` resolves, then finishes the requests in
-/// flight and returns. Sets `TCP_NODELAY` on every connection: responses go out in one write, and
-/// Nagle's algorithm with delayed ACKs would otherwise add ~40 ms to each kept-alive request.
+/// flight and returns. Uses the default [`SimOptions`]: the admin API answers loopback peers only.
 pub async fn serve(
     listener: TcpListener,
     state: SimState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY on an accepted connection: {e}");
-        }
-    });
-    let app = router(Shared::new(state));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
+    serve_with(listener, state, SimOptions::default(), shutdown).await
+}
+
+/// [`serve`] with options. Sets `TCP_NODELAY` on every connection: responses go out in one write,
+/// and Nagle's algorithm with delayed ACKs would otherwise add ~40 ms to each kept-alive request.
+/// Injected delays end early at shutdown. An empty admin token is refused (`InvalidInput`).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: SimState,
+    options: SimOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if options.admin_token.as_deref() == Some("") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the admin token is empty; give a non-empty token, or none for loopback-only access",
+        ));
+    }
+    let (stop, stopping) = watch::channel(false);
+    let shared = Shared::new(state, stopping);
+    let app = router(shared, AdminAccess::new(options.admin_token));
+    axum::serve(CutListener(listener), app.into_make_service_with_connect_info::<Peer>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
 }
 
-fn router(shared: Shared) -> Router {
-    Router::new()
+fn router(shared: Shared, access: AdminAccess) -> Router {
+    let api = Router::new()
         .route("/v2/auth/r/wallets", post(wallets))
         .route("/v2/auth/r/permissions", post(permissions))
         .route("/v2/auth/r/info/user", post(user_info))
@@ -94,97 +176,134 @@ fn router(shared: Shared) -> Router {
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
         .route("/v2/platform/status", get(platform_status))
-        .fallback(|| async { Rejection::NotFound.response() })
-        .layer(axum::middleware::map_response(reply::json_method_not_allowed))
+        .layer(map_response_with_state(shared.clone(), method_not_allowed));
+    Router::new()
+        .merge(api)
+        .nest("/sim", admin::router(access))
+        .fallback(|State(shared): State<Shared>| async move { shared.refuse(None, Rejection::NotFound) })
         .with_state(shared)
 }
 
-/// The client's IP, with IPv4-mapped IPv6 addresses folded to IPv4 so both count as one client.
-fn client_ip(addr: SocketAddr) -> IpAddr {
-    addr.ip().to_canonical()
+/// Counts a wrong method on a known path and gives axum's bodiless 405 a Bitfinex-shaped body.
+async fn method_not_allowed(State(shared): State<Shared>, response: Response) -> Response {
+    if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        shared.counters().rejection(Rejection::MethodNotAllowed);
+    }
+    reply::json_method_not_allowed(response).await
+}
+
+/// What every request to an endpoint goes through first: it is counted, then takes the next
+/// fault aimed at it, if any. `Some` is the fault's answer; `None` means "answer normally".
+async fn enter(shared: &Shared, peer: &Peer, endpoint: Endpoint) -> Option<Response> {
+    shared.counters().request(endpoint);
+    let fault = shared.lock().faults.take(endpoint)?;
+    shared.counters().fault(fault.kind());
+    tracing::debug!(endpoint = endpoint.name(), fault = fault.kind().name(), "fault injected");
+    fault.apply(peer, shared.0.stopping.clone()).await
+}
+
+/// Runs an authenticated endpoint: faults, then the verification pipeline of [`auth::handle`].
+async fn authenticated(
+    shared: Shared,
+    peer: Peer,
+    endpoint: Endpoint,
+    headers: HeaderMap,
+    body: Body,
+    respond: auth::Respond,
+) -> Response {
+    if let Some(response) = enter(&shared, &peer, endpoint).await {
+        // Read what the client sent, so closing the connection (drop, truncated) sends a FIN, not
+        // the RST that unread input would cause.
+        let _ = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+        return response;
+    }
+    auth::handle(&shared, peer.ip(), endpoint, &headers, body, respond).await
 }
 
 async fn wallets(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    auth::handle(&shared, client_ip(addr), Endpoint::Wallets, &headers, body, account::wallets).await
+    authenticated(shared, peer, Endpoint::Wallets, headers, body, account::wallets).await
 }
 
 async fn permissions(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    auth::handle(&shared, client_ip(addr), Endpoint::Permissions, &headers, body, account::permissions).await
+    authenticated(shared, peer, Endpoint::Permissions, headers, body, account::permissions).await
 }
 
 async fn user_info(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    auth::handle(&shared, client_ip(addr), Endpoint::UserInfo, &headers, body, account::user_info).await
+    authenticated(shared, peer, Endpoint::UserInfo, headers, body, account::user_info).await
 }
 
-/// Runs a public endpoint: rate limit, then `answer` on the state (public endpoints still answer
-/// during maintenance).
-fn public_reply(
+/// Runs a public endpoint: faults, rate limit, then `answer` on the state (public endpoints still
+/// answer during maintenance).
+async fn public_reply(
     shared: &Shared,
-    addr: SocketAddr,
+    peer: &Peer,
     endpoint: Endpoint,
     answer: impl FnOnce(&SimState) -> Result<String, Rejection>,
 ) -> Response {
+    if let Some(response) = enter(shared, peer, endpoint).await {
+        return response;
+    }
     let mut runtime = shared.lock();
-    if let Err(remaining) = runtime.admit(client_ip(addr), endpoint, Instant::now()) {
-        return reply::rate_limited(remaining);
+    if let Err(remaining) = runtime.admit(peer.ip(), endpoint, Instant::now()) {
+        return shared.rate_limited(remaining);
     }
     match answer(&runtime.state) {
         Ok(body) => reply::ok(body),
-        Err(rejection) => rejection.response(),
+        Err(rejection) => shared.refuse(Some(endpoint), rejection),
     }
 }
 
 async fn tickers(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
     let symbols = query.ok().and_then(|Query(pairs)| pairs.into_iter().find(|(name, _)| name == "symbols"));
-    public_reply(&shared, addr, Endpoint::Tickers, |state| {
+    public_reply(&shared, &peer, Endpoint::Tickers, |state| {
         public::tickers(state, symbols.as_ref().map(|(_, value)| value.as_str()))
     })
+    .await
 }
 
 async fn ticker(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     symbol: Result<Path<String>, PathRejection>,
 ) -> Response {
-    public_reply(&shared, addr, Endpoint::Ticker, |state| match &symbol {
+    public_reply(&shared, &peer, Endpoint::Ticker, |state| match &symbol {
         Ok(Path(symbol)) => public::ticker(state, symbol),
         Err(_) => Err(Rejection::UnknownSymbol),
     })
+    .await
 }
 
 async fn conf(
     State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     keys: Result<Path<String>, PathRejection>,
 ) -> Response {
-    public_reply(&shared, addr, Endpoint::Conf, |state| match &keys {
+    public_reply(&shared, &peer, Endpoint::Conf, |state| match &keys {
         Ok(Path(keys)) => Ok(public::conf(state, keys)),
         Err(_) => Err(Rejection::NotFound),
     })
+    .await
 }
 
-async fn platform_status(
-    State(shared): State<Shared>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-) -> Response {
-    public_reply(&shared, addr, Endpoint::PlatformStatus, |state| Ok(public::platform_status(state)))
+async fn platform_status(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    public_reply(&shared, &peer, Endpoint::PlatformStatus, |state| Ok(public::platform_status(state))).await
 }

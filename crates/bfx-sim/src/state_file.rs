@@ -17,8 +17,8 @@ use crate::endpoint::Endpoint;
 use crate::state::{Access, Account, ApiKey, Limits, SimState, TickerRow, Wallet};
 
 /// Fields after the symbol in a trading (`t…`) and a funding (`f…`) ticker row.
-const TRADING_FIELDS: usize = 10;
-const FUNDING_FIELDS: usize = 16;
+pub(crate) const TRADING_FIELDS: usize = 10;
+pub(crate) const FUNDING_FIELDS: usize = 16;
 
 /// A state file that could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -139,6 +139,18 @@ async fn nonce_must_increase_per_key() {
 }
 
 #[tokio::test]
+async fn replayed_request_is_rejected() {
+    let sim = Sim::start(test_state()).await;
+    // The exact same bytes, signature and all, captured and sent again.
+    let request = Request::signed(WALLETS, "k-alice", "s-alice", NONCE, b"{}", Some(b"{}"));
+    sim.send(&request).await.assert(200, ALICE_WALLETS);
+    sim.send(&request).await.assert_error(10114, "nonce: small");
+    let (_, counters) = sim.admin("GET", "/sim/counters", None).await;
+    assert_eq!(counters["rejections"]["bad_nonce"], 1);
+    assert_eq!(counters["requests"][WALLETS], 2);
+}
+
+#[tokio::test]
 async fn nonce_beyond_2_pow_53_or_malformed_is_rejected() {
     let sim = Sim::start(test_state()).await;
     let max = 9_007_199_254_740_991;
@@ -228,6 +240,8 @@ async fn oversized_body() {
     let fits = format!("{{\"pad\":\"{}\"}}", "x".repeat(64 * 1024 - 10));
     assert_eq!(fits.len(), 64 * 1024);
     sim.auth(WALLETS, "k-alice", "s-alice", NONCE, Some(fits.as_bytes())).await.assert(200, ALICE_WALLETS);
+    let (_, counters) = sim.admin("GET", "/sim/counters", None).await;
+    assert_eq!(counters["rejections"]["body_too_large"], 1);
 }
 
 #[tokio::test]

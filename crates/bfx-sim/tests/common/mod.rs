@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use bfx_core::Nonce;
 use bfx_core::sign::{sign, sign_payload};
-use bfx_sim::SimState;
+use bfx_sim::{SimOptions, SimState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -86,13 +86,32 @@ pub struct Sim {
 
 impl Sim {
     pub async fn start(state: SimState) -> Sim {
+        Sim::start_with(state, SimOptions::default()).await
+    }
+
+    pub async fn start_with(state: SimState, options: SimOptions) -> Sim {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bfx_sim::serve(listener, state, async move {
+        let task = tokio::spawn(bfx_sim::serve_with(listener, state, options, async move {
             let _ = stopped.await;
         }));
         Sim { addr, stop, task }
+    }
+
+    /// An admin API request with an optional JSON body; returns the status and the parsed JSON
+    /// answer, after checking it came as one `application/json` piece.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+        let mut request = Request::new(method, path);
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body.as_bytes());
+        }
+        admin_json(self.send(&request).await)
+    }
+
+    /// Writes `request` and reads everything until the server closes the connection.
+    pub async fn raw(&self, request: &Request) -> Vec<u8> {
+        raw(self.addr, request).await
     }
 
     /// Signals shutdown and waits for `serve` to return.
@@ -127,6 +146,21 @@ impl Sim {
     ) -> Reply {
         let request = Request::signed(endpoint, key, secret, nonce, body.unwrap_or_default(), body);
         self.send(&request).await
+    }
+}
+
+/// [`Sim::raw`] for a server known by its address only.
+pub async fn raw(addr: SocketAddr, request: &Request) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&request.to_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) => return received,
+            Ok(n) => received.extend_from_slice(&chunk[..n]),
+            Err(e) => panic!("read failed after {} bytes: {e}", received.len()),
+        }
     }
 }
 
@@ -199,6 +233,15 @@ impl Request {
         bytes.extend_from_slice(self.body.as_deref().unwrap_or_default());
         bytes
     }
+}
+
+/// Status and parsed JSON of an admin answer, checking it is one `application/json` piece.
+#[track_caller]
+pub fn admin_json(reply: Reply) -> (u16, serde_json::Value) {
+    assert_eq!(reply.header("content-type"), Some("application/json"), "{reply:?}");
+    assert_eq!(reply.header("content-length"), Some(reply.body.len().to_string().as_str()), "{reply:?}");
+    let json = serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {reply:?}"));
+    (reply.status, json)
 }
 
 #[derive(Debug, Clone)]

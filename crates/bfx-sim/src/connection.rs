@@ -1,0 +1,252 @@
+//! Accepted connections, wrapped so a handler can cut its own connection short.
+//!
+//! The `drop` and `truncated` faults need what an HTTP response cannot express: no bytes at all,
+//! or fewer body bytes than `Content-Length` promised. A handler leaves a [`CutOrder`] on its
+//! connection; the stream then fails the write at that point and hyper closes the socket.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What happens to the rest of a connection's output once a handler has answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CutOrder {
+    /// Nothing more is written: the peer sees the connection close without a response.
+    Drop,
+    /// The response head goes out with this many body bytes, then the connection closes.
+    AfterBody(usize),
+}
+
+/// A listener that sets `TCP_NODELAY` and wraps each connection in a [`CutStream`].
+#[derive(Debug)]
+pub(crate) struct CutListener(pub(crate) TcpListener);
+
+impl Listener for CutListener {
+    type Io = CutStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (CutStream, SocketAddr) {
+        let (tcp, addr) = Listener::accept(&mut self.0).await;
+        // Responses go out in one write; Nagle's algorithm with delayed ACKs would otherwise add
+        // ~40 ms to each kept-alive request.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY on an accepted connection: {e}");
+        }
+        (CutStream { tcp, order: Arc::new(AtomicU8::new(PASS)), cut: None }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+}
+
+/// The connection a request came on: the peer's address and a handle to cut the connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
+    order: Arc<AtomicU8>,
+}
+
+impl Peer {
+    /// The client's IP, with IPv4-mapped IPv6 addresses folded to IPv4 so both count as one client.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.addr.ip().to_canonical()
+    }
+
+    /// Cuts this connection when the current response is written. Hyper writes a response only
+    /// after its handler returned, so an order left by the handler applies to its own response.
+    pub(crate) fn cut(&self, order: CutOrder) {
+        let code = match order {
+            CutOrder::Drop => DROP,
+            CutOrder::AfterBody(_) => TRUNCATE,
+        };
+        self.order.store(code, Ordering::Release);
+    }
+}
+
+impl Connected<IncomingStream<'_, CutListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, CutListener>) -> Peer {
+        Peer { addr: *stream.remote_addr(), order: stream.io().order.clone() }
+    }
+}
+
+const PASS: u8 = 0;
+const DROP: u8 = 1;
+const TRUNCATE: u8 = 2;
+
+/// A TCP stream that writes normally until its [`Peer`] orders a cut.
+#[derive(Debug)]
+pub(crate) struct CutStream {
+    tcp: TcpStream,
+    order: Arc<AtomicU8>,
+    /// The cut in progress, once ordered.
+    cut: Option<Cut>,
+}
+
+/// Progress through a response being cut: how much of it may still be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    /// Bytes of the head's closing `\r\n\r\n` seen so far (4 = the head is complete).
+    head_end: u8,
+    /// Body bytes still allowed once the head is complete.
+    body_left: usize,
+}
+
+impl Cut {
+    fn new(order: CutOrder) -> Cut {
+        match order {
+            // No head and no body: the first byte already fails.
+            CutOrder::Drop => Cut { head_end: 4, body_left: 0 },
+            CutOrder::AfterBody(n) => Cut { head_end: 0, body_left: n },
+        }
+    }
+
+    /// Advances over `bytes` and returns how many of them may be written.
+    fn pass(&mut self, bytes: &[u8]) -> usize {
+        const HEAD_END: &[u8; 4] = b"\r\n\r\n";
+        let mut allowed = 0;
+        for &byte in bytes {
+            if self.head_end < 4 {
+                self.head_end = if byte == HEAD_END[usize::from(self.head_end)] {
+                    self.head_end + 1
+                } else {
+                    u8::from(byte == b'\r')
+                };
+            } else if self.body_left > 0 {
+                self.body_left -= 1;
+            } else {
+                break;
+            }
+            allowed += 1;
+        }
+        allowed
+    }
+
+    /// Writes what the cut still allows of `buf`, or fails once nothing is allowed.
+    fn poll_write(
+        &mut self,
+        tcp: Pin<&mut TcpStream>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let allowed = {
+            let mut probe = *self;
+            probe.pass(buf)
+        };
+        if allowed == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "connection cut by a fault",
+            )));
+        }
+        let written = std::task::ready!(tcp.poll_write(cx, &buf[..allowed]))?;
+        self.pass(&buf[..written]);
+        Poll::Ready(Ok(written))
+    }
+}
+
+impl CutStream {
+    /// Starts the cut ordered for this connection, if one was ordered since the last write.
+    fn follow_order(&mut self) {
+        if self.cut.is_none() {
+            self.cut = match self.order.load(Ordering::Acquire) {
+                DROP => Some(Cut::new(CutOrder::Drop)),
+                TRUNCATE => Some(Cut::new(CutOrder::AfterBody(crate::fault::TRUNCATED_KEEP))),
+                _ => None,
+            };
+        }
+    }
+}
+
+impl AsyncRead for CutStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CutStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        this.follow_order();
+        match &mut this.cut {
+            None => Pin::new(&mut this.tcp).poll_write(cx, buf),
+            Some(cut) => cut.poll_write(Pin::new(&mut this.tcp), cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        this.follow_order();
+        match &mut this.cut {
+            None => Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs),
+            // A cut writes slice by slice; a short vectored write is allowed.
+            Some(cut) => {
+                let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+                cut.poll_write(Pin::new(&mut this.tcp), cx, first)
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_truncating_cut_passes_the_head_and_part_of_the_body() {
+        let mut cut = Cut::new(CutOrder::AfterBody(3));
+        let response = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n0123456789";
+        let head = response.len() - 10;
+        assert_eq!(cut.pass(response), head + 3);
+        assert_eq!(cut.pass(b"x"), 0);
+    }
+
+    #[test]
+    fn a_truncating_cut_finds_the_head_end_across_writes() {
+        let mut cut = Cut::new(CutOrder::AfterBody(2));
+        assert_eq!(cut.pass(b"HTTP/1.1 200 OK\r\na: b\r"), 22);
+        assert_eq!(cut.pass(b"\n\r"), 2);
+        assert_eq!(cut.pass(b"\nbody"), 3);
+        assert_eq!(cut.pass(b"y"), 0);
+        // A lone "\r\n\r" then "\r\r\n\r\n" still ends the head only at the real end.
+        let mut cut = Cut::new(CutOrder::AfterBody(0));
+        assert_eq!(cut.pass(b"a\r\n\r\r\n\r\nz"), 8);
+    }
+
+    #[test]
+    fn a_dropping_cut_passes_nothing() {
+        let mut cut = Cut::new(CutOrder::Drop);
+        assert_eq!(cut.pass(b"HTTP/1.1 200 OK\r\n\r\n"), 0);
+    }
+}
