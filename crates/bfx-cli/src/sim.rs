@@ -37,9 +37,21 @@ pub async fn serve(args: SimArgs) -> anyhow::Result<Exit> {
             ));
         }
     }
+    banner.push_str(&format!(
+        "  admin      http://{addr}/sim/…  ({})\n",
+        match std::env::var_os("BFX_SIM_ADMIN_TOKEN").is_some_and(|t| !t.is_empty()) {
+            true => "Bearer token from BFX_SIM_ADMIN_TOKEN",
+            false => "loopback only",
+        }
+    ));
     banner.push_str("Ctrl-C stops the emulator.\n");
     write_stdout(&banner)?;
-    bfx_sim::serve(listener, state, shutdown_signal()).await.context("emulator failed")?;
+    // A token is a secret: from the environment only, never a flag (shell history, `ps`).
+    let mut options = bfx_sim::SimOptions::default();
+    if let Some(token) = std::env::var("BFX_SIM_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
+        options = options.with_admin_token(token);
+    }
+    bfx_sim::serve_with(listener, state, options, shutdown_signal()).await.context("emulator failed")?;
     Ok(Exit::Ok)
 }
 
