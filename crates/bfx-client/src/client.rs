@@ -1,8 +1,9 @@
 //! The REST client: signed `POST /v2/auth/…` requests and public `GET /v2/…` requests.
 //!
-//! Each authenticated request is signed over the exact bytes sent (`{}`), with a fresh nonce from
-//! the key's slot, which is held until the response has arrived (see [`crate::nonce`]). Every
-//! non-success response becomes a typed [`Error`] through one function, `error_from_response`.
+//! Each attempt waits for the endpoint's rate limit, holds the key's slot (see [`crate::nonce`])
+//! from choosing a fresh nonce until the response has arrived, and sends exactly the signed bytes.
+//! Non-success responses become a typed [`Error`] in one place, `error_from_response`; `execute`
+//! decides what happens next: wait out a 429, re-sign a `nonce: small` once, or retry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +13,23 @@ use bfx_core::wire_error::{ErrorBody, parse_error_body};
 use bfx_core::{ParseError, Permission, Ticker, UserInfo, WalletRow};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
 
+use crate::builder::ClientBuilder;
 use crate::credentials::Credentials;
 use crate::endpoints::Endpoints;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::limiter::{Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
 use crate::nonce::NonceBook;
+use crate::retry::{RetryDecision, RetryPolicy, jitter, retry_decision};
+
+/// How long an endpoint is blocked after a 429 without `Retry-After` (the spec: "else 60 s").
+const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
+/// 429s waited out per request before giving up with [`Error::RateLimited`].
+const MAX_BLOCK_WAITS: u32 = 3;
+/// A block longer than this is not waited out (Bitfinex documents 10–60 s, 63 s was observed): a
+/// `Retry-After` of an hour means something else is going on, and the caller should hear of it.
+const LONGEST_BLOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// Which tickers to ask for.
 #[derive(Debug, Clone, Copy)]
@@ -25,71 +38,35 @@ pub enum Symbols<'a> {
     Only(&'a [String]),
 }
 
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    endpoints: Endpoints,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> ClientBuilder {
-        ClientBuilder {
-            endpoints: Endpoints::bitfinex(),
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(15),
-        }
-    }
-}
-
-impl ClientBuilder {
-    pub fn endpoints(mut self, endpoints: Endpoints) -> ClientBuilder {
-        self.endpoints = endpoints;
-        self
-    }
-
-    /// Time allowed to establish a connection (TCP and TLS).
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Time allowed for a whole request, from sending to the last byte of the response.
-    pub fn request_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.request_timeout = timeout;
-        self
-    }
-
-    pub fn build(self) -> Result<Client, Error> {
-        crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("bfx/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::Build)?;
-        Ok(Client {
-            http,
-            endpoints: Arc::new(self.endpoints),
-            nonces: Arc::new(NonceBook::default()),
-            request_timeout: self.request_timeout,
-        })
-    }
-}
-
-/// A Bitfinex client. Cheap to clone; clones share the connection pool and the nonce slots.
+/// A Bitfinex client. Cheap to clone; clones share the connection pool, the nonce slots and the
+/// rate limits (Bitfinex budgets per IP, so a process serving many accounts should build one
+/// client and clone it).
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
-    endpoints: Arc<Endpoints>,
-    nonces: Arc<NonceBook>,
-    request_timeout: Duration,
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoints: Arc<Endpoints>,
+    pub(crate) nonces: Arc<NonceBook>,
+    pub(crate) limiter: Arc<RateLimiter>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) wait_on_rate_limit: bool,
+    pub(crate) on_wait: Option<Observer>,
+    pub(crate) request_timeout: Duration,
+}
+
+/// One request, as each attempt rebuilds it.
+enum Call<'a> {
+    Public { url: String },
+    Auth { url: String, credentials: &'a Credentials },
 }
 
 impl Client {
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// Where nonce files are kept (`None`: in memory only).
+    pub fn nonce_dir(&self) -> Option<&std::path::Path> {
+        self.nonces.store().map(|store| store.dir())
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -125,7 +102,7 @@ impl Client {
             Symbols::Only(list) => list.join(","),
         };
         let url = format!("{}/v2/tickers?symbols={list}", self.endpoints.public_url);
-        let body = self.send(ENDPOINT, self.http.get(&url), &url).await?;
+        let body = self.execute(ENDPOINT, Call::Public { url }).await?;
         bfx_core::parse_tickers(&body).map_err(parse_error(ENDPOINT))
     }
 
@@ -133,7 +110,7 @@ impl Client {
     pub async fn conf_maps(&self, keys: &[&str]) -> Result<Vec<Vec<(String, String)>>, Error> {
         const ENDPOINT: &str = "conf";
         let url = format!("{}/v2/conf/{}", self.endpoints.public_url, keys.join(","));
-        let body = self.send(ENDPOINT, self.http.get(&url), &url).await?;
+        let body = self.execute(ENDPOINT, Call::Public { url }).await?;
         bfx_core::conf::parse_conf_maps(&body, keys.len()).map_err(parse_error(ENDPOINT))
     }
 
@@ -141,7 +118,7 @@ impl Client {
     pub async fn platform_status(&self) -> Result<bool, Error> {
         const ENDPOINT: &str = "platform/status";
         let url = format!("{}/v2/platform/status", self.endpoints.public_url);
-        let body = self.send(ENDPOINT, self.http.get(&url), &url).await?;
+        let body = self.execute(ENDPOINT, Call::Public { url }).await?;
         match body.as_slice().trim_ascii() {
             b"[1]" => Ok(true),
             b"[0]" => Ok(false),
@@ -159,23 +136,119 @@ impl Client {
 
     /// A signed `POST /v2/{endpoint}` with body `{}`.
     async fn auth_post(&self, endpoint: &'static str, credentials: &Credentials) -> Result<Vec<u8>, Error> {
-        const BODY: &[u8] = b"{}";
         let url = format!("{}/v2/{endpoint}", self.endpoints.api_url);
-        let mut slot = self.nonces.acquire(credentials.key()).await;
-        let nonce = slot.allocate()?;
+        self.execute(endpoint, Call::Auth { url, credentials }).await
+    }
+
+    /// Attempts `call` until it succeeds or may not be tried again.
+    async fn execute(&self, endpoint: &'static str, call: Call<'_>) -> Result<Vec<u8>, Error> {
+        let mut spent = Duration::ZERO;
+        let (mut failed, mut blocks, mut resigned) = (0u32, 0u32, false);
+        loop {
+            let mut sent = None;
+            let result = self.attempt(endpoint, &call, &mut sent).await;
+            spent += sent.map_or(Duration::ZERO, |at: Instant| at.elapsed());
+            let error = match result {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            match &error {
+                // In no-wait mode, `attempt` fails fast on a known block without sending.
+                Error::RateLimited { .. } if sent.is_none() => return Err(error),
+                Error::RateLimited { retry_after, .. } => {
+                    let block = retry_after.unwrap_or(DEFAULT_BLOCK);
+                    self.limiter.block(endpoint, block);
+                    if !self.wait_on_rate_limit || blocks >= MAX_BLOCK_WAITS || block > LONGEST_BLOCK_WAIT {
+                        return Err(error);
+                    }
+                    blocks += 1;
+                    tracing::info!(
+                        endpoint,
+                        ?retry_after,
+                        "rate limited by Bitfinex; waiting for the block to end"
+                    );
+                    continue;
+                }
+                // Another program may have used the key: one more try with a fresh nonce.
+                Error::Api { .. } if error.kind() == ErrorKind::Nonce && !resigned => {
+                    resigned = true;
+                    tracing::warn!(endpoint, "nonce: small; signing again with a fresh nonce");
+                    continue;
+                }
+                _ => {}
+            }
+            failed += 1;
+            let RetryDecision::Retry { after } = retry_decision(&error, failed, &self.retry, jitter()) else {
+                return Err(error);
+            };
+            if spent + after > self.retry.deadline {
+                return Err(error);
+            }
+            let until = Instant::now() + after;
+            if let Some(observer) = &self.on_wait
+                && after >= REPORT_WAITS_FROM
+            {
+                observer.report(endpoint, until, WaitReason::Retry { attempt: failed, kind: error.kind() });
+            }
+            tracing::info!(endpoint, attempt = failed, wait_ms = after.as_millis(), %error, "retrying");
+            tokio::time::sleep_until(until).await;
+            spent += after;
+        }
+    }
+
+    /// One attempt. `sent` is set when the request goes out, after the rate limiter and the key's
+    /// slot, so that their waits count neither as a real 429 nor against the retry deadline.
+    async fn attempt(
+        &self,
+        endpoint: &'static str,
+        call: &Call<'_>,
+        sent: &mut Option<Instant>,
+    ) -> Result<Vec<u8>, Error> {
+        let (wait, observer) = (self.wait_on_rate_limit, self.on_wait.as_ref());
+        let blocked = |remaining: Duration| Error::RateLimited {
+            endpoint,
+            status: 429,
+            message: "still blocked after an earlier HTTP 429 (not sent)".to_owned(),
+            retry_after: Some(remaining),
+        };
+        // Wait for the limiter before taking the key, so a long wait does not hold up the key's
+        // requests to other endpoints (here and in other processes).
+        self.limiter.ready(endpoint, wait, observer).await.map_err(blocked)?;
+        match call {
+            Call::Public { url } => {
+                let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
+                *sent = Some(Instant::now());
+                self.send(endpoint, self.http.get(url), url).await
+            }
+            Call::Auth { url, credentials } => {
+                let mut slot = self.nonces.acquire(credentials.key()).await?;
+                let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
+                let nonce = slot.allocate().await?;
+                *sent = Some(Instant::now());
+                let request = self.signed(endpoint, url, credentials, nonce);
+                // The ticket (the request is logged finished), then the slot, drop after this.
+                self.send(endpoint, request, url).await
+            }
+        }
+    }
+
+    fn signed(
+        &self,
+        endpoint: &'static str,
+        url: &str,
+        credentials: &Credentials,
+        nonce: bfx_core::Nonce,
+    ) -> reqwest::RequestBuilder {
+        const BODY: &[u8] = b"{}";
         let signature = sign(credentials.secret_bytes(), &format!("v2/{endpoint}"), nonce, BODY);
         tracing::debug!(endpoint, key = credentials.key(), %nonce, "signed request");
-        let request = self
-            .http
-            .post(&url)
+        self.http
+            .post(url)
             .header("bfx-nonce", nonce.to_string())
             .header("bfx-apikey", credentials.key())
             .header("bfx-signature", signature)
             .header(CONTENT_TYPE, "application/json")
-            .body(BODY);
-        let result = self.send(endpoint, request, &url).await;
-        drop(slot);
-        result
+            .body(BODY)
     }
 
     /// Sends a request and reads the whole body; any non-success becomes an [`Error`].

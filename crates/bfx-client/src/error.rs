@@ -2,6 +2,7 @@
 //! and message; unreadable responses keep the HTTP status and the first bytes of the body. No
 //! variant ever holds a secret.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bfx_core::wire_error::{ExchangeErrorKind, classify};
@@ -52,6 +53,17 @@ pub enum Error {
     #[error(transparent)]
     Nonce(#[from] NonceError),
 
+    /// The key's nonce file (see [`crate::nonce_store`]) cannot be created, locked, read or
+    /// written, or holds something that is not a nonce. Never treated as "no last nonce": that
+    /// could make the key's nonces go backwards.
+    #[error("nonce file {}: {problem}", path.display())]
+    NonceFile {
+        path: PathBuf,
+        problem: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("invalid URL {url:?}: {reason}")]
     Url { url: String, reason: String },
 
@@ -68,7 +80,8 @@ pub enum ErrorKind {
     Auth,
     /// The key lacks a permission.
     Permission,
-    /// The exchange saw a nonce not above the last one it accepted for the key.
+    /// The exchange saw a nonce not above the last one it accepted for the key, the key's nonces
+    /// are exhausted, or its nonce file is unusable.
     Nonce,
     RateLimited,
     /// Maintenance, "not ready", proxies' 5xx pages.
@@ -99,7 +112,7 @@ impl Error {
             Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
             Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
-            Error::Nonce(_) => ErrorKind::Nonce,
+            Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
             Error::Url { .. } | Error::Build(_) => ErrorKind::Config,
         }
     }
@@ -114,7 +127,7 @@ impl Error {
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }
             | Error::Transport { endpoint, .. } => Some(endpoint),
-            Error::Nonce(_) | Error::Url { .. } | Error::Build(_) => None,
+            Error::Nonce(_) | Error::NonceFile { .. } | Error::Url { .. } | Error::Build(_) => None,
         }
     }
 

@@ -1,23 +1,36 @@
-//! Talking to Bitfinex: signed REST requests with nonces that never go backwards, timeouts, and
-//! errors that keep the exchange's code and message.
+//! Talking to Bitfinex: signed REST requests with nonces that never go backwards (shared by every
+//! process on the machine), Bitfinex's rate limits kept on the client side, retries of transient
+//! failures, timeouts, and errors that keep the exchange's code and message.
 //!
 //! # Layout
 //! - [`endpoints`]: the three base URLs, configurable so the client can be pointed at `bfx sim`.
 //! - [`credentials`]: an API key and its secret (a [`secrecy::SecretString`], never printed).
-//! - [`nonce`]: one nonce source per key; requests for one key are serialised on the wire.
-//! - [`client`]: [`Client`] and its builder: `wallets`, `permissions`, `user_info`, `tickers`.
+//! - [`nonce`]: one nonce slot per key; requests for one key are serialised on the wire.
+//! - [`nonce_store`]: nonce files shared by every process on the machine, one per key, locked.
+//! - [`limiter`]: client-side rate limits (sliding-window log per endpoint) and 429 blocks.
+//! - [`retry`]: which failures are retried, and the backoff.
+//! - [`client`]: [`Client`]: `wallets`, `permissions`, `user_info`, `tickers`, `conf_maps`,
+//!   `platform_status`; [`builder`]: [`ClientBuilder`].
 //! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
 
+pub mod builder;
 pub mod client;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod limiter;
 pub mod nonce;
+pub mod nonce_store;
+pub mod retry;
 
-pub use client::{Client, ClientBuilder, Symbols};
+pub use builder::ClientBuilder;
+pub use client::{Client, Symbols};
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
 pub use error::{Error, ErrorKind};
+pub use limiter::{RateLimits, WaitEvent, WaitReason};
+pub use nonce_store::NonceStore;
+pub use retry::{RetryDecision, RetryPolicy, retry_decision};
 
 /// Installs rustls' `ring` crypto provider as the process default, if none is installed yet.
 ///

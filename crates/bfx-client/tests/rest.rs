@@ -5,7 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use bfx_client::{Client, Credentials, Endpoints, Error, ErrorKind, Symbols};
+use bfx_client::{Client, ClientBuilder, Credentials, Endpoints, Error, ErrorKind, RetryPolicy, Symbols};
 use bfx_core::{Ticker, WalletType};
 use bfx_sim::SimState;
 use rust_decimal::Decimal;
@@ -32,8 +32,17 @@ async fn sim() -> Sim {
     Sim { url, _stop: stop }
 }
 
+/// No nonce files (each test has a fresh emulator) and short backoffs (retries are covered by
+/// tests/retries.rs).
+fn builder(url: &str) -> ClientBuilder {
+    Client::builder()
+        .endpoints(Endpoints::single(url).unwrap())
+        .in_memory_nonces()
+        .retry_policy(RetryPolicy { base: Duration::from_millis(10), ..RetryPolicy::default() })
+}
+
 fn client(url: &str) -> Client {
-    Client::builder().endpoints(Endpoints::single(url).unwrap()).build().unwrap()
+    builder(url).build().unwrap()
 }
 
 fn creds(key: &str, secret: &str) -> Credentials {
@@ -139,6 +148,7 @@ async fn missing_wallets_permission() {
 #[tokio::test]
 async fn nonce_small_after_a_larger_nonce_elsewhere() {
     let sim = sim().await;
+    bfx_client::install_crypto_provider();
     let nonce = bfx_core::Nonce::new(9_000_000_000_000_000).unwrap();
     let signature = bfx_core::sign::sign(b"bob-secret", "v2/auth/r/wallets", nonce, b"{}");
     let response = reqwest::Client::new()
@@ -152,6 +162,8 @@ async fn nonce_small_after_a_larger_nonce_elsewhere() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // The client signs once more with a fresh nonce (another tool may have used the key), then
+    // reports the error.
     let result = client(&sim.url).wallets(&creds("bob-key", "bob-secret")).await;
     assert_eq!(api_error(result), (10114, "nonce: small".into(), ErrorKind::Nonce));
 }
@@ -159,7 +171,8 @@ async fn nonce_small_after_a_larger_nonce_elsewhere() {
 #[tokio::test]
 async fn rate_limit_is_typed_with_retry_after() {
     let sim = sim().await;
-    let client = client(&sim.url);
+    // Without waiting (the default waits the 60 s block out; see tests/rate_limits.rs).
+    let client = builder(&sim.url).wait_on_rate_limit(false).build().unwrap();
     assert!(client.platform_status().await.unwrap());
     match client.platform_status().await {
         Err(e @ Error::RateLimited { status: 429, retry_after: Some(_), .. }) => {
@@ -218,11 +231,8 @@ async fn timeouts_and_refused_connections_are_network_errors() {
             held.push(socket);
         }
     });
-    let client = Client::builder()
-        .endpoints(Endpoints::single(&url).unwrap())
-        .request_timeout(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    // Retried (a timeout is transient), and still a timeout in the end.
+    let client = builder(&url).request_timeout(Duration::from_millis(200)).build().unwrap();
     let err = client.wallets(&creds("k", "s")).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { endpoint: "auth/r/wallets", .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Network);

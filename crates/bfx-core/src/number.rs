@@ -48,7 +48,7 @@ pub fn parse_json_number(text: &str) -> Result<Decimal, NumberError> {
                 return Err(not_a_number());
             }
             // An exponent this long cannot describe a value a Decimal holds either way.
-            if digits.len() > 6 {
+            if digits.trim_start_matches('0').len() > 6 {
                 return Err(NumberError::TooLarge(text.to_owned()));
             }
             e.parse().map_err(|_| not_a_number())?

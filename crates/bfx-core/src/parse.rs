@@ -3,7 +3,6 @@
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::number::{NumberError, parse_json_number};
@@ -131,11 +130,10 @@ impl<'a> Row<'a> {
         }
     }
 
-    /// Any JSON value (for free-form fields such as `LAST_CHANGE_METADATA`).
-    pub(crate) fn opt_value(&self, i: usize, name: &'static str) -> Result<Option<Value>, ParseError> {
-        self.present(i)
-            .map(|text| serde_json::from_str(text).map_err(|e| self.error(name, e.to_string())))
-            .transpose()
+    /// A free-form field (such as `LAST_CHANGE_METADATA`) as its raw JSON text: kept, not
+    /// interpreted, so nothing in it (a number beyond `f64`, say) can fail the row.
+    pub(crate) fn opt_raw(&self, i: usize) -> Option<String> {
+        self.present(i).map(str::to_owned)
     }
 
     fn to_string_value(&self, text: &str, name: &'static str) -> Result<String, ParseError> {

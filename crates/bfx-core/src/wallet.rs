@@ -2,14 +2,13 @@
 //!
 //! `[WALLET_TYPE, CURRENCY, BALANCE, UNSETTLED_INTEREST, AVAILABLE_BALANCE, LAST_CHANGE,
 //! LAST_CHANGE_METADATA]`: seven fields today; Bitfinex may append fields, and trailing fields may
-//! be `null` or absent, so rows from 4 fields up are accepted. `AVAILABLE_BALANCE` is usually
+//! be `null` or absent, so rows from 3 fields up (type, currency, balance) are accepted. `AVAILABLE_BALANCE` is usually
 //! `null` over REST: it is unknown, not zero.
 
 use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::parse::{ParseError, Row, top_level_rows};
@@ -69,7 +68,8 @@ pub struct WalletRow {
     /// `None` when unknown (`null`, as over REST until a `calc` is requested).
     pub available: Option<Decimal>,
     pub last_change: Option<String>,
-    pub last_change_metadata: Option<Value>,
+    /// The raw JSON of `LAST_CHANGE_METADATA` (e.g. `{"reason":"TRADE",…}`), not interpreted.
+    pub last_change_metadata: Option<String>,
 }
 
 const WHAT: &str = "wallets";
@@ -98,7 +98,7 @@ pub fn parse_wallet_row(raw: &RawValue, index: Option<usize>) -> Result<WalletRo
         unsettled_interest: row.opt_decimal(3, "UNSETTLED_INTEREST")?,
         available: row.opt_decimal(4, "AVAILABLE_BALANCE")?,
         last_change: row.opt_string(5, "LAST_CHANGE")?,
-        last_change_metadata: row.opt_value(6, "LAST_CHANGE_METADATA")?,
+        last_change_metadata: row.opt_raw(6),
     })
 }
 
@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(row.unsettled_interest, Some(Decimal::ZERO));
         assert_eq!(row.available, Some(dec("1.2")));
         assert_eq!(row.last_change.as_deref(), Some("Exchange 0.3 BTC for USD @ 114698.9"));
-        assert_eq!(row.last_change_metadata.unwrap()["reason"], "TRADE");
+        assert_eq!(
+            row.last_change_metadata.as_deref(),
+            Some(r#"{"reason":"TRADE","order_id":1234,"trade_price":"114698.9"}"#)
+        );
     }
 
     #[test]
@@ -159,6 +162,12 @@ mod tests {
         assert_eq!(eight.unsettled_interest, None);
         let four = one(r#"[["funding","USD",7,0]]"#);
         assert_eq!(four.available, None);
+    }
+
+    #[test]
+    fn metadata_beyond_f64_does_not_fail_the_row() {
+        let row = one(r#"[["exchange","BTC",1,0,null,null,{"x":1e400}]]"#);
+        assert_eq!(row.last_change_metadata.as_deref(), Some(r#"{"x":1e400}"#));
     }
 
     #[test]

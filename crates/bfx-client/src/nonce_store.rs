@@ -1,0 +1,238 @@
+//! Nonces shared by every process on the machine: one file per API key under a state directory.
+//!
+//! The file is named by the hex SHA-256 of the key (never the key, never the secret) and holds the
+//! last nonce used with the key as decimal text. Under the file's exclusive lock (`File::lock`) a
+//! process reads the last nonce, writes the next one and syncs it before the request is sent.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bfx_core::{Nonce, next_nonce};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Longest content read from a nonce file: a nonce has at most 16 digits; more is not a nonce.
+const MAX_CONTENT: u64 = 64;
+
+/// A directory of nonce files, one per API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceStore {
+    dir: PathBuf,
+}
+
+/// One key's nonce file, locked exclusively until dropped (closing the file releases the lock).
+#[derive(Debug)]
+pub struct NonceFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl NonceStore {
+    /// A store in `dir`, created (mode 0700) on first use.
+    pub fn new(dir: impl Into<PathBuf>) -> NonceStore {
+        NonceStore { dir: dir.into() }
+    }
+
+    /// `bfx/nonces` under the user's state directory (`$XDG_STATE_HOME`, `~/.local/state`), or
+    /// under the data directory where the platform has no state directory. `None` without a home.
+    pub fn default_dir() -> Option<PathBuf> {
+        use etcetera::BaseStrategy;
+        let strategy = etcetera::choose_base_strategy().ok()?;
+        let base = strategy.state_dir().unwrap_or_else(|| strategy.data_dir());
+        Some(base.join("bfx").join("nonces"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file for `key`: `<dir>/<hex SHA-256 of key>`.
+    pub fn path_for(&self, key: &str) -> PathBuf {
+        self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    /// Opens (creating it, mode 0600, if missing) and exclusively locks `key`'s nonce file.
+    /// Blocks until no other process or handle holds the lock: call it off the async runtime.
+    pub fn lock(&self, key: &str) -> Result<NonceFile, Error> {
+        let path = self.path_for(key);
+        let fail = |problem: &str, source: io::Error| Error::NonceFile {
+            path: path.clone(),
+            problem: problem.to_owned(),
+            source,
+        };
+        let mut dirs = DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+        dirs.create(&self.dir).map_err(|e| fail("cannot create its directory", e))?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(|e| fail("cannot open it", e))?;
+        file.lock().map_err(|e| fail("cannot lock it", e))?;
+        Ok(NonceFile { file, path })
+    }
+}
+
+impl NonceFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last nonce recorded. An empty file (just created) is "none"; anything else that is not
+    /// a decimal nonce is an error, never "none", which could make nonces go backwards.
+    pub fn last(&mut self) -> Result<Option<Nonce>, Error> {
+        let mut raw = Vec::new();
+        self.file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| (&self.file).take(MAX_CONTENT + 1).read_to_end(&mut raw))
+            .map_err(|e| self.error("cannot read it", e))?;
+        let text = raw.trim_ascii();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        match std::str::from_utf8(text).ok().and_then(|t| t.parse::<Nonce>().ok()) {
+            Some(nonce) if raw.len() as u64 <= MAX_CONTENT => Ok(Some(nonce)),
+            _ => Err(self.error(
+                &format!(
+                    "holds {}, not a nonce; put back the last nonce used with this key (delete the file only if no nonce above the current time in µs was ever used with it)",
+                    bfx_core::wire_error::snippet(&raw)
+                ),
+                io::Error::from(io::ErrorKind::InvalidData),
+            )),
+        }
+    }
+
+    /// Records and returns the next nonce: `next_nonce(max(last in file, floor), now_us)`, written
+    /// and synced to disk before returning, so it is never handed out twice, even after a crash.
+    pub fn advance(&mut self, floor: Option<Nonce>, now_us: u64) -> Result<Nonce, Error> {
+        let last = self.last()?.max(floor);
+        let next = next_nonce(last, now_us)?;
+        self.write(next)?;
+        Ok(next)
+    }
+
+    /// Overwrites in place, then trims to length: the lock belongs to this inode, so no
+    /// write-and-rename. A crash mid-write leaves a mix of the old and the new digits; nonces only
+    /// grow and keep their length (16 digits until 2286), so the mix is never below the old one.
+    fn write(&mut self, nonce: Nonce) -> Result<(), Error> {
+        let text = nonce.to_string();
+        self.file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.file.write_all(text.as_bytes()))
+            .and_then(|()| self.file.set_len(text.len() as u64))
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| self.error("cannot write it", e))
+    }
+
+    fn error(&self, problem: &str, source: io::Error) -> Error {
+        Error::NonceFile { path: self.path.clone(), problem: problem.to_owned(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000_000_000;
+
+    fn store() -> (tempfile::TempDir, NonceStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NonceStore::new(dir.path().join("state").join("nonces"));
+        (dir, store)
+    }
+
+    #[test]
+    fn persists_and_increases_across_store_instances() {
+        let (_tmp, store) = store();
+        let first = store.lock("k").unwrap().advance(None, NOW).unwrap();
+        assert_eq!(first.get(), NOW);
+        // A new store (another process) on the same directory continues from the file, even with
+        // a clock that went backwards.
+        let again = NonceStore::new(store.dir());
+        let mut file = again.lock("k").unwrap();
+        assert_eq!(file.last().unwrap(), Some(first));
+        assert_eq!(file.advance(None, NOW - 5_000_000).unwrap().get(), NOW + 1);
+        drop(file);
+        assert_eq!(again.lock("k").unwrap().advance(None, NOW + 10).unwrap().get(), NOW + 10);
+        // A floor above the file (this process's memory) wins.
+        let floor = Nonce::new(NOW + 100).unwrap();
+        assert_eq!(again.lock("k").unwrap().advance(Some(floor), NOW).unwrap().get(), NOW + 101);
+        // Another key has its own file.
+        assert_eq!(again.lock("other").unwrap().advance(None, NOW).unwrap().get(), NOW);
+    }
+
+    #[test]
+    fn default_dir_is_bfx_nonces_under_the_state_dir() {
+        if let Some(dir) = NonceStore::default_dir() {
+            assert!(dir.ends_with("bfx/nonces"), "{}", dir.display());
+            assert!(dir.is_absolute(), "{}", dir.display());
+        }
+    }
+
+    #[test]
+    fn file_is_named_by_the_key_hash_and_holds_only_the_nonce() {
+        let (_tmp, store) = store();
+        // SHA-256("abc"), the FIPS 180-2 test vector.
+        let hash = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(store.path_for("abc"), store.dir().join(hash));
+        store.lock("abc").unwrap().advance(None, NOW).unwrap();
+        let names: Vec<_> = std::fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, [hash]);
+        assert_eq!(std::fs::read_to_string(store.dir().join(hash)).unwrap(), NOW.to_string());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_is_private_and_file_is_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_tmp, store) = store();
+        let file = store.lock("k").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(store.dir()), 0o700);
+        assert_eq!(mode(file.path()), 0o600);
+    }
+
+    #[test]
+    fn missing_or_empty_is_no_last_nonce_but_garbage_is_an_error() {
+        let (_tmp, store) = store();
+        assert_eq!(store.lock("k").unwrap().last().unwrap(), None);
+        let path = store.path_for("k");
+        std::fs::write(&path, "1700000000000123\n").unwrap();
+        assert_eq!(store.lock("k").unwrap().last().unwrap(), Some(Nonce::new(NOW + 123).unwrap()));
+        for garbage in ["17000000000x0000", "-1", "0", "9007199254740992", "\u{0}\u{0}", "1 2"] {
+            std::fs::write(&path, garbage).unwrap();
+            let err = store.lock("k").unwrap().advance(None, NOW).unwrap_err();
+            assert!(matches!(&err, Error::NonceFile { path: p, .. } if *p == path), "{garbage:?}: {err:?}");
+            assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+            assert_eq!(err.kind(), crate::ErrorKind::Nonce);
+            // The file is left as it was for the user to inspect.
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), garbage);
+        }
+        std::fs::write(&path, "1".repeat(100)).unwrap();
+        assert!(matches!(store.lock("k").unwrap().last(), Err(Error::NonceFile { .. })));
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped() {
+        let (_tmp, store) = store();
+        let held = store.lock("k").unwrap();
+        let other = File::open(store.path_for("k")).unwrap();
+        assert!(matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        drop(held);
+        assert!(other.try_lock().is_ok());
+    }
+
+    #[test]
+    fn unusable_directory_is_an_error_naming_the_file() {
+        let (tmp, _) = store();
+        let blocker = tmp.path().join("not-a-dir");
+        std::fs::write(&blocker, "").unwrap();
+        let store = NonceStore::new(blocker.join("nonces"));
+        let err = store.lock("k").unwrap_err();
+        assert!(matches!(&err, Error::NonceFile { path, .. } if *path == store.path_for("k")), "{err:?}");
+    }
+}
