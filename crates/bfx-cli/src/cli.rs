@@ -40,6 +40,15 @@ pub struct ConnectArgs {
     /// WebSocket URL (also BFX_WS_URL).
     #[arg(long, value_name = "URL")]
     pub ws_url: Option<String>,
+    /// Seconds allowed to connect (default 5; also `[network] connect_timeout_secs`).
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<u64>,
+    /// Seconds allowed for a whole request (default 15; also `[network] request_timeout_secs`).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// When Bitfinex rate-limits an endpoint, fail at once (exit 4) instead of waiting out the block.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use bfx_client::endpoints::base_url;
 use bfx_client::{Credentials, Endpoints};
@@ -20,6 +21,9 @@ pub struct Overrides {
     pub api_url: Option<String>,
     pub public_url: Option<String>,
     pub ws_url: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub no_wait: bool,
 }
 
 impl From<crate::cli::ConnectArgs> for Overrides {
@@ -29,13 +33,26 @@ impl From<crate::cli::ConnectArgs> for Overrides {
             api_url: args.api_url,
             public_url: args.public_url,
             ws_url: args.ws_url,
+            connect_timeout_secs: args.connect_timeout,
+            request_timeout_secs: args.timeout,
+            no_wait: args.no_wait,
         }
     }
+}
+
+/// How to talk to the exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Wait out a rate-limit block (default) or fail at once.
+    pub wait_on_rate_limit: bool,
 }
 
 #[derive(Debug)]
 pub struct Settings {
     pub endpoints: Endpoints,
+    pub network: Network,
     pub accounts: Vec<Account>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
@@ -76,8 +93,17 @@ impl ConfigError {
 struct FileConfig {
     #[serde(default)]
     endpoints: FileEndpoints,
+    #[serde(default)]
+    network: FileNetwork,
     #[serde(default, rename = "account")]
     accounts: Vec<FileAccount>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileNetwork {
+    connect_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,7 +139,7 @@ impl Settings {
             ConfigPath::Default(path) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
             _ => (None, None),
         };
-        let (file_endpoints, mut accounts) = file.unwrap_or_default();
+        let (file_endpoints, file_network, mut accounts) = file.unwrap_or_default();
 
         if let Some(account) = env_account(env)? {
             accounts.retain(|a| a.name != account.name);
@@ -138,7 +164,18 @@ impl Settings {
         if let Some(ws) = ws {
             endpoints.ws_url = ws;
         }
-        Ok(Settings { endpoints, accounts, file: path })
+        let secs = |flag: Option<u64>, file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+            match flag.or(file).unwrap_or(default) {
+                0 => Err(ConfigError::Invalid("timeouts must be at least 1 second".into())),
+                n => Ok(Duration::from_secs(n)),
+            }
+        };
+        let network = Network {
+            connect_timeout: secs(flags.connect_timeout_secs, file_network.connect_timeout_secs, 5)?,
+            request_timeout: secs(flags.request_timeout_secs, file_network.request_timeout_secs, 15)?,
+            wait_on_rate_limit: !flags.no_wait,
+        };
+        Ok(Settings { endpoints, network, accounts, file: path })
     }
 
     /// The accounts named (all when `names` is empty); an unknown name is an error.
@@ -246,6 +283,11 @@ impl Settings {
             "[endpoints]\napi_url = {:?}\npublic_url = {:?}\nws_url = {:?}\n",
             self.endpoints.api_url, self.endpoints.public_url, self.endpoints.ws_url
         ));
+        out.push_str(&format!(
+            "\n[network]\nconnect_timeout_secs = {}\nrequest_timeout_secs = {}\n",
+            self.network.connect_timeout.as_secs(),
+            self.network.request_timeout.as_secs()
+        ));
         for account in &self.accounts {
             out.push_str(&format!(
                 "\n[[account]]\nname = {:?}\nkey = {:?}\nsecret = \"********\"  # from {}\n",
@@ -273,10 +315,9 @@ fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigE
     }
 }
 
-fn read_file(
-    path: &Path,
-    env: &HashMap<String, String>,
-) -> Result<(FileEndpoints, Vec<Account>), ConfigError> {
+type FileParts = (FileEndpoints, FileNetwork, Vec<Account>);
+
+fn read_file(path: &Path, env: &HashMap<String, String>) -> Result<FileParts, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     parse_file(&text, path, env, file_mode(path))
@@ -300,7 +341,7 @@ fn parse_file(
     path: &Path,
     env: &HashMap<String, String>,
     mode: Option<u32>,
-) -> Result<(FileEndpoints, Vec<Account>), ConfigError> {
+) -> Result<FileParts, ConfigError> {
     let fail = |message: String| ConfigError::File { path: path.to_owned(), message };
     let config: FileConfig = toml::from_str(text).map_err(|e| {
         // Not `e.to_string()`: it quotes the offending line, which may hold a secret.
@@ -366,7 +407,7 @@ fn parse_file(
         };
         accounts.push(Account { name, credentials: Credentials::new(entry.key, secret), secret_source });
     }
-    Ok((config.endpoints, accounts))
+    Ok((config.endpoints, config.network, accounts))
 }
 
 /// The OS keyring entry for an account: service `bfx`, user = the account name.
@@ -429,7 +470,7 @@ mod tests {
 
     fn parse(text: &str, env_pairs: &[(&str, &str)], mode: u32) -> Result<Vec<Account>, String> {
         parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
-            .map(|(_, accounts)| accounts)
+            .map(|(_, _, accounts)| accounts)
             .map_err(|e| e.to_string())
     }
 
@@ -531,8 +572,9 @@ mod tests {
 
     #[test]
     fn the_template_is_a_valid_config_and_its_example_too() {
-        let (endpoints, accounts) =
+        let (endpoints, network, accounts) =
             parse_file(TEMPLATE, Path::new("t.toml"), &HashMap::new(), Some(0o600)).unwrap();
+        assert_eq!(network.request_timeout_secs, None);
         assert!(accounts.is_empty());
         assert!(endpoints.api_url.is_none());
         // Uncommenting the example (and its endpoints) gives a working two-account config.
@@ -542,9 +584,11 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
-        let (endpoints, accounts) = parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
+        let (endpoints, network, accounts) =
+            parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
         assert_eq!(accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["main", "paper"]);
         assert_eq!(endpoints.api_url.as_deref(), Some("https://api.bitfinex.com"));
+        assert_eq!(network.request_timeout_secs, Some(15));
     }
 
     #[test]

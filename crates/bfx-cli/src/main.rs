@@ -6,6 +6,7 @@
 
 mod balances;
 mod cli;
+mod client;
 mod config;
 mod exit;
 mod keys;
@@ -58,7 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&overrides, &env, default_config_path())?;
             let accounts = settings.select(&args.accounts)?;
-            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let client = client::build(settings.endpoints, &settings.network)?;
             let report = balances::fetch(&client, accounts, &args.report).await?;
             print_report(report, &args.report)
         }
@@ -68,7 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
             let accounts = settings.select(&accounts)?;
-            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let client = client::build(settings.endpoints, &settings.network)?;
             let reports = keys::check(&client, accounts).await;
             let (table, warnings) = keys::render(&reports);
             match json {
@@ -85,7 +86,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 true => ticker::seed_coins(),
                 false => args.symbols.iter().map(|s| ticker::resolve(s)).collect(),
             };
-            let client = bfx_client::Client::builder().endpoints(settings.endpoints).build()?;
+            let client = client::build(settings.endpoints, &settings.network)?;
             let entries = ticker::fetch(&client, &coins).await?;
             let text = if args.json {
                 format!("{}\n", serde_json::to_string_pretty(&entries)?)

@@ -97,7 +97,8 @@ pub async fn demo(args: &ReportArgs) -> anyhow::Result<Exit> {
         let _ = stopped.await;
     }));
     eprintln!("bfx demo: built-in emulator at {url} (demo state, no network, no config)");
-    let client = Client::builder().endpoints(Endpoints::single(&url)?).build()?;
+    // A fresh emulator every run: its nonces need not outlive it.
+    let client = Client::builder().endpoints(Endpoints::single(&url)?).in_memory_nonces().build()?;
     let report = balances::fetch(&client, accounts, args).await;
     let _ = stop.send(());
     let _ = server.await;

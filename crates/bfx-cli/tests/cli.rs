@@ -188,19 +188,30 @@ fn unknown_key_missing_permission_and_nonce_each_say_so() {
 
 #[test]
 fn rate_limit_and_bad_gateway_exit_4() {
-    let (home, sim) = (
-        TempDir::new().unwrap(),
-        sim_with(&STATE.replace("\"platform/status\" = 1", "\"auth/r/wallets\" = 1")),
+    let limited = STATE.replace(
+        "per_minute = { \"platform/status\" = 1 }",
+        "window_secs = 1\nblock_secs = 2\nper_minute = { \"auth/r/wallets\" = 1 }",
     );
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(&limited));
     bfx_env(home.path(), &sim.url, "alice-key", "alice-secret").arg("balances").assert().success();
+    // --no-wait: the second request within the window is refused with 429, and bfx fails at once.
     bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
-        .arg("balances")
+        .args(["balances", "--no-wait"])
         .assert()
         .code(4)
         .stderr(predicate::str::contains(
             "rate limited by Bitfinex on auth/r/wallets (HTTP 429, ERR_RATE_LIMIT)",
         ))
-        .stderr(predicate::str::contains("retry after"));
+        .stderr(predicate::str::contains("retry after 2 s"));
+    // By default bfx waits out the block (saying so), then reads the balances.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret").arg("balances").assert().success();
+    bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .arg("balances")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("172,048.42"))
+        .stderr(predicate::str::contains("bfx: Bitfinex rate-limited auth/r/wallets (this IP is blocked there for a while); waiting 2 s (--no-wait fails instead)"));
 
     let gateway = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", gateway.local_addr().unwrap());

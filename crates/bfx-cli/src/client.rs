@@ -1,0 +1,66 @@
+//! Building the exchange client from settings, and telling the user when it has to wait: a
+//! rate-limit block counts down on a terminal (one line otherwise), so a wait is never silent.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bfx_client::{Client, Endpoints};
+use bfx_client::{WaitEvent, WaitReason};
+
+use crate::config::Network;
+
+pub fn build(endpoints: Endpoints, network: &Network) -> Result<Client, bfx_client::Error> {
+    Client::builder()
+        .endpoints(endpoints)
+        .connect_timeout(network.connect_timeout)
+        .request_timeout(network.request_timeout)
+        .wait_on_rate_limit(network.wait_on_rate_limit)
+        .on_wait(Arc::new(announce))
+        .build()
+}
+
+/// Tells the user why bfx is waiting (stderr).
+fn announce(event: WaitEvent) {
+    let why = match &event.reason {
+        WaitReason::RateLimited => {
+            format!("Bitfinex rate-limited {} (this IP is blocked there for a while)", event.endpoint)
+        }
+        WaitReason::Budget => format!("keeping within Bitfinex's request budget for {}", event.endpoint),
+        WaitReason::Retry { attempt, .. } => {
+            format!("{} failed; retrying (attempt {})", event.endpoint, attempt + 1)
+        }
+        _ => format!("waiting on {}", event.endpoint),
+    };
+    let hint = match event.reason {
+        WaitReason::RateLimited => " (--no-wait fails instead)",
+        _ => "",
+    };
+    if std::io::stderr().is_terminal() && event.wait >= Duration::from_secs(2) {
+        countdown(why, hint, event.until);
+    } else {
+        let _ = writeln!(std::io::stderr(), "bfx: {why}; waiting {} s{hint}", ceil_secs(event.wait));
+    }
+}
+
+/// Rewrites one stderr line every second until `until`, then clears it.
+fn countdown(why: String, hint: &'static str, until: Instant) {
+    std::thread::spawn(move || {
+        let mut stderr = std::io::stderr();
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = write!(stderr, "\r\x1b[2K");
+                return;
+            }
+            let _ = write!(stderr, "\r\x1b[2Kbfx: {why}; waiting {} s{hint}", ceil_secs(left));
+            let _ = stderr.flush();
+            std::thread::sleep(left.min(Duration::from_secs(1)));
+        }
+    });
+}
+
+/// Whole seconds, rounded up (a 1.9 s wait is shown as 2 s, never 1).
+fn ceil_secs(wait: Duration) -> u128 {
+    wait.as_millis().div_ceil(1000).max(1)
+}
