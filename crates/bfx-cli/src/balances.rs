@@ -148,10 +148,12 @@ pub fn render(mut report: Report, args: &ReportArgs) -> (String, String) {
     (stdout, stderr)
 }
 
-/// 0 when every account was read; 5 when only some were; otherwise the first failure's code.
+/// 0 when every account was read and valued; 5 when only some accounts were; 4 when all were read
+/// but prices were unavailable; otherwise the first failure's code.
 pub fn exit_code(report: &Report) -> Exit {
     let failures: Vec<_> = report.failures().collect();
     match failures.first() {
+        None if report.prices_unavailable => Exit::Unavailable,
         None => Exit::Ok,
         Some(_) if failures.len() < report.accounts.len() => Exit::Partial,
         Some((_, failure)) => Exit::for_kind(failure.kind),

@@ -52,6 +52,9 @@ pub struct Report {
     /// Problems that did not stop the report (e.g. prices unavailable), for stderr.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// The tickers could not be fetched: nothing is valued, so the total is not the portfolio's.
+    #[serde(skip)]
+    pub prices_unavailable: bool,
     #[serde(skip)]
     pub names: HashMap<String, String>,
 }
@@ -154,6 +157,7 @@ impl Report {
             }
         }
         let (assets, unpriced) = split_assets(assets, total, &pricing.names);
+        let prices_unavailable = pricing.market.is_err();
         Report {
             quote: pricing.quote,
             price: pricing.kind.to_string(),
@@ -162,6 +166,7 @@ impl Report {
             unpriced,
             total,
             warnings: pricing.warnings,
+            prices_unavailable,
             names: pricing.names,
         }
     }

@@ -149,6 +149,9 @@ fn by_account(report: &Report) -> View3 {
 /// What the reader must know to trust the total.
 fn notes(report: &Report, dust: Option<(usize, Decimal)>) -> Vec<String> {
     let mut notes = Vec::new();
+    if report.prices_unavailable {
+        notes.push("INCOMPLETE: prices could not be fetched; nothing is valued and the total is not your portfolio's.".to_owned());
+    }
     let failed = report.accounts.iter().filter(|a| a.error.is_some()).count();
     if failed > 0 {
         notes.push(format!(

@@ -1,0 +1,86 @@
+//! Test helpers shared by the CLI test files: the emulator on its own thread, and the `bfx`
+//! binary with a fresh HOME.
+#![allow(dead_code, reason = "each test file uses a different part")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use assert_cmd::Command;
+use bfx_sim::SimState;
+
+pub const STATE: &str = include_str!("../../../../testdata/state.toml");
+
+/// An emulator on its own thread and runtime, stopped when dropped.
+pub struct Sim {
+    pub url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn sim() -> Sim {
+    sim_with(STATE)
+}
+
+pub fn sim_with(state: &str) -> Sim {
+    let state = SimState::from_toml(state, "test state").unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            bfx_sim::serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    Sim { url: format!("http://{}", addr_rx.recv().unwrap()), _stop: stop }
+}
+
+/// `bfx` with a fresh HOME and config dir, and none of the caller's BFX_* settings.
+pub fn bfx(home: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("bfx").unwrap();
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn bfx_env(home: &Path, url: &str, key: &str, secret: &str) -> Command {
+    let mut cmd = bfx(home);
+    cmd.env("BFX_API_URL", url).env("BFX_API_KEY", key).env("BFX_API_SECRET", secret);
+    cmd
+}
+
+pub fn write_private(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// Calls the emulator's admin API (`/sim/…`) and returns the response body; panics unless 200.
+pub fn admin(sim_url: &str, method: &str, path: &str, json: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = sim_url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{method} {path}: {head}\n{body}");
+    body.to_owned()
+}
