@@ -243,6 +243,20 @@ fn config_errors_exit_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(format!("{}: line 5: unknown field `secrets`", config.display())));
+    write_private(
+        &config,
+        "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret = \"s\"\n\n[[account]]\nname = \"a\"\nkey = \"k2\"\nsecret = \"s2\"\n",
+    );
+    bfx(home.path()).arg("balances").assert().code(2).stderr(predicate::str::contains(format!(
+        "{}: line 7: account \"a\": duplicate account name",
+        config.display()
+    )));
+    write_private(&config, "[[account]]\nname = \"a\"\nkey = \"k\"\nsecret_file = \"missing.secret\"\n");
+    bfx(home.path())
+        .arg("balances")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2: account \"a\": cannot read secret_file"));
     bfx(home.path())
         .args(["balances", "--config", "/nonexistent/bfx.toml"])
         .assert()
