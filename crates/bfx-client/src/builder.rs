@@ -14,6 +14,7 @@ use crate::limiter::{Observer, RateLimiter, RateLimits, WaitEvent};
 use crate::nonce::NonceBook;
 use crate::nonce_store::NonceStore;
 use crate::retry::RetryPolicy;
+use crate::stream::gate::ConnectionGate;
 
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -25,6 +26,7 @@ pub struct ClientBuilder {
     wait_on_rate_limit: bool,
     on_wait: Option<Observer>,
     retry: RetryPolicy,
+    ws_connections: (u32, Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ impl Default for ClientBuilder {
             wait_on_rate_limit: true,
             on_wait: None,
             retry: RetryPolicy::default(),
+            ws_connections: ConnectionGate::BITFINEX,
         }
     }
 }
@@ -61,6 +64,7 @@ impl fmt::Debug for ClientBuilder {
             .field("wait_on_rate_limit", &self.wait_on_rate_limit)
             .field("on_wait", &self.on_wait)
             .field("retry", &self.retry)
+            .field("ws_connections", &self.ws_connections)
             .finish()
     }
 }
@@ -127,6 +131,13 @@ impl ClientBuilder {
         self
     }
 
+    /// WebSocket connections the account streams of this client (and its clones) may open per
+    /// window (default: Bitfinex's 5 per 15 s); further attempts wait.
+    pub fn ws_connection_limit(mut self, connections: u32, window: Duration) -> ClientBuilder {
+        self.ws_connections = (connections, window);
+        self
+    }
+
     pub fn build(self) -> Result<Client, Error> {
         crate::install_crypto_provider();
         let http = reqwest::Client::builder()
@@ -158,6 +169,7 @@ impl ClientBuilder {
             wait_on_rate_limit: self.wait_on_rate_limit,
             on_wait: self.on_wait,
             request_timeout: self.request_timeout,
+            ws_gate: Arc::new(ConnectionGate::new(self.ws_connections.0, self.ws_connections.1)),
         })
     }
 }

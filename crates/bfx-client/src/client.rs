@@ -22,6 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::limiter::{Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
 use crate::nonce::NonceBook;
 use crate::retry::{RetryDecision, RetryPolicy, jitter, retry_decision};
+use crate::stream::gate::ConnectionGate;
 
 /// How long an endpoint is blocked after a 429 without `Retry-After` (the spec: "else 60 s").
 const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
@@ -51,6 +52,8 @@ pub struct Client {
     pub(crate) wait_on_rate_limit: bool,
     pub(crate) on_wait: Option<Observer>,
     pub(crate) request_timeout: Duration,
+    /// WebSocket connections opened per window, shared by every stream of every clone.
+    pub(crate) ws_gate: Arc<ConnectionGate>,
 }
 
 /// One request, as each attempt rebuilds it.

@@ -99,15 +99,7 @@ pub enum ErrorKind {
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Api { code, message, .. } => match classify(*code, message) {
-                ExchangeErrorKind::Auth => ErrorKind::Auth,
-                ExchangeErrorKind::Permission => ErrorKind::Permission,
-                ExchangeErrorKind::Nonce => ErrorKind::Nonce,
-                ExchangeErrorKind::RateLimit => ErrorKind::RateLimited,
-                ExchangeErrorKind::Unavailable => ErrorKind::Unavailable,
-                ExchangeErrorKind::Params => ErrorKind::Protocol,
-                _ => ErrorKind::Exchange,
-            },
+            Error::Api { code, message, .. } => exchange_error_kind(*code, message),
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
             Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
@@ -145,5 +137,18 @@ impl Error {
             Error::Api { message, .. } | Error::RateLimited { message, .. } => Some(message),
             _ => None,
         }
+    }
+}
+
+/// The [`ErrorKind`] of a Bitfinex error code and message (REST bodies and WebSocket replies).
+pub(crate) fn exchange_error_kind(code: i64, message: &str) -> ErrorKind {
+    match classify(code, message) {
+        ExchangeErrorKind::Auth => ErrorKind::Auth,
+        ExchangeErrorKind::Permission => ErrorKind::Permission,
+        ExchangeErrorKind::Nonce => ErrorKind::Nonce,
+        ExchangeErrorKind::RateLimit => ErrorKind::RateLimited,
+        ExchangeErrorKind::Unavailable => ErrorKind::Unavailable,
+        ExchangeErrorKind::Params => ErrorKind::Protocol,
+        _ => ErrorKind::Exchange,
     }
 }

@@ -11,6 +11,8 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`client`]: [`Client`]: `wallets`, `permissions`, `user_info`, `tickers`, `conf_maps`,
 //!   `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
+//!   with REST snapshots and polling.
 //! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
 
 pub mod builder;
@@ -22,6 +24,7 @@ pub mod limiter;
 pub mod nonce;
 pub mod nonce_store;
 pub mod retry;
+pub mod stream;
 
 pub use builder::ClientBuilder;
 pub use client::{Client, Symbols};
@@ -31,6 +34,7 @@ pub use error::{Error, ErrorKind};
 pub use limiter::{RateLimits, WaitEvent, WaitReason};
 pub use nonce_store::NonceStore;
 pub use retry::{RetryDecision, RetryPolicy, retry_decision};
+pub use stream::{AccountStream, StreamEvent, StreamOptions, StreamState};
 
 /// Installs rustls' `ring` crypto provider as the process default, if none is installed yet.
 ///

@@ -5,29 +5,29 @@
 //! client crashes on shorter rows.
 
 use crate::reply::quoted;
-use crate::state::{Account, ApiKey};
+use crate::state::{Account, ApiKey, Wallet};
 
 /// When every emulated account was created: 2020-01-01T00:00:00Z, in milliseconds.
 const MTS_ACCOUNT_CREATE: u64 = 1_577_836_800_000;
 
 /// `auth/r/wallets`: `[[TYPE, CURRENCY, BALANCE, UNSETTLED_INTEREST, AVAILABLE, LAST_CHANGE, null], …]`.
 pub(crate) fn wallets(account: &Account, _key: &ApiKey) -> String {
-    let rows: Vec<String> = account
-        .wallets
-        .iter()
-        .map(|w| {
-            format!(
-                "[{},{},{},{},{},{},null]",
-                quoted(&w.wallet_type),
-                quoted(&w.currency),
-                w.balance,
-                w.unsettled_interest,
-                w.available.as_deref().unwrap_or("null"),
-                w.last_change.as_deref().map_or_else(|| "null".to_owned(), quoted),
-            )
-        })
-        .collect();
+    let rows: Vec<String> = account.wallets.iter().map(|w| wallet_row(w, w.available.as_deref())).collect();
     format!("[{}]", rows.join(","))
+}
+
+/// One wallet row with `available` as AVAILABLE_BALANCE (`None` = `null`). REST serves the
+/// state's value; the WebSocket serves `null` until a `calc` asks for it.
+pub(crate) fn wallet_row(w: &Wallet, available: Option<&str>) -> String {
+    format!(
+        "[{},{},{},{},{},{},null]",
+        quoted(&w.wallet_type),
+        quoted(&w.currency),
+        w.balance,
+        w.unsettled_interest,
+        available.unwrap_or("null"),
+        w.last_change.as_deref().map_or_else(|| "null".to_owned(), quoted),
+    )
 }
 
 /// `auth/r/permissions`: `[[SCOPE, READ, WRITE], …]`, documented scopes first, flags 0/1.

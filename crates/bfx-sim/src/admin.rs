@@ -1,5 +1,6 @@
-//! The admin API under `/sim/…`: change wallets, tickers and platform status, inject faults, read
-//! counters. JSON in and out; errors are `{"error":"admin API: …"}`.
+//! The admin API under `/sim/…`: change wallets, tickers and platform status (wallet and ticker
+//! changes are pushed to WebSocket sessions), inject faults, read counters, send WebSocket info
+//! events, drop connections, pause heartbeats. JSON in and out; errors are `{"error":"admin API: …"}`.
 //!
 //! Only loopback peers may use it, unless an admin token is configured: then every request needs
 //! `Authorization: Bearer <token>`, from any peer. Admin requests are never rate-limited or counted.
@@ -26,6 +27,7 @@ use crate::connection::Peer;
 use crate::fault::FaultOrder;
 use crate::reply::{self, MAX_BODY_BYTES};
 use crate::server::Shared;
+use crate::ws;
 
 /// Who may use the admin API.
 pub(crate) struct AdminAccess {
@@ -77,10 +79,12 @@ pub(crate) fn router(access: AdminAccess) -> Router<Shared> {
         .route("/platform", post(platform))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/counters", get(counters).delete(reset_counters))
+        .merge(ws::admin::router())
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
-                "no such endpoint; see /sim/wallets, /sim/tickers, /sim/platform, /sim/faults, /sim/counters",
+                "no such endpoint; see /sim/wallets, /sim/tickers, /sim/platform, /sim/faults, /sim/counters, \
+                 /sim/ws, /sim/ws/info, /sim/ws/drop, /sim/ws/heartbeats",
             )
         })
         .layer(map_response(method_not_allowed))
@@ -103,7 +107,7 @@ async fn guard(
 }
 
 /// `{"error":"admin API: <message>"}`.
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     let mut response = reply::ok(json!({ "error": format!("admin API: {message}") }).to_string());
     *response.status_mut() = status;
     response
@@ -118,24 +122,41 @@ fn answer(result: Result<Value, EditError>) -> Response {
 }
 
 /// The request body, or the 413 answer.
-async fn read(body: Body) -> Result<Bytes, Response> {
+pub(crate) async fn read(body: Body) -> Result<Bytes, Response> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"))
 }
 
+/// Changes a wallet and, under the same lock, pushes it to the account's WebSocket sessions.
 async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
-    match read(body).await {
-        Ok(body) => answer(admin_edit::edit_wallet(&mut shared.lock().state, &body)),
-        Err(response) => response,
+    let body = match read(body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let mut runtime = shared.lock();
+    let edited = admin_edit::edit_wallet(&mut runtime.state, &body);
+    if let Ok(wallet) = &edited {
+        let field = |name: &str| wallet[name].as_str().unwrap_or_default();
+        shared.ws().wallet_changed(&runtime, field("account"), field("type"), field("currency"));
     }
+    drop(runtime);
+    answer(edited)
 }
 
+/// Changes a ticker and, under the same lock, pushes it to the WebSocket channels showing it.
 async fn tickers(State(shared): State<Shared>, body: Body) -> Response {
-    match read(body).await {
-        Ok(body) => answer(admin_ticker::edit_ticker(&mut shared.lock().state, &body)),
-        Err(response) => response,
+    let body = match read(body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let mut runtime = shared.lock();
+    let edited = admin_ticker::edit_ticker(&mut runtime.state, &body);
+    if let Ok(ticker) = &edited {
+        shared.ws().ticker_changed(&runtime, ticker["symbol"].as_str().unwrap_or_default());
     }
+    drop(runtime);
+    answer(edited)
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 //! strictly increasing, atomic) → body shape → permission. The request is read strictly on its
 //! own terms: exact header texts and exact body bytes, never re-serialised.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -118,11 +119,8 @@ fn verified<'a>(
     let (account, key) = state.find_key(key_text).ok_or(Rejection::UnknownKey)?;
     let nonce =
         header_text(headers, NONCE).and_then(|text| Nonce::from_str(text).ok()).ok_or(Rejection::BadNonce)?;
-    match nonces.get(&key.key) {
-        Some(last) if nonce <= *last => return Err(Rejection::BadNonce),
-        _ => {
-            nonces.insert(key.key.clone(), nonce);
-        }
+    if !accept_nonce(nonces, &key.key, nonce) {
+        return Err(Rejection::BadNonce);
     }
     // An empty body means "no parameters" (the Python client sends none); it is never parsed.
     if !body.is_empty() && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_err()
@@ -135,6 +133,18 @@ fn verified<'a>(
         return Err(Rejection::Permission);
     }
     Ok((account, key))
+}
+
+/// Records `nonce` as `key`'s last if it is above the last one accepted, REST and WebSocket
+/// alike (one counter per key, as on Bitfinex); `false` means "nonce: small".
+pub(crate) fn accept_nonce(nonces: &mut HashMap<String, Nonce>, key: &str, nonce: Nonce) -> bool {
+    match nonces.get(key) {
+        Some(last) if nonce <= *last => false,
+        _ => {
+            nonces.insert(key.to_owned(), nonce);
+            true
+        }
+    }
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -1,5 +1,5 @@
 //! What the emulator has seen since it started (or since the admin API last reset it): requests
-//! per endpoint, refusals per reason, and injected faults per kind.
+//! per endpoint, refusals per reason, injected faults per kind, and WebSocket connections and auths.
 //!
 //! Atomics, not the runtime lock: every request counts, and counting must not serialise them.
 
@@ -21,6 +21,33 @@ pub(crate) struct Counters {
     rate_limited: AtomicU64,
     /// Faults applied, indexed like [`FaultKind::ALL`].
     faults: [AtomicU64; FaultKind::ALL.len()],
+    /// WebSocket events, indexed like [`WsCount::ALL`].
+    websocket: [AtomicU64; WsCount::ALL.len()],
+}
+
+/// What is counted about WebSocket connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WsCount {
+    /// Upgrades accepted.
+    Connection,
+    /// Upgrades refused by the per-IP connection limit.
+    RateLimited,
+    AuthOk,
+    AuthFailed,
+}
+
+impl WsCount {
+    pub(crate) const ALL: [WsCount; 4] =
+        [WsCount::Connection, WsCount::RateLimited, WsCount::AuthOk, WsCount::AuthFailed];
+
+    const fn name(self) -> &'static str {
+        match self {
+            WsCount::Connection => "connections",
+            WsCount::RateLimited => "rate_limited",
+            WsCount::AuthOk => "auth_ok",
+            WsCount::AuthFailed => "auth_failed",
+        }
+    }
 }
 
 impl Counters {
@@ -38,6 +65,10 @@ impl Counters {
 
     pub(crate) fn fault(&self, kind: FaultKind) {
         bump(&self.faults, FaultKind::ALL.iter().position(|k| *k == kind));
+    }
+
+    pub(crate) fn ws(&self, count: WsCount) {
+        bump(&self.websocket, WsCount::ALL.iter().position(|c| *c == count));
     }
 
     /// The counters as the admin API shows them.
@@ -62,7 +93,8 @@ impl Counters {
         rejections.insert("rate_limited".to_owned(), Value::from(read(&self.rate_limited)));
         let faults = named(&mut FaultKind::ALL.iter().map(|k| k.name()), &self.faults);
         rejections.insert("faults".to_owned(), Value::Object(faults));
-        json!({ "requests": requests, "rejections": rejections })
+        let websocket = named(&mut WsCount::ALL.iter().map(|c| c.name()), &self.websocket);
+        json!({ "requests": requests, "rejections": rejections, "websocket": websocket })
     }
 }
 
@@ -102,6 +134,8 @@ mod tests {
         counters.rejection(Rejection::BadNonce);
         counters.rate_limited();
         counters.fault(FaultKind::Html5xx);
+        counters.ws(WsCount::Connection);
+        counters.ws(WsCount::AuthFailed);
         let expected = json!({
             "requests": {"auth/r/wallets": 2, "auth/r/permissions": 0, "auth/r/info/user": 0,
                          "tickers": 0, "ticker": 0, "conf": 0, "platform/status": 1},
@@ -110,7 +144,8 @@ mod tests {
                            "missing_symbols": 0, "not_found": 0, "method_not_allowed": 0,
                            "rate_limited": 1,
                            "faults": {"delay": 0, "html_5xx": 1, "truncated": 0, "drop": 0,
-                                      "maintenance": 0, "rate_limit": 0, "nonce_small": 0}}
+                                      "maintenance": 0, "rate_limit": 0, "nonce_small": 0}},
+            "websocket": {"connections": 1, "rate_limited": 0, "auth_ok": 0, "auth_failed": 1}
         });
         assert_eq!(counters.snapshot(), expected);
         assert_eq!(counters.take(), expected);

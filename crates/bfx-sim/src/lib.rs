@@ -1,22 +1,23 @@
 //! bfx-sim: a faithful local emulator of the slice of Bitfinex API v2 that bfx, the official
-//! Python client and ccxt use for balances.
+//! Python client and ccxt use for balances, over REST and the WebSocket v2 endpoint.
 //!
 //! It verifies requests as strictly as the spec says (signature over the raw body bytes, per-key
 //! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
 //! amounts served verbatim from its state. `serve` takes a bound listener and a shutdown future;
-//! `serve_with` also takes [`SimOptions`] (the admin token).
+//! `serve_with` also takes [`SimOptions`] (the admin token, WebSocket timings and limits).
 //!
 //! # Layout
 //! - [`server`](crate::serve): routes, the shared runtime behind one lock, `serve`, `serve_with`.
 //! - `admin`: the admin API under `/sim/…` and who may use it; `admin_edit`, `admin_ticker`: its
-//!   changes to wallets and tickers.
+//!   changes to wallets and tickers; `ws::admin`: its WebSocket commands.
 //! - `fault`: injected faults and their queue; `connection`: connections a fault can cut short.
-//! - `counters`: requests per endpoint, refusals per reason, faults per kind.
+//! - `counters`: requests per endpoint, refusals per reason, faults per kind, WebSocket counts.
 //! - `auth`: the verification pipeline of `auth/…` requests.
 //! - `account`, `public`: the bodies of the authenticated and public endpoints.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
 //! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files.
+//! - `ws`: the WebSocket v2 endpoint `/ws/2` (auth, wallet pushes, ticker channel, heartbeats).
 
 mod account;
 mod admin;
@@ -33,6 +34,7 @@ mod reply;
 mod server;
 mod state;
 mod state_file;
+mod ws;
 
 pub use server::{SimOptions, serve, serve_with};
 pub use state::{DEMO_STATE_TOML, DemoKey, SimState};

@@ -1,8 +1,8 @@
-//! The HTTP server: routes under `/v2/` and `/sim/`, the shared runtime state, `serve`.
+//! The HTTP server: routes under `/v2/`, `/ws/2` and `/sim/`, the shared runtime state, `serve`.
 //!
 //! One `std::sync::Mutex` guards the state, the per-key nonces, the rate limiter and the queued
-//! faults; it is never held across an `.await`. Counters are atomics beside it. Every request to an
-//! endpoint is counted and offered to the fault queue before anything else.
+//! faults; it is never held across an `.await`. Counters are atomics beside it, and the WebSocket
+//! hub too. Every request to an endpoint is counted and offered to the fault queue first.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,13 +32,14 @@ use crate::fault::FaultQueue;
 use crate::rate_limit::RateLimiter;
 use crate::reply::{self, MAX_BODY_BYTES, Rejection};
 use crate::state::SimState;
+use crate::ws::{self, WsConfig, WsHub};
 use crate::{account, auth, public};
 
 /// Everything a request may read or change, behind one lock.
 #[derive(Debug)]
 pub(crate) struct Runtime {
     pub(crate) state: SimState,
-    /// The last accepted nonce of each API key (shared with the WebSocket side, later).
+    /// The last accepted nonce of each API key, shared by REST requests and WebSocket `auth`.
     pub(crate) nonces: HashMap<String, Nonce>,
     pub(crate) limiter: RateLimiter,
     /// Faults queued by the admin API for the next requests.
@@ -63,19 +64,26 @@ pub(crate) struct Shared(Arc<Inner>);
 struct Inner {
     runtime: Mutex<Runtime>,
     counters: Counters,
-    /// Turns `true` when shutdown begins, so injected delays end instead of holding it up.
+    /// Turns `true` when shutdown begins, so injected delays end and WebSocket sessions close
+    /// instead of holding it up.
     stopping: watch::Receiver<bool>,
+    ws: WsHub,
 }
 
 impl Shared {
-    fn new(state: SimState, stopping: watch::Receiver<bool>) -> Shared {
+    fn new(state: SimState, stopping: watch::Receiver<bool>, ws: WsConfig) -> Shared {
         let runtime = Runtime {
             state,
             nonces: HashMap::new(),
             limiter: RateLimiter::default(),
             faults: FaultQueue::default(),
         };
-        Shared(Arc::new(Inner { runtime: Mutex::new(runtime), counters: Counters::default(), stopping }))
+        Shared(Arc::new(Inner {
+            runtime: Mutex::new(runtime),
+            counters: Counters::default(),
+            stopping,
+            ws: WsHub::new(ws),
+        }))
     }
 
     /// The runtime. A panic while it was held cannot leave it half-updated in a way that matters
@@ -86,6 +94,15 @@ impl Shared {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.0.counters
+    }
+
+    pub(crate) fn ws(&self) -> &WsHub {
+        &self.0.ws
+    }
+
+    /// Turns `true` when shutdown begins.
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.0.stopping.clone()
     }
 
     /// Answers a refused request and counts it. Logs the endpoint and the reason only: never
@@ -109,12 +126,32 @@ impl Shared {
 }
 
 /// How the emulator runs, beyond its state. `SimOptions::default()` is what [`serve`] uses.
-#[derive(Clone, Default)]
+///
+/// The WebSocket timings live here rather than in the state file: they describe the server, not
+/// the emulated world, and tests need them far shorter than Bitfinex's.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SimOptions {
     /// With a token, the admin API (`/sim/…`) answers any peer presenting
     /// `Authorization: Bearer <token>`, and no one else; without one, loopback peers only.
     pub admin_token: Option<String>,
+    /// Time between WebSocket heartbeats (`[CHAN_ID,"hb"]`) on each channel. Bitfinex: 15 s.
+    pub ws_heartbeat: Duration,
+    /// New WebSocket connections accepted per client IP within `ws_connection_window`; more are
+    /// refused with HTTP 429. Bitfinex (`wss://api.bitfinex.com`): 5 per 15 s.
+    pub ws_connections_per_window: u32,
+    pub ws_connection_window: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> SimOptions {
+        SimOptions {
+            admin_token: None,
+            ws_heartbeat: Duration::from_secs(15),
+            ws_connections_per_window: 5,
+            ws_connection_window: Duration::from_secs(15),
+        }
+    }
 }
 
 impl SimOptions {
@@ -123,16 +160,45 @@ impl SimOptions {
         self.admin_token = Some(token.into());
         self
     }
+
+    /// Sets the WebSocket heartbeat interval (at least 1 ms).
+    pub fn with_ws_heartbeat(mut self, interval: Duration) -> SimOptions {
+        self.ws_heartbeat = interval;
+        self
+    }
+
+    /// Accepts at most `connections` new WebSocket connections per client IP per `window`.
+    pub fn with_ws_connection_limit(mut self, connections: u32, window: Duration) -> SimOptions {
+        self.ws_connections_per_window = connections;
+        self.ws_connection_window = window;
+        self
+    }
+
+    fn ws_config(&self) -> WsConfig {
+        WsConfig {
+            heartbeat: self.ws_heartbeat.max(Duration::from_millis(1)),
+            connections_per_window: self.ws_connections_per_window,
+            connection_window: self.ws_connection_window,
+        }
+    }
 }
 
 impl fmt::Debug for SimOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SimOptions").field("admin_token", &self.admin_token.as_ref().map(|_| "***")).finish()
+        f.debug_struct("SimOptions")
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("ws_heartbeat", &self.ws_heartbeat)
+            .field("ws_connections_per_window", &self.ws_connections_per_window)
+            .field("ws_connection_window", &self.ws_connection_window)
+            .finish()
     }
 }
 
+/// Longest `serve` waits for WebSocket sessions to send their close frames at shutdown.
+const WS_CLOSE_WAIT: Duration = Duration::from_secs(3);
+
 /// Serves the emulated API on `listener` until `shutdown` resolves, then finishes the requests in
-/// flight and returns. Uses the default [`SimOptions`]: the admin API answers loopback peers only.
+/// flight, closes the WebSocket connections (close frame 1001) and returns. Uses the default [`SimOptions`]: the admin API answers loopback peers only.
 pub async fn serve(
     listener: TcpListener,
     state: SimState,
@@ -157,14 +223,17 @@ pub async fn serve_with(
         ));
     }
     let (stop, stopping) = watch::channel(false);
-    let shared = Shared::new(state, stopping);
-    let app = router(shared, AdminAccess::new(options.admin_token));
-    axum::serve(CutListener(listener), app.into_make_service_with_connect_info::<Peer>())
+    let shared = Shared::new(state, stopping, options.ws_config());
+    let app = router(shared.clone(), AdminAccess::new(options.admin_token));
+    let served = axum::serve(CutListener(listener), app.into_make_service_with_connect_info::<Peer>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
         })
-        .await
+        .await;
+    // Upgraded connections are no longer hyper's: the sessions close them on `stopping`.
+    shared.ws().closed(WS_CLOSE_WAIT).await;
+    served
 }
 
 fn router(shared: Shared, access: AdminAccess) -> Router {
@@ -176,6 +245,7 @@ fn router(shared: Shared, access: AdminAccess) -> Router {
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
         .route("/v2/platform/status", get(platform_status))
+        .route("/ws/2", get(ws::upgrade))
         .layer(map_response_with_state(shared.clone(), method_not_allowed));
     Router::new()
         .merge(api)

@@ -225,7 +225,8 @@ async fn counters_count_requests_and_every_refusal() {
                        "body_too_large": 1, "permission": 1, "unknown_symbol": 1, "missing_symbols": 1,
                        "not_found": 1, "method_not_allowed": 1, "rate_limited": 1,
                        "faults": {"delay": 0, "html_5xx": 0, "truncated": 0, "drop": 0, "maintenance": 0,
-                                  "rate_limit": 0, "nonce_small": 0}}
+                                  "rate_limit": 0, "nonce_small": 0}},
+        "websocket": {"connections": 0, "rate_limited": 0, "auth_ok": 0, "auth_failed": 0}
     });
     assert_eq!((status, &counters), (200, &expected));
     // Admin requests are not counted, and DELETE answers the counts it reset.

@@ -2,6 +2,8 @@
 //! TOML text, its admin API (faults, counters), and emulator states with many accounts.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod fake_ws;
+
 use bfx_client::Credentials;
 use bfx_sim::SimState;
 use secrecy::SecretString;

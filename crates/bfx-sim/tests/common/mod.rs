@@ -5,6 +5,8 @@
 
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
+pub mod ws;
+
 use std::net::{IpAddr, SocketAddr};
 
 use bfx_core::Nonce;

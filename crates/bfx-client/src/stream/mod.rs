@@ -1,0 +1,152 @@
+//! The account stream: one key's wallet changes over the WebSocket (`ws`/`wu`/`bu` on channel 0),
+//! kept alive across disconnects, with a REST snapshot after every (re)connect and REST polling
+//! while no socket can be had.
+//!
+//! # Layout
+//! - `frames`: the `auth` frame and what each received frame means.
+//! - `socket`: TCP/TLS and the upgrade. `gate`: the connection budget (5 per 15 s).
+//! - `session`: one connection (auth, then messages under a heartbeat watchdog);
+//!   `supervisor`: reconnects with backoff, and polling.
+
+mod frames;
+pub(crate) mod gate;
+mod session;
+mod socket;
+mod supervisor;
+
+use std::time::Duration;
+
+use bfx_core::WalletRow;
+use rust_decimal::Decimal;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::credentials::Credentials;
+use crate::error::ErrorKind;
+
+/// Events buffered for a slow reader before the stream waits for it.
+const EVENT_BUFFER: usize = 256;
+
+/// Timings of an account stream. The defaults suit Bitfinex; tests shorten them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// The server's heartbeat interval (Bitfinex: 15 s). Two intervals without any frame at all
+    /// count as a dead connection.
+    pub heartbeat_interval: Duration,
+    /// Time allowed for TCP, TLS and the upgrade.
+    pub connect_timeout: Duration,
+    /// Time allowed for the reply to `auth`.
+    pub auth_timeout: Duration,
+    /// First reconnect backoff's ceiling; it doubles per failed attempt up to `backoff_cap`.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// Failed attempts to open the socket in a row before polling REST meanwhile.
+    pub polling_after: u32,
+    /// Time between REST `wallets` polls while polling.
+    pub poll_interval: Duration,
+}
+
+impl Default for StreamOptions {
+    fn default() -> StreamOptions {
+        StreamOptions {
+            heartbeat_interval: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            polling_after: 2,
+            poll_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the stream reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// Every wallet of the account: after each (re)connect, once from REST and once from the
+    /// WebSocket's `ws` message; while polling, from each poll. Replaces what was known.
+    Snapshot {
+        wallets: Vec<WalletRow>,
+    },
+    /// One wallet changed (`wu`).
+    Wallet(WalletRow),
+    /// Total assets and net assets changed (`bu`; Bitfinex documents no unit).
+    Total {
+        aum: Decimal,
+        aum_net: Decimal,
+    },
+    Status(StreamState),
+}
+
+/// Where the stream stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamState {
+    /// Opening the first connection.
+    Connecting,
+    /// Authenticated; changes arrive as they happen.
+    Live,
+    /// The connection was lost (or could not be authenticated); the next attempt starts `after`
+    /// (plus any wait for the connection budget).
+    Reconnecting { attempt: u32, after: Duration, reason: String },
+    /// No socket could be opened: wallets are polled over REST while the socket is retried.
+    Polling { reason: String },
+    /// Bitfinex announced maintenance (info 20060); the connection is kept until it ends (20061).
+    Maintenance,
+    /// Terminal: retrying cannot help (the key was rejected, …). No event follows.
+    Failed { reason: String, kind: ErrorKind },
+}
+
+/// A running account stream. Dropping it stops the stream; [`AccountStream::close`] also waits
+/// for the socket to be closed properly.
+#[derive(Debug)]
+pub struct AccountStream {
+    events: mpsc::Receiver<StreamEvent>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl AccountStream {
+    /// The next event; `None` once the stream has ended (after [`StreamState::Failed`]).
+    pub async fn next_event(&mut self) -> Option<StreamEvent> {
+        self.events.recv().await
+    }
+
+    /// Stops the stream: closes the socket (with a close frame) and waits for that.
+    pub async fn close(mut self) {
+        let _ = self.stop.send(true);
+        // A task waiting for room in a full buffer is released by closing it.
+        self.events.close();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Client {
+    /// Streams `credentials`' wallets (see [`StreamEvent`]). Call within a Tokio runtime: the
+    /// stream runs as a task. Its auth nonces come from the same per-key source as REST requests
+    /// (Bitfinex keeps one counter for both), and its connections count against the budget
+    /// shared by clones of this client (see [`crate::ClientBuilder::ws_connection_limit`]).
+    pub fn account_stream(&self, credentials: Credentials, options: StreamOptions) -> AccountStream {
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let (stop, stopping) = watch::channel(false);
+        let supervisor = supervisor::Supervisor::new(self.clone(), credentials, options, events, stopping);
+        let task = tokio::spawn(supervisor.run());
+        AccountStream { events: receiver, stop, task: Some(task) }
+    }
+}
+
+/// Resolves once the stream is asked to stop (or its handle is gone). Cancel-safe.
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

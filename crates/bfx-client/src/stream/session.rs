@@ -1,0 +1,221 @@
+//! One connection of the account stream: open it within the connection budget, authenticate with
+//! a nonce from the key's shared slot, then turn frames into events until the connection is lost,
+//! the server restarts (20051), or two heartbeat intervals pass in silence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
+use super::socket::{self, Socket};
+use super::supervisor::Supervisor;
+use super::{StreamEvent, StreamState, stopped};
+use crate::error::{Error, ErrorKind, exchange_error_kind};
+
+/// Longest wait for our close frame to go out when the stream is closed.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// How a connection ended.
+#[derive(Debug)]
+pub(super) enum End {
+    /// The stream's owner closed it or went away.
+    Stopped,
+    /// Retrying cannot help.
+    Fatal { reason: String, kind: ErrorKind },
+    /// Try again; `opened`: the socket was had (so polling is not called for).
+    Lost { reason: String, opened: bool },
+}
+
+fn lost(reason: impl Into<String>) -> End {
+    End::Lost { reason: reason.into(), opened: true }
+}
+
+/// The server's answer to `auth`.
+enum Reply {
+    Ok,
+    Failed { code: Option<i64>, msg: String },
+}
+
+impl Supervisor {
+    /// Runs one connection from opening to its end.
+    pub(super) async fn session(&mut self) -> End {
+        let gate = Arc::clone(&self.client.ws_gate);
+        let url = self.client.endpoints.ws_url.clone();
+        let limit = self.options.connect_timeout;
+        let mut stop = self.stop.clone();
+        let opened = tokio::select! {
+            () = stopped(&mut stop) => return End::Stopped,
+            opened = async {
+                gate.admit().await;
+                timeout(limit, socket::connect(&url)).await
+            } => opened,
+        };
+        let mut ws = match opened {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(reason)) => return End::Lost { reason, opened: false },
+            Err(_) => {
+                let reason = format!("no WebSocket connection to {url} within {limit:?}");
+                return End::Lost { reason, opened: false };
+            }
+        };
+        let authed = tokio::select! {
+            () = stopped(&mut stop) => Err(End::Stopped),
+            authed = self.authenticate(&mut ws) => authed,
+        };
+        if let Err(end) = authed {
+            let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
+            return end;
+        }
+        self.went_live();
+        if let Err(end) = self.emit(StreamEvent::Status(StreamState::Live)).await {
+            return end;
+        }
+        // Whatever changed while disconnected: the socket only reports changes from now on.
+        if let Err(end) = self.rest_snapshot().await {
+            let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
+            return end;
+        }
+        self.read(ws).await
+    }
+
+    /// Sends `auth` and waits for the reply. The key's nonce slot is held from choosing the nonce
+    /// until the reply, as for a REST request: Bitfinex keeps one nonce counter per key for both.
+    async fn authenticate(&self, ws: &mut Socket) -> Result<(), End> {
+        let key = self.credentials.key();
+        let mut resigned = false;
+        loop {
+            let mut slot = self.client.nonces.acquire(key).await.map_err(fatal)?;
+            let nonce = slot.allocate().await.map_err(fatal)?;
+            let frame = frames::auth_frame(key, self.credentials.secret_bytes(), nonce);
+            tracing::debug!(key, %nonce, "WebSocket auth");
+            ws.send(Message::text(frame)).await.map_err(|e| lost(format!("cannot send auth: {e}")))?;
+            let limit = self.options.auth_timeout;
+            let reply = timeout(limit, auth_reply(ws)).await;
+            drop(slot);
+            let (code, msg) = match reply {
+                Err(_) => return Err(lost(format!("no reply to auth within {limit:?}"))),
+                Ok(Err(end)) => return Err(end),
+                Ok(Ok(Reply::Ok)) => return Ok(()),
+                Ok(Ok(Reply::Failed { code, msg })) => (code, msg),
+            };
+            // The Node client also looks for "nonce" in the message.
+            let kind = match code {
+                _ if msg.contains("nonce") => ErrorKind::Nonce,
+                Some(code) => exchange_error_kind(code, &msg),
+                None => ErrorKind::Exchange,
+            };
+            let reason = match code {
+                Some(code) => format!("WebSocket auth refused: {code} {msg:?}"),
+                None => format!("WebSocket auth refused: {msg:?}"),
+            };
+            match kind {
+                // Another program may have used the key: once more with a fresh nonce.
+                ErrorKind::Nonce if !resigned => {
+                    tracing::warn!(key, "{reason}; signing again with a fresh nonce");
+                    resigned = true;
+                }
+                ErrorKind::Auth | ErrorKind::Permission | ErrorKind::Nonce => {
+                    return Err(End::Fatal { reason, kind });
+                }
+                _ => return Err(lost(reason)),
+            }
+        }
+    }
+
+    /// Turns frames into events until the connection ends.
+    async fn read(&mut self, mut ws: Socket) -> End {
+        let silence = self.options.heartbeat_interval.saturating_mul(2);
+        let mut stop = self.stop.clone();
+        loop {
+            let frame = tokio::select! {
+                biased;
+                () = stopped(&mut stop) => {
+                    let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
+                    return End::Stopped;
+                }
+                frame = timeout(silence, ws.next()) => frame,
+            };
+            let text = match frame {
+                Err(_) => return lost(format!("no message or heartbeat for {silence:?}")),
+                Ok(None) => return lost("the connection ended"),
+                Ok(Some(Err(e))) => return lost(format!("the connection failed: {e}")),
+                Ok(Some(Ok(Message::Text(text)))) => text,
+                Ok(Some(Ok(Message::Close(Some(close))))) => {
+                    return lost(format!(
+                        "the server closed the connection ({} {:?})",
+                        close.code,
+                        close.reason.as_str()
+                    ));
+                }
+                Ok(Some(Ok(Message::Close(None)))) => return lost("the server closed the connection"),
+                // Pings are answered by tungstenite; binary frames are not Bitfinex's.
+                Ok(Some(Ok(_))) => continue,
+            };
+            let event = match frames::parse(text.as_str()) {
+                Inbound::Snapshot(wallets) => StreamEvent::Snapshot { wallets },
+                Inbound::Wallet(row) => StreamEvent::Wallet(row),
+                Inbound::Total { aum, aum_net } => StreamEvent::Total { aum, aum_net },
+                Inbound::Info { code: Some(INFO_RESTART) } => {
+                    let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
+                    return lost("Bitfinex is restarting (info 20051)");
+                }
+                Inbound::Info { code: Some(INFO_MAINTENANCE_START) } => {
+                    StreamEvent::Status(StreamState::Maintenance)
+                }
+                Inbound::Info { code: Some(INFO_MAINTENANCE_END) } => {
+                    if let Err(end) = self.emit(StreamEvent::Status(StreamState::Live)).await {
+                        return end;
+                    }
+                    // The docs advise resubscribing; the account channel lasts as long as the
+                    // auth, so a fresh REST snapshot is what is needed.
+                    if let Err(end) = self.rest_snapshot().await {
+                        return end;
+                    }
+                    continue;
+                }
+                Inbound::Malformed(reason) => {
+                    tracing::warn!(%reason, "ignoring an unreadable WebSocket message");
+                    continue;
+                }
+                Inbound::Info { .. }
+                | Inbound::AuthOk
+                | Inbound::AuthFailed { .. }
+                | Inbound::Heartbeat
+                | Inbound::Ignored => continue,
+            };
+            if let Err(end) = self.emit(event).await {
+                return end;
+            }
+        }
+    }
+}
+
+/// Reads frames until the reply to `auth` (the greeting and heartbeats may come first).
+async fn auth_reply(ws: &mut Socket) -> Result<Reply, End> {
+    loop {
+        match ws.next().await {
+            None => return Err(lost("the connection ended before the auth reply")),
+            Some(Err(e)) => return Err(lost(format!("the connection failed before the auth reply: {e}"))),
+            Some(Ok(Message::Close(_))) => {
+                return Err(lost("the server closed the connection before the auth reply"));
+            }
+            Some(Ok(Message::Text(text))) => match frames::parse(text.as_str()) {
+                Inbound::AuthOk => return Ok(Reply::Ok),
+                Inbound::AuthFailed { code, msg } => return Ok(Reply::Failed { code, msg }),
+                Inbound::Info { code: Some(INFO_RESTART) } => {
+                    return Err(lost("Bitfinex is restarting (info 20051)"));
+                }
+                _ => {}
+            },
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// A local failure to get a nonce: REST requests with the key would fail the same way.
+fn fatal(error: Error) -> End {
+    End::Fatal { reason: error.to_string(), kind: error.kind() }
+}

@@ -1,0 +1,89 @@
+//! Opening the WebSocket: TCP, then TLS for `wss://` (rustls with the process's crypto provider and
+//! the platform's verifier, as the REST client uses), then the HTTP upgrade. `ws://` (the
+//! emulator) is plain TCP. tokio-tungstenite's own TLS features are not used, so the crate brings
+//! no second TLS stack or root store.
+
+use std::sync::Arc;
+
+use rustls_platform_verifier::ConfigVerifierExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::http::Uri;
+
+/// A byte stream the WebSocket runs over: plain TCP or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// Connects to `url` (`ws://` or `wss://`) and completes the upgrade. The error is a sentence
+/// for the stream's status (it never holds a secret: the URL has none).
+pub(crate) async fn connect(url: &str) -> Result<Socket, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("invalid WebSocket URL {url:?}: {e}"))?;
+    let secure = match uri.scheme_str() {
+        Some("wss") => true,
+        Some("ws") => false,
+        _ => return Err(format!("invalid WebSocket URL {url:?}: the scheme must be ws or wss")),
+    };
+    let Some(host) = uri.host() else {
+        return Err(format!("invalid WebSocket URL {url:?}: no host"));
+    };
+    // `Uri::host` keeps IPv6 brackets; sockets and TLS names want the bare address.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+    let tcp = TcpStream::connect((host, port)).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let io: Box<dyn Io> = if secure {
+        crate::install_crypto_provider();
+        let config = ClientConfig::with_platform_verifier()
+            .map_err(|e| format!("cannot set up TLS for {url}: {e}"))?;
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("invalid TLS server name {host:?}: {e}"))?;
+        let tls = TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake with {url} failed: {e}"))?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    let (socket, _response) = tokio_tungstenite::client_async(url, io)
+        .await
+        .map_err(|e| format!("WebSocket upgrade at {url} refused: {e}"))?;
+    Ok(socket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_urls_fail_without_connecting() {
+        for (url, expected) in [
+            ("http://127.0.0.1:1/ws/2", "scheme"),
+            ("ws:///ws/2", "invalid WebSocket URL"),
+            ("not a url", "invalid WebSocket URL"),
+        ] {
+            let Err(error) = connect(url).await else { panic!("{url} connected") };
+            assert!(error.contains(expected), "{url}: {error}");
+        }
+    }
+
+    /// `wss://` goes through rustls (set up with the platform verifier, no panic): a server that
+    /// is not TLS fails the handshake, named as such.
+    #[tokio::test]
+    async fn wss_speaks_tls() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut tcp, b"HTTP/1.1 400 Bad Request\r\n\r\n").await.unwrap();
+        });
+        let Err(error) = connect(&format!("wss://{addr}/ws/2")).await else { panic!("connected") };
+        assert!(error.contains("TLS handshake"), "{error}");
+    }
+}

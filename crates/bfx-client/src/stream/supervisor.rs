@@ -1,0 +1,176 @@
+//! Keeps an account stream going: runs connections one after another, backs off between them
+//! (exponential with jitter), polls REST `wallets` while no socket can be had, and stops for good
+//! only when its owner goes away or retrying cannot help.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::session::End;
+use super::{StreamEvent, StreamOptions, StreamState, stopped};
+use crate::client::Client;
+use crate::credentials::Credentials;
+use crate::error::ErrorKind;
+use crate::retry::jitter;
+
+/// One stream's task and what it remembers between connections.
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    pub(super) client: Client,
+    pub(super) credentials: Credentials,
+    pub(super) options: StreamOptions,
+    events: mpsc::Sender<StreamEvent>,
+    pub(super) stop: watch::Receiver<bool>,
+    /// Failed attempts since the stream was last live.
+    failures: u32,
+    /// Attempts in a row that could not open a socket.
+    open_failures: u32,
+    polling: bool,
+    next_poll: Instant,
+}
+
+impl Supervisor {
+    pub(super) fn new(
+        client: Client,
+        credentials: Credentials,
+        options: StreamOptions,
+        events: mpsc::Sender<StreamEvent>,
+        stop: watch::Receiver<bool>,
+    ) -> Supervisor {
+        Supervisor {
+            client,
+            credentials,
+            options,
+            events,
+            stop,
+            failures: 0,
+            open_failures: 0,
+            polling: false,
+            next_poll: Instant::now(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        if self.emit(StreamEvent::Status(StreamState::Connecting)).await.is_err() {
+            return;
+        }
+        loop {
+            let (reason, opened) = match self.session().await {
+                End::Stopped => return,
+                End::Fatal { reason, kind } => return self.fail(reason, kind).await,
+                End::Lost { reason, opened } => (reason, opened),
+            };
+            tracing::info!(key = self.credentials.key(), %reason, "account stream disconnected");
+            self.failures = self.failures.saturating_add(1);
+            self.open_failures = if opened { 0 } else { self.open_failures.saturating_add(1) };
+            let after = backoff(&self.options, self.failures, jitter());
+            let status = if self.polling {
+                None
+            } else if self.open_failures >= self.options.polling_after.max(1) {
+                self.polling = true;
+                self.next_poll = Instant::now();
+                Some(StreamState::Polling { reason })
+            } else {
+                Some(StreamState::Reconnecting { attempt: self.failures, after, reason })
+            };
+            if let Some(status) = status
+                && self.emit(StreamEvent::Status(status)).await.is_err()
+            {
+                return;
+            }
+            match self.wait(after).await {
+                Ok(()) => {}
+                Err(End::Fatal { reason, kind }) => return self.fail(reason, kind).await,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// The stream is live again: the next loss starts the backoff afresh, and polling ends.
+    pub(super) fn went_live(&mut self) {
+        self.failures = 0;
+        self.open_failures = 0;
+        self.polling = false;
+    }
+
+    pub(super) async fn emit(&self, event: StreamEvent) -> Result<(), End> {
+        self.events.send(event).await.map_err(|_| End::Stopped)
+    }
+
+    /// Every wallet over REST, emitted as a snapshot. A rejected key ends the stream; any other
+    /// failure is logged (the WebSocket snapshot or the next poll covers it).
+    pub(super) async fn rest_snapshot(&self) -> Result<(), End> {
+        let mut stop = self.stop.clone();
+        let fetched = tokio::select! {
+            () = stopped(&mut stop) => return Err(End::Stopped),
+            fetched = self.client.wallets(&self.credentials) => fetched,
+        };
+        match fetched {
+            Ok(wallets) => self.emit(StreamEvent::Snapshot { wallets }).await,
+            Err(error) if matches!(error.kind(), ErrorKind::Auth | ErrorKind::Permission) => {
+                Err(End::Fatal { reason: error.to_string(), kind: error.kind() })
+            }
+            Err(error) => {
+                tracing::warn!(key = self.credentials.key(), %error, "REST wallet snapshot failed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits `after` before the next connection attempt, polling REST meanwhile when polling.
+    async fn wait(&mut self, after: Duration) -> Result<(), End> {
+        let until = Instant::now() + after;
+        let mut stop = self.stop.clone();
+        loop {
+            let now = Instant::now();
+            if self.polling && now >= self.next_poll {
+                self.rest_snapshot().await?;
+                // The client's rate limiter keeps polls within the endpoint's budget.
+                self.next_poll = Instant::now() + self.options.poll_interval;
+                continue;
+            }
+            if now >= until {
+                return Ok(());
+            }
+            let wake = if self.polling { until.min(self.next_poll) } else { until };
+            tokio::select! {
+                () = stopped(&mut stop) => return Err(End::Stopped),
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    async fn fail(self, reason: String, kind: ErrorKind) {
+        tracing::warn!(key = self.credentials.key(), %reason, "account stream failed");
+        let _ = self.emit(StreamEvent::Status(StreamState::Failed { reason, kind })).await;
+    }
+}
+
+/// The wait before attempt `failures + 1`: between half and all of
+/// `min(cap, base × 2^(failures − 1))`, `jitter` in `0..1` choosing where.
+fn backoff(options: &StreamOptions, failures: u32, jitter: f64) -> Duration {
+    let growth = 2u32.saturating_pow(failures.saturating_sub(1));
+    let ceiling = options.backoff_base.saturating_mul(growth).min(options.backoff_cap);
+    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 1.0 };
+    ceiling.mul_f64(0.5 + jitter / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_with_jitter() {
+        let options = StreamOptions::default();
+        let ms = |failures, jitter| backoff(&options, failures, jitter).as_millis();
+        assert_eq!(ms(1, 1.0), 500);
+        assert_eq!(ms(1, 0.0), 250);
+        assert_eq!(ms(2, 1.0), 1000);
+        assert_eq!(ms(4, 1.0), 4000);
+        assert_eq!(ms(7, 1.0), 30_000, "32 s is capped at 30 s");
+        assert_eq!(ms(1000, 0.0), 15_000, "no overflow");
+        assert_eq!(ms(0, 1.0), 500);
+        assert_eq!(ms(3, f64::NAN), 2000);
+    }
+}

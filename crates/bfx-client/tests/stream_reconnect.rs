@@ -1,0 +1,200 @@
+//! The account stream keeps going: reconnects after a close, a silent connection (heartbeat
+//! watchdog) or a server restart (20051), each with a fresh auth and a REST snapshot; polls REST
+//! while no socket can be had, and goes live again once one can.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bfx_client::{AccountStream, Client, Endpoints, StreamEvent, StreamOptions, StreamState};
+use common::fake_ws::{Conn, FakeWs, next, next_snapshot, next_status, nonce_of};
+use common::{STATE, creds, sim_with};
+use tokio::net::TcpListener;
+
+/// The connection budget lifted (`connections_are_staggered_across_clones` covers it).
+fn client(rest_url: &str, ws_url: &str) -> Client {
+    client_with_budget(rest_url, ws_url, 1000, Duration::from_secs(1))
+}
+
+fn client_with_budget(rest_url: &str, ws_url: &str, connections: u32, window: Duration) -> Client {
+    let endpoints = Endpoints { ws_url: ws_url.to_owned(), ..Endpoints::single(rest_url).unwrap() };
+    Client::builder()
+        .endpoints(endpoints)
+        .in_memory_nonces()
+        .ws_connection_limit(connections, window)
+        .build()
+        .unwrap()
+}
+
+fn quick() -> StreamOptions {
+    StreamOptions {
+        heartbeat_interval: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        auth_timeout: Duration::from_secs(2),
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(100),
+        ..StreamOptions::default()
+    }
+}
+
+/// Connects, authenticates, and reads through Live and the REST snapshot; returns the auth nonce.
+async fn go_live(fake: &mut FakeWs, stream: &mut AccountStream) -> (Conn, u64) {
+    let mut conn = fake.next_conn().await;
+    let nonce = nonce_of(&conn.accept_auth().await);
+    assert_eq!(next_status(stream).await, StreamState::Live);
+    assert_eq!(next_snapshot(stream).await.len(), 4, "the REST snapshot");
+    (conn, nonce)
+}
+
+async fn reconnecting_reason(stream: &mut AccountStream) -> String {
+    match next_status(stream).await {
+        StreamState::Reconnecting { attempt: 1, after, reason } => {
+            assert!(after <= Duration::from_millis(20), "{after:?}");
+            reason
+        }
+        other => panic!("expected Reconnecting attempt 1, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_closed_connection_is_replaced_with_fresh_auth_and_a_rest_snapshot() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let mut stream = client(&sim.url, &fake.url).account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let (mut conn, first) = go_live(&mut fake, &mut stream).await;
+
+    conn.ws.close(None).await.unwrap();
+    let reason = reconnecting_reason(&mut stream).await;
+    assert!(reason.contains("closed"), "{reason}");
+    let (_conn, second) = go_live(&mut fake, &mut stream).await;
+    assert!(second > first, "a fresh nonce: {second} > {first}");
+
+    // A connection dropped without a close frame counts the same.
+    drop(_conn);
+    reconnecting_reason(&mut stream).await;
+    let (_conn, third) = go_live(&mut fake, &mut stream).await;
+    assert!(third > second);
+}
+
+#[tokio::test]
+async fn silence_for_two_heartbeat_intervals_reconnects() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let options = StreamOptions { heartbeat_interval: Duration::from_millis(150), ..quick() };
+    let mut stream = client(&sim.url, &fake.url).account_stream(creds("alice-key", "alice-secret"), options);
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let (mut conn, _) = go_live(&mut fake, &mut stream).await;
+
+    // Heartbeats every 100 ms keep it alive well past the 300 ms watchdog…
+    let start = Instant::now();
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        conn.send(r#"[0,"hb"]"#).await;
+    }
+    assert!(fake.conns.try_recv().is_err(), "no reconnect while heartbeats flow");
+    // …and when they stop, the stream reconnects after ≈300 ms of silence.
+    let silent = Instant::now();
+    let reason = reconnecting_reason(&mut stream).await;
+    let waited = silent.elapsed();
+    assert!(reason.contains("heartbeat"), "{reason}");
+    assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(start.elapsed() >= Duration::from_millis(800));
+    go_live(&mut fake, &mut stream).await;
+    drop(conn);
+}
+
+#[tokio::test]
+async fn info_20051_reconnects() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let mut stream = client(&sim.url, &fake.url).account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let (mut conn, first) = go_live(&mut fake, &mut stream).await;
+    conn.send(r#"{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}"#).await;
+    let reason = reconnecting_reason(&mut stream).await;
+    assert!(reason.contains("20051"), "{reason}");
+    let (_conn, second) = go_live(&mut fake, &mut stream).await;
+    assert!(second > first);
+}
+
+#[tokio::test]
+async fn no_socket_means_polling_until_one_can_be_had() {
+    let sim = sim_with(STATE).await;
+    // A port nothing listens on (yet): connections are refused.
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let ws_url = format!("ws://{port}/ws/2");
+    // The client's connection budget counts refused attempts too; lifted here.
+    let mut stream = client(&sim.url, &ws_url).account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let StreamState::Reconnecting { attempt: 1, reason, .. } = next_status(&mut stream).await else {
+        panic!("expected Reconnecting")
+    };
+    assert!(reason.contains("cannot connect"), "{reason}");
+    let StreamState::Polling { reason } = next_status(&mut stream).await else { panic!("expected Polling") };
+    assert!(reason.contains("cannot connect"), "{reason}");
+    // Snapshots from REST polls, with no status changes while the socket is retried.
+    for _ in 0..3 {
+        assert_eq!(next_snapshot(&mut stream).await.len(), 4);
+    }
+
+    // The server appears: the stream goes live on it.
+    let mut fake = FakeWs::on(TcpListener::bind(port).await.unwrap());
+    let mut conn = fake.next_conn().await;
+    conn.accept_auth().await;
+    loop {
+        match next(&mut stream).await {
+            StreamEvent::Snapshot { .. } => continue, // a poll that was under way
+            StreamEvent::Status(StreamState::Live) => break,
+            other => panic!("expected Live, got {other:?}"),
+        }
+    }
+    assert_eq!(next_snapshot(&mut stream).await.len(), 4, "the REST snapshot after connecting");
+    conn.send(r#"[0,"wu",["exchange","BTC",3,0,null,null,null]]"#).await;
+    assert!(matches!(next(&mut stream).await, StreamEvent::Wallet(row) if row.currency == "BTC"));
+}
+
+#[tokio::test]
+async fn an_upgrade_refused_counts_as_no_socket() {
+    let sim = sim_with(STATE).await;
+    // An HTTP server that is not a WebSocket endpoint: the emulator's REST URL itself.
+    let ws_url = format!("{}/not-a-socket", sim.url.replacen("http", "ws", 1));
+    let mut stream = client(&sim.url, &ws_url).account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    assert!(matches!(next_status(&mut stream).await, StreamState::Reconnecting { .. }));
+    let StreamState::Polling { reason } = next_status(&mut stream).await else { panic!("expected Polling") };
+    assert!(reason.contains("upgrade"), "{reason}");
+    assert_eq!(next_snapshot(&mut stream).await.len(), 4);
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn connections_are_staggered_across_clones() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let window = Duration::from_millis(800);
+    let client = client_with_budget(&sim.url, &fake.url, 2, window);
+    let start = Instant::now();
+    let mut streams: Vec<AccountStream> = ["alice", "bob", "alice"]
+        .iter()
+        .map(|name| {
+            client.clone().account_stream(creds(&format!("{name}-key"), &format!("{name}-secret")), quick())
+        })
+        .collect();
+    let mut arrivals = Vec::new();
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(fake.next_conn().await);
+        arrivals.push(start.elapsed());
+    }
+    assert!(arrivals[1] < Duration::from_millis(500), "{arrivals:?}");
+    assert!(
+        arrivals[2] >= window - Duration::from_millis(50),
+        "the third waits for the window: {arrivals:?}"
+    );
+    for stream in &mut streams {
+        assert_eq!(next_status(stream).await, StreamState::Connecting);
+    }
+}
