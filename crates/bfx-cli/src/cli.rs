@@ -55,6 +55,9 @@ pub struct ConnectArgs {
 pub enum Command {
     /// Every wallet of every configured account.
     Balances(BalancesArgs),
+    /// Follow balances live (WebSocket; REST polling while it cannot be had): one NDJSON event
+    /// per line.
+    Watch(WatchArgs),
     /// Run the embedded emulator with the demo state and show its balances (no config, no network).
     Demo(ReportArgs),
     /// Run the Bitfinex emulator.
@@ -179,6 +182,21 @@ pub enum View {
     Wallet,
     Asset,
     Account,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only these accounts (repeatable); default: all configured accounts.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// NDJSON events (the only form so far; the full-screen view is not built yet).
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between REST polls while the WebSocket cannot be had.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub poll_interval: u64,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod report;
 mod sim;
 mod table;
 mod ticker;
+mod watch;
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
@@ -65,6 +66,17 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Demo(args) => sim::demo(&args).await,
         Command::Config(command) => config_command(command),
+        Command::Watch(args) => {
+            let env: HashMap<String, String> = std::env::vars().collect();
+            let settings = Settings::resolve(&Overrides::from(args.connect), &env, default_config_path())?;
+            let accounts = settings.select(&args.accounts)?;
+            let client = client::build(settings.endpoints, &settings.network)?;
+            let options = bfx_client::StreamOptions {
+                poll_interval: std::time::Duration::from_secs(args.poll_interval.max(1)),
+                ..bfx_client::StreamOptions::default()
+            };
+            watch::ndjson(&client, accounts, options).await
+        }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
             let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;

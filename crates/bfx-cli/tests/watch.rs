@@ -1,0 +1,168 @@
+//! `bfx watch` (NDJSON) against the emulator: changes arrive, reconnects resynchronise, and a
+//! refused WebSocket falls back to polling, each state said before its data.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// `bfx watch` running, its stdout lines arriving on a channel.
+struct Watch {
+    child: Child,
+    lines: Receiver<Value>,
+}
+
+impl Watch {
+    fn start(home: &std::path::Path, envs: &[(&str, &str)]) -> Watch {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
+        cmd.args(["watch", "--json", "--config", "/dev/null", "--poll-interval", "1"])
+            .env_clear()
+            .env("HOME", home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// The next event matching `want`, skipping others; fails after 10 s.
+    fn until(&self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let event = self
+                .lines
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+            if want(&event) {
+                return event;
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn btc(snapshot: &Value) -> Value {
+    snapshot["wallets"].as_array().unwrap().iter().find(|w| w["currency"] == "BTC").unwrap()["balance"]
+        .clone()
+}
+
+#[test]
+fn changes_arrive_and_reconnects_resynchronise() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let env = [
+        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_API_KEY", "demo-cold"),
+        ("BFX_API_SECRET", "demo-cold-secret"),
+    ];
+    let watch = Watch::start(home.path(), &env);
+    watch.until("live", |e| e["event"] == "status" && e["state"] == "live");
+    let first = watch.until("snapshot", |e| e["event"] == "snapshot");
+    assert_eq!(btc(&first), "2.5");
+
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"cold","type":"exchange","currency":"BTC","delta":"-0.5"}"#,
+    );
+    let change = watch.until("wallet", |e| e["event"] == "wallet");
+    assert_eq!(
+        change["wallet"],
+        serde_json::json!({"type": "exchange", "currency": "BTC", "balance": "2", "available": null, "unsettled_interest": "0"})
+    );
+    watch.until("total", |e| e["event"] == "total");
+
+    // Dropped while a change happens: the reconnect's snapshot has it, and equals a fresh REST read.
+    admin(&sim.url, "POST", "/sim/ws/drop", "{}");
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"cold","type":"exchange","currency":"BTC","balance":"1.25"}"#,
+    );
+    watch.until("reconnecting", |e| e["event"] == "status" && e["state"] == "reconnecting");
+    watch.until("live again", |e| e["event"] == "status" && e["state"] == "live");
+    let resync = watch.until("snapshot", |e| e["event"] == "snapshot");
+    let rest = bfx_env(home.path(), &sim.url, "demo-cold", "demo-cold-secret")
+        .args(["balances", "--csv", "--config", "/dev/null"])
+        .output()
+        .unwrap();
+    let rest = String::from_utf8(rest.stdout).unwrap();
+    assert!(rest.contains("default,exchange,BTC,1.25,"), "{rest}");
+    assert_eq!(btc(&resync), "1.25");
+    assert_eq!(resync["wallets"].as_array().unwrap().len(), rest.lines().count() - 1);
+
+    // A restart notice (20051): bfx reconnects by itself.
+    admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20051}"#);
+    watch.until("reconnecting after 20051", |e| e["event"] == "status" && e["state"] == "reconnecting");
+    watch.until("live after 20051", |e| e["event"] == "status" && e["state"] == "live");
+}
+
+#[test]
+fn refused_websocket_falls_back_to_polling() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ws://{}/ws/2", l.local_addr().unwrap())
+    };
+    let env = [
+        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_WS_URL", closed.as_str()),
+        ("BFX_API_KEY", "demo-cold"),
+        ("BFX_API_SECRET", "demo-cold-secret"),
+    ];
+    let watch = Watch::start(home.path(), &env);
+    let polling = watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
+    assert!(polling["reason"].as_str().unwrap().contains("cannot connect"), "{polling}");
+    assert_eq!(btc(&watch.until("snapshot", |e| e["event"] == "snapshot")), "2.5");
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"cold","type":"exchange","currency":"BTC","balance":"3"}"#,
+    );
+    let polled =
+        watch.until("a polled snapshot with the change", |e| e["event"] == "snapshot" && btc(e) == "3");
+    assert_eq!(polled["account"], "default");
+}
+
+#[test]
+fn a_rejected_key_fails_for_good() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let out = bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .env("BFX_API_KEY", "demo-cold")
+        .env("BFX_API_SECRET", "CANARY-wrong-watch")
+        .args(["watch", "--json", "--config", "/dev/null"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!((last["state"].as_str(), last["kind"].as_str()), (Some("failed"), Some("auth")));
+    assert!(!text.contains("CANARY"));
+}
