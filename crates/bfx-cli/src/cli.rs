@@ -55,11 +55,11 @@ pub struct ConnectArgs {
 pub enum Command {
     /// Every wallet of every configured account.
     Balances(BalancesArgs),
-    /// Follow balances live (WebSocket; REST polling while it cannot be had): one NDJSON event
-    /// per line.
+    /// Follow balances live (WebSocket; REST polling while it cannot be had): a full-screen view
+    /// on a terminal, otherwise one NDJSON event per line.
     Watch(WatchArgs),
     /// Run the embedded emulator with the demo state and show its balances (no config, no network).
-    Demo(ReportArgs),
+    Demo(DemoArgs),
     /// Run the Bitfinex emulator.
     Sim(SimArgs),
     /// The price strip: name, last price and 24 h change (default: the seed's 15 coins).
@@ -189,7 +189,8 @@ pub struct WatchArgs {
     /// Only these accounts (repeatable); default: all configured accounts.
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
-    /// NDJSON events (the only form so far; the full-screen view is not built yet).
+    /// NDJSON events, one per line, even on a terminal (the full-screen view is shown only when
+    /// stdout is a terminal; piped or redirected output is always NDJSON).
     #[arg(long)]
     pub json: bool,
     /// Seconds between REST polls while the WebSocket cannot be had.
@@ -197,6 +198,30 @@ pub struct WatchArgs {
     pub poll_interval: u64,
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+/// `bfx demo [watch]`: the report flags apply to the balances shown without a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Watch the demo accounts live while their balances move every ~1.5 s (full-screen on a
+    /// terminal, otherwise NDJSON).
+    Watch(DemoWatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoWatchArgs {
+    /// NDJSON events, one per line, even on a terminal.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use bfx_client::{Client, Endpoints};
 use bfx_client::{WaitEvent, WaitReason};
 
 use crate::config::Network;
+use crate::console;
 
 pub fn build(endpoints: Endpoints, network: &Network) -> Result<Client, bfx_client::Error> {
     Client::builder()
@@ -36,10 +37,10 @@ fn announce(event: WaitEvent) {
         WaitReason::RateLimited => " (--no-wait fails instead)",
         _ => "",
     };
-    if std::io::stderr().is_terminal() && event.wait >= Duration::from_secs(2) {
+    if std::io::stderr().is_terminal() && !console::is_held() && event.wait >= Duration::from_secs(2) {
         countdown(why, hint, event.until);
     } else {
-        let _ = writeln!(std::io::stderr(), "bfx: {why}; waiting {} s{hint}", ceil_secs(event.wait));
+        let _ = writeln!(console::Stderr, "bfx: {why}; waiting {} s{hint}", ceil_secs(event.wait));
     }
 }
 

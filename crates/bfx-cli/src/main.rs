@@ -8,6 +8,7 @@ mod balances;
 mod cli;
 mod client;
 mod config;
+mod console;
 mod exit;
 mod keys;
 mod report;
@@ -64,7 +65,10 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let report = balances::fetch(&client, accounts, &args.report).await?;
             print_report(report, &args.report)
         }
-        Command::Demo(args) => sim::demo(&args).await,
+        Command::Demo(args) => match args.command {
+            None => sim::demo(&args.report).await,
+            Some(cli::DemoCommand::Watch(watch)) => sim::demo_watch(watch.json).await,
+        },
         Command::Config(command) => config_command(command),
         Command::Watch(args) => {
             let env: HashMap<String, String> = std::env::vars().collect();
@@ -75,7 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 poll_interval: std::time::Duration::from_secs(args.poll_interval.max(1)),
                 ..bfx_client::StreamOptions::default()
             };
-            watch::ndjson(&client, accounts, options).await
+            watch::run(&client, accounts, options, args.json).await
         }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
             let env: HashMap<String, String> = std::env::vars().collect();
@@ -199,7 +203,7 @@ fn init_logging(verbose: u8) {
     let ansi = io::stderr().is_terminal() && !no_color;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
+        .with_writer(|| console::Stderr)
         .with_target(false)
         .with_ansi(ansi)
         .init();

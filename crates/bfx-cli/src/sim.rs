@@ -1,17 +1,21 @@
-//! `bfx sim` (run the emulator until Ctrl-C or SIGTERM) and `bfx demo` (run it in-process on a
-//! free loopback port and show the demo accounts' balances through the real client).
+//! `bfx sim` (run the emulator until Ctrl-C or SIGTERM), `bfx demo` (run it in-process on a
+//! free loopback port and show the demo accounts' balances through the real client) and
+//! `bfx demo watch` (the same emulator, its balances moved every ~1.5 s, watched live).
 
 use anyhow::Context;
 use bfx_client::{Client, Credentials, Endpoints};
 use bfx_sim::SimState;
 use secrecy::SecretString;
-use tokio::net::TcpListener;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use crate::cli::{ReportArgs, SimArgs};
 use crate::config::Account;
 use crate::exit::Exit;
-use crate::{balances, print_report, write_stdout};
+use crate::{balances, print_report, watch, write_stdout};
 
 pub async fn serve(args: SimArgs) -> anyhow::Result<Exit> {
     if args.print_demo_state {
@@ -78,29 +82,116 @@ async fn shutdown_signal() {
     }
 }
 
+/// The in-process emulator with the demo state, and its accounts as configured ones.
+struct Demo {
+    url: String,
+    accounts: Vec<Account>,
+    client: Client,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl Demo {
+    async fn start() -> anyhow::Result<Demo> {
+        let state = SimState::demo();
+        let accounts: Vec<Account> = state
+            .keys()
+            .into_iter()
+            .map(|k| Account {
+                credentials: Credentials::new(k.key, SecretString::from(k.secret)),
+                secret_source: format!("the demo state's secret for {}", k.account),
+                name: k.account,
+            })
+            .collect();
+        let listener =
+            TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port for the emulator")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(bfx_sim::serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        eprintln!("bfx demo: built-in emulator at {url} (demo state, no network, no config)");
+        // A fresh emulator every run: its nonces need not outlive it.
+        let client = Client::builder().endpoints(Endpoints::single(&url)?).in_memory_nonces().build()?;
+        Ok(Demo { url, accounts, client, stop, server })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        // Streams still open are closed by the emulator; do not hang on a slow one.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.server).await;
+    }
+}
+
 pub async fn demo(args: &ReportArgs) -> anyhow::Result<Exit> {
-    let state = SimState::demo();
-    let accounts: Vec<Account> = state
-        .keys()
-        .into_iter()
-        .map(|k| Account {
-            credentials: Credentials::new(k.key, SecretString::from(k.secret)),
-            secret_source: format!("the demo state's secret for {}", k.account),
-            name: k.account,
-        })
-        .collect();
-    let listener =
-        TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port for the emulator")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(bfx_sim::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    eprintln!("bfx demo: built-in emulator at {url} (demo state, no network, no config)");
-    // A fresh emulator every run: its nonces need not outlive it.
-    let client = Client::builder().endpoints(Endpoints::single(&url)?).in_memory_nonces().build()?;
-    let report = balances::fetch(&client, accounts, args).await;
-    let _ = stop.send(());
-    let _ = server.await;
+    let demo = Demo::start().await?;
+    let accounts = demo.accounts.clone();
+    let report = balances::fetch(&demo.client, accounts, args).await;
+    demo.stop().await;
     print_report(report?, args)
+}
+
+/// Wallets `bfx demo watch` moves, in turn, by these deltas; each round goes up, the next down,
+/// so the demo balances stay near the demo state's.
+const MOVES: &[(&str, &str, &str, &str)] = &[
+    ("main", "exchange", "BTC", "0.01"),
+    ("cold", "exchange", "ETH", "0.25"),
+    ("bot", "exchange", "SOL", "3.5"),
+    ("main", "exchange", "DOGE", "1500"),
+    ("cold", "exchange", "BTC", "0.05"),
+    ("bot", "margin", "USD", "125.5"),
+];
+const MOVE_EVERY: Duration = Duration::from_millis(1500);
+
+pub async fn demo_watch(json: bool) -> anyhow::Result<Exit> {
+    let demo = Demo::start().await?;
+    let mover = tokio::spawn(move_balances(demo.url.clone()));
+    let options = bfx_client::StreamOptions::default();
+    let exit = watch::run(&demo.client, demo.accounts.clone(), options, json).await;
+    mover.abort();
+    demo.stop().await;
+    exit
+}
+
+/// Moves the demo balances through the emulator's admin API until aborted.
+async fn move_balances(url: String) {
+    let Some(addr) = url.strip_prefix("http://").map(str::to_owned) else { return };
+    let mut round = 0usize;
+    loop {
+        for (account, wallet_type, currency, delta) in MOVES {
+            tokio::time::sleep(MOVE_EVERY).await;
+            let sign = if round.is_multiple_of(2) { "" } else { "-" };
+            let body = serde_json::json!({
+                "account": account, "type": wallet_type, "currency": currency, "delta": format!("{sign}{delta}"),
+            })
+            .to_string();
+            if let Err(e) = post(&addr, "/sim/wallets", &body).await {
+                tracing::warn!("bfx demo watch: cannot move {account}'s {currency}: {e:#}");
+            }
+        }
+        round += 1;
+    }
+}
+
+/// One tiny HTTP/1.1 POST to the in-process emulator (no HTTP client for two lines of JSON).
+async fn post(addr: &str, path: &str, json: &str) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let head = String::from_utf8_lossy(&response);
+    match head.starts_with("HTTP/1.1 200") {
+        true => Ok(()),
+        false => anyhow::bail!("POST {path}: {}", head.lines().next().unwrap_or("no response")),
+    }
 }

@@ -219,13 +219,13 @@ fn dash() -> String {
 }
 
 /// An amount of `currency`: fiat to 2 places, crypto to at most 8, for display only.
-fn amount(currency: &str, value: Decimal) -> String {
+pub(crate) fn amount(currency: &str, value: Decimal) -> String {
     let places = if FIAT.contains(&currency) { 2 } else { 8 };
     group(&format_decimal(round(value, places)))
 }
 
 /// A value in the quote currency: fiat with exactly 2 places, crypto with at most 8.
-fn value(quote: &str, value: Decimal) -> String {
+pub(crate) fn value(quote: &str, value: Decimal) -> String {
     if FIAT.contains(&quote) { group(&format!("{:.2}", round(value, 2))) } else { amount(quote, value) }
 }
 

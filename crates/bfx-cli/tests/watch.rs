@@ -166,3 +166,21 @@ fn a_rejected_key_fails_for_good() {
     assert_eq!((last["state"].as_str(), last["kind"].as_str()), (Some("failed"), Some("auth")));
     assert!(!text.contains("CANARY"));
 }
+
+#[test]
+fn demo_watch_streams_moving_balances() {
+    let home = TempDir::new().unwrap();
+    // It runs until stopped: the timeout kills it, and what it printed by then is kept.
+    let out =
+        bfx(home.path()).args(["demo", "watch", "--json"]).timeout(Duration::from_secs(5)).output().unwrap();
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let demo_accounts = ["main", "bot", "cold", "paper"];
+    let is_demo = |e: &Value| demo_accounts.contains(&e["account"].as_str().unwrap_or(""));
+    assert!(events.iter().any(|e| e["event"] == "snapshot" && is_demo(e)), "{events:?}");
+    let moved =
+        events.iter().find(|e| e["event"] == "wallet" && is_demo(e)).unwrap_or_else(|| panic!("{events:?}"));
+    assert!(moved["wallet"]["balance"].is_string(), "{moved}");
+}

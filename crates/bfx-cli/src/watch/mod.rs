@@ -1,11 +1,17 @@
 //! `bfx watch`: follow every selected account live over Bitfinex's WebSocket (one authenticated
 //! connection per account), falling back to REST polling while the socket cannot be had.
 //!
-//! This is the scriptable form: one NDJSON event per line on stdout (`status`, `snapshot`,
-//! `wallet`, `total`), schema in the README. Each account's state (`connecting`, `live`,
-//! `reconnecting`, `polling`, `maintenance`, `failed`) is always said before its data, so a stale
-//! total is never presented as current.
+//! Two forms: the full-screen view on a terminal (`model` → `tui`, run by `screen`), and the
+//! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`),
+//! schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
+//! `maintenance`, `failed`) is always said before its data, so a stale total is never presented
+//! as current.
 
+mod model;
+mod screen;
+mod tui;
+
+use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bfx_client::{Client, StreamEvent, StreamOptions, StreamState};
@@ -20,21 +26,8 @@ use crate::write_stdout;
 /// Streams every account's events as NDJSON until Ctrl-C, or until every stream has ended.
 /// Exit 0 on Ctrl-C; 3 when every account failed for good (e.g. a rejected key).
 pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
-    let (lines, mut receiver) = mpsc::channel::<(String, StreamEvent)>(256);
     let count = accounts.len();
-    for account in accounts {
-        let mut stream = client.account_stream(account.credentials, options.clone());
-        let lines = lines.clone();
-        tokio::spawn(async move {
-            while let Some(event) = stream.next_event().await {
-                if lines.send((account.name.clone(), event)).await.is_err() {
-                    break;
-                }
-            }
-            stream.close().await;
-        });
-    }
-    drop(lines);
+    let mut receiver = spawn_streams(client, accounts, options);
     let mut failed = 0;
     loop {
         tokio::select! {
@@ -51,6 +44,42 @@ pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOpti
             },
         }
     }
+}
+
+/// The full-screen view when stdout is a terminal and `json` is not asked for; NDJSON otherwise.
+pub async fn run(
+    client: &Client,
+    accounts: Vec<Account>,
+    options: StreamOptions,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    match !json && std::io::stdout().is_terminal() {
+        true => screen::run(client, accounts, options).await,
+        false => ndjson(client, accounts, options).await,
+    }
+}
+
+/// One stream per account, their events merged on one channel (account name, event); the
+/// channel closes once every stream has ended.
+fn spawn_streams(
+    client: &Client,
+    accounts: Vec<Account>,
+    options: StreamOptions,
+) -> mpsc::Receiver<(String, StreamEvent)> {
+    let (lines, receiver) = mpsc::channel::<(String, StreamEvent)>(256);
+    for account in accounts {
+        let mut stream = client.account_stream(account.credentials, options.clone());
+        let lines = lines.clone();
+        tokio::spawn(async move {
+            while let Some(event) = stream.next_event().await {
+                if lines.send((account.name.clone(), event)).await.is_err() {
+                    break;
+                }
+            }
+            stream.close().await;
+        });
+    }
+    receiver
 }
 
 /// One event as a JSON object (see README "bfx watch").

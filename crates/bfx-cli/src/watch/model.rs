@@ -1,0 +1,413 @@
+//! What the full-screen `bfx watch` knows: per account its wallets, its last `bu` total, where
+//! its stream stands and when data last came; and the market that values it all.
+//!
+//! Pure: every method that depends on time takes `now` (an `Instant`), so tests drive the clock.
+//! Values follow `bfx balances`: unpriced and paper currencies are left out of totals, and an
+//! account whose stream is neither live nor polling is stale, never current.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bfx_client::{StreamEvent, StreamState};
+use bfx_core::WalletRow;
+use bfx_core::valuation::{Market, PriceKind};
+use rust_decimal::Decimal;
+
+/// How long a changed wallet stays highlighted.
+pub const HIGHLIGHT: Duration = Duration::from_secs(2);
+
+/// Everything the view shows.
+#[derive(Debug)]
+pub struct Model {
+    /// The currency values are in (`USD`).
+    pub quote: String,
+    /// `None` until the tickers have been fetched (or while they cannot be).
+    market: Option<Market>,
+    /// Display names from `conf/pub:map:currency:sym` (`UST` → `USDt`).
+    names: HashMap<String, String>,
+    /// In the order they were configured.
+    pub accounts: Vec<AccountView>,
+}
+
+/// One account as last heard of.
+#[derive(Debug)]
+pub struct AccountView {
+    pub name: String,
+    pub state: StreamState,
+    /// When a snapshot, wallet or total last arrived.
+    pub last_data: Option<Instant>,
+    /// Keyed by (wallet type, currency).
+    pub wallets: BTreeMap<(String, String), WalletEntry>,
+    /// The last `bu` message (Bitfinex documents no unit, so it is kept, not valued).
+    pub total: Option<(Decimal, Decimal)>,
+}
+
+#[derive(Debug)]
+pub struct WalletEntry {
+    pub row: WalletRow,
+    /// When its balance last changed after the first snapshot (a first sight is not a change).
+    pub changed_at: Option<Instant>,
+}
+
+/// An account's value in the quote currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountValue {
+    /// No wallets heard of yet.
+    Unknown,
+    /// Live or polling: the value is current. `unpriced` wallets are left out.
+    Current { value: Decimal, unpriced: usize },
+    /// Not live or polling: the value is as of `age` ago, and may be wrong.
+    Stale { value: Decimal, unpriced: usize, age: Duration },
+}
+
+/// One currency across every account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetLine {
+    pub currency: String,
+    pub name: String,
+    pub balance: Decimal,
+    /// `None` when unpriced (or paper).
+    pub value: Option<Decimal>,
+    /// Some wallet of it changed within [`HIGHLIGHT`].
+    pub changed: bool,
+    /// Some of it comes from a stale account.
+    pub stale: bool,
+}
+
+/// The total across accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrandTotal {
+    pub value: Decimal,
+    /// Accounts whose (last known) value is included but not current.
+    pub stale_accounts: usize,
+    /// Wallets left out because they have no price.
+    pub unpriced: usize,
+    /// No tickers yet: nothing is valued.
+    pub no_prices: bool,
+}
+
+impl AccountView {
+    /// Live or polling: what is shown is what the exchange has.
+    pub fn is_current(&self) -> bool {
+        matches!(self.state, StreamState::Live | StreamState::Polling { .. })
+    }
+
+    /// Time since the last data, if any came.
+    pub fn age(&self, now: Instant) -> Option<Duration> {
+        self.last_data.map(|at| now.saturating_duration_since(at))
+    }
+}
+
+impl Model {
+    pub fn new(quote: &str, accounts: impl IntoIterator<Item = String>) -> Model {
+        Model {
+            quote: quote.to_owned(),
+            market: None,
+            names: HashMap::new(),
+            accounts: accounts
+                .into_iter()
+                .map(|name| AccountView {
+                    name,
+                    state: StreamState::Connecting,
+                    last_data: None,
+                    wallets: BTreeMap::new(),
+                    total: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// New prices (fetched at start, then every 10 s) and display names.
+    pub fn set_market(&mut self, market: Market, names: HashMap<String, String>) {
+        self.market = Some(market);
+        if !names.is_empty() {
+            self.names = names;
+        }
+    }
+
+    /// Applies one stream event of `account` (an unknown account is added).
+    pub fn apply(&mut self, account: &str, event: StreamEvent, now: Instant) {
+        let index = match self.accounts.iter().position(|a| a.name == account) {
+            Some(index) => index,
+            None => {
+                self.accounts.extend(Model::new(&self.quote, [account.to_owned()]).accounts);
+                self.accounts.len() - 1
+            }
+        };
+        let view = &mut self.accounts[index];
+        match event {
+            StreamEvent::Snapshot { wallets } => {
+                let first = view.last_data.is_none() && view.wallets.is_empty();
+                let mut previous = std::mem::take(&mut view.wallets);
+                for row in wallets {
+                    let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
+                    let changed_at = match previous.remove(&key) {
+                        Some(old) if old.row.balance == row.balance => old.changed_at,
+                        Some(_) => Some(now),
+                        None if first => None,
+                        None => Some(now),
+                    };
+                    view.wallets.insert(key, WalletEntry { row, changed_at });
+                }
+                view.last_data = Some(now);
+            }
+            StreamEvent::Wallet(row) => {
+                let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
+                let changed_at = match view.wallets.get(&key) {
+                    Some(old) if old.row.balance == row.balance => old.changed_at,
+                    _ => Some(now),
+                };
+                view.wallets.insert(key, WalletEntry { row, changed_at });
+                view.last_data = Some(now);
+            }
+            StreamEvent::Total { aum, aum_net } => {
+                view.total = Some((aum, aum_net));
+                view.last_data = Some(now);
+            }
+            StreamEvent::Status(state) => view.state = state,
+            _ => {}
+        }
+    }
+
+    /// The value of one wallet row, `None` when unpriced (paper included) or no prices yet.
+    fn value(&self, row: &WalletRow) -> Option<Decimal> {
+        let market = self.market.as_ref()?;
+        market.value(row.balance, &row.currency, &self.quote, PriceKind::Last, false).ok().map(|(_, v)| v)
+    }
+
+    pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
+        self.names.get(currency).map_or(currency, String::as_str)
+    }
+
+    pub fn has_prices(&self) -> bool {
+        self.market.is_some()
+    }
+
+    /// An account's value, current or stale.
+    pub fn account_value(&self, account: &AccountView, now: Instant) -> AccountValue {
+        if account.last_data.is_none() && account.wallets.is_empty() {
+            return AccountValue::Unknown;
+        }
+        let (mut value, mut unpriced) = (Decimal::ZERO, 0);
+        for entry in account.wallets.values() {
+            match self.value(&entry.row) {
+                Some(v) => value += v,
+                None => unpriced += 1,
+            }
+        }
+        match account.is_current() {
+            true => AccountValue::Current { value, unpriced },
+            false => AccountValue::Stale { value, unpriced, age: account.age(now).unwrap_or_default() },
+        }
+    }
+
+    /// The sum over every account with data, saying how many of them are stale.
+    pub fn grand_total(&self, now: Instant) -> GrandTotal {
+        let mut total = GrandTotal {
+            value: Decimal::ZERO,
+            stale_accounts: 0,
+            unpriced: 0,
+            no_prices: !self.has_prices(),
+        };
+        for account in &self.accounts {
+            match self.account_value(account, now) {
+                AccountValue::Unknown => {}
+                AccountValue::Current { value, unpriced } => {
+                    total.value += value;
+                    total.unpriced += unpriced;
+                }
+                AccountValue::Stale { value, unpriced, .. } => {
+                    total.value += value;
+                    total.unpriced += unpriced;
+                    total.stale_accounts += 1;
+                }
+            }
+        }
+        total
+    }
+
+    /// Every currency held, summed across accounts and wallet types; most valuable first, then
+    /// unpriced ones by id.
+    pub fn assets(&self, now: Instant) -> Vec<AssetLine> {
+        let mut sums: BTreeMap<&str, AssetLine> = BTreeMap::new();
+        for account in &self.accounts {
+            for entry in account.wallets.values() {
+                let currency = entry.row.currency.as_str();
+                let line = sums.entry(currency).or_insert_with(|| AssetLine {
+                    currency: currency.to_owned(),
+                    name: self.display_name(currency).to_owned(),
+                    balance: Decimal::ZERO,
+                    value: Some(Decimal::ZERO),
+                    changed: false,
+                    stale: false,
+                });
+                line.balance += entry.row.balance;
+                line.value = match (line.value, self.value(&entry.row)) {
+                    (Some(sum), Some(v)) => Some(sum + v),
+                    _ => None,
+                };
+                line.changed |=
+                    entry.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT);
+                line.stale |= !account.is_current();
+            }
+        }
+        let mut lines: Vec<AssetLine> = sums.into_values().collect();
+        lines.sort_by(|a, b| match (a.value, b.value) {
+            (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.currency.cmp(&b.currency)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.currency.cmp(&b.currency),
+        });
+        lines
+    }
+
+    /// Every account has failed for good.
+    pub fn all_failed(&self) -> bool {
+        !self.accounts.is_empty()
+            && self.accounts.iter().all(|a| matches!(a.state, StreamState::Failed { .. }))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use bfx_client::ErrorKind;
+
+    pub(crate) fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
+        let json = format!(r#"[["{wallet_type}","{currency}",{balance},0,null,null,null]]"#);
+        bfx_core::parse_wallets(json.as_bytes()).unwrap().remove(0)
+    }
+
+    /// BTC at 100000 USD, ETH at 4000 USD, TESTBTC paper, XYZ unpriced.
+    pub(crate) fn market() -> Market {
+        let json = r#"[["tBTCUSD",99999,1,100001,1,0,0,100000,1,0,0],["tETHUSD",3999,1,4001,1,0,0,4000,1,0,0],["tTESTBTC:TESTUSD",1,1,1,1,0,0,50000,1,0,0]]"#;
+        Market::new(&bfx_core::parse_tickers(json.as_bytes()).unwrap(), &[])
+    }
+
+    fn snapshot(rows: Vec<WalletRow>) -> StreamEvent {
+        StreamEvent::Snapshot { wallets: rows }
+    }
+
+    #[test]
+    fn snapshots_replace_and_wallets_upsert() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", ["main".to_owned()]);
+        model.set_market(market(), HashMap::new());
+        model.apply("main", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("margin", "ETH", "2")]), t0);
+        let main = &model.accounts[0];
+        assert_eq!(main.wallets.len(), 2);
+        assert!(main.wallets.values().all(|w| w.changed_at.is_none()), "a first snapshot is no change");
+        assert_eq!(
+            model.account_value(main, t0),
+            AccountValue::Current { value: "108000".parse().unwrap(), unpriced: 0 }
+        );
+
+        let t1 = t0 + Duration::from_secs(5);
+        model.apply("main", StreamEvent::Wallet(row("exchange", "BTC", "1.5")), t1);
+        model.apply("main", StreamEvent::Wallet(row("funding", "BTC", "0.5")), t1);
+        let main = &model.accounts[0];
+        assert_eq!(main.wallets.len(), 3);
+        assert_eq!(main.wallets[&("exchange".into(), "BTC".into())].row.balance, "1.5".parse().unwrap());
+        assert_eq!(main.last_data, Some(t1));
+
+        // A snapshot replaces: the margin ETH wallet is gone.
+        let t2 = t1 + Duration::from_secs(5);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1.5")]), t2);
+        let main = &model.accounts[0];
+        assert_eq!(main.wallets.len(), 1);
+        assert_eq!(
+            main.wallets[&("exchange".into(), "BTC".into())].changed_at,
+            Some(t1),
+            "unchanged keeps its time"
+        );
+
+        model.apply(
+            "main",
+            StreamEvent::Total { aum: "7".parse().unwrap(), aum_net: "6".parse().unwrap() },
+            t2,
+        );
+        assert_eq!(model.accounts[0].total, Some(("7".parse().unwrap(), "6".parse().unwrap())));
+    }
+
+    #[test]
+    fn totals_leave_out_unpriced_and_paper() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", ["main".to_owned(), "paper".to_owned()]);
+        model.apply("main", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "XYZ", "5")]), t0);
+        model.apply("paper", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("paper", snapshot(vec![row("exchange", "TESTBTC", "1")]), t0);
+        assert!(model.grand_total(t0).no_prices);
+        model.set_market(market(), HashMap::from([("BTC".to_owned(), "Bitcoin".to_owned())]));
+        let total = model.grand_total(t0);
+        assert_eq!(
+            total,
+            GrandTotal { value: "100000".parse().unwrap(), stale_accounts: 0, unpriced: 2, no_prices: false }
+        );
+        let assets = model.assets(t0);
+        assert_eq!(
+            assets.iter().map(|a| (a.name.as_str(), a.value)).collect::<Vec<_>>(),
+            [("Bitcoin", Some("100000".parse().unwrap())), ("TESTBTC", None), ("XYZ", None)]
+        );
+    }
+
+    #[test]
+    fn only_live_or_polling_is_current() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", ["a".to_owned()]);
+        model.set_market(market(), HashMap::new());
+        assert_eq!(model.account_value(&model.accounts[0], t0), AccountValue::Unknown);
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
+        let later = t0 + Duration::from_secs(12);
+        let value: Decimal = "100000".parse().unwrap();
+        let states = [
+            (StreamState::Connecting, false),
+            (StreamState::Live, true),
+            (StreamState::Polling { reason: "refused".into() }, true),
+            (
+                StreamState::Reconnecting {
+                    attempt: 1,
+                    after: Duration::from_secs(1),
+                    reason: "closed".into(),
+                },
+                false,
+            ),
+            (StreamState::Maintenance, false),
+            (StreamState::Failed { reason: "key".into(), kind: ErrorKind::Auth }, false),
+        ];
+        for (state, current) in states {
+            model.apply("a", StreamEvent::Status(state.clone()), later);
+            let expected = match current {
+                true => AccountValue::Current { value, unpriced: 0 },
+                false => AccountValue::Stale { value, unpriced: 0, age: Duration::from_secs(12) },
+            };
+            assert_eq!(model.account_value(&model.accounts[0], later), expected, "{state:?}");
+            assert_eq!(model.grand_total(later).stale_accounts, usize::from(!current), "{state:?}");
+        }
+        assert!(model.all_failed());
+    }
+
+    #[test]
+    fn a_change_is_highlighted_for_two_seconds() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", ["a".to_owned()]);
+        model.apply("a", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "1")]), t0);
+        assert!(model.assets(t0).iter().all(|a| !a.changed));
+        let t1 = t0 + Duration::from_secs(10);
+        model.apply("a", StreamEvent::Wallet(row("exchange", "BTC", "2")), t1);
+        fn changed(model: &Model, now: Instant) -> Vec<String> {
+            model.assets(now).into_iter().filter(|a| a.changed).map(|a| a.currency).collect()
+        }
+        assert_eq!(changed(&model, t1), ["BTC"]);
+        assert_eq!(changed(&model, t1 + Duration::from_millis(1999)), ["BTC"]);
+        assert!(changed(&model, t1 + HIGHLIGHT).is_empty());
+        // The same balance again is not a change; a resync snapshot with a new one is.
+        let t2 = t1 + Duration::from_secs(10);
+        model.apply("a", StreamEvent::Wallet(row("exchange", "BTC", "2")), t2);
+        assert!(changed(&model, t2).is_empty());
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "2"), row("exchange", "ETH", "3")]), t2);
+        assert_eq!(changed(&model, t2), ["ETH"]);
+    }
+}

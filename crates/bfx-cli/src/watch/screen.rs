@@ -1,0 +1,168 @@
+//! The full-screen loop: raw mode and the alternate screen for as long as it runs (restored on
+//! every exit, error and panic included), a redraw on each event and once a second, and prices
+//! refreshed every 10 s. `q`, Esc or Ctrl-C quits.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bfx_client::{Client, StreamEvent, StreamOptions, Symbols};
+use bfx_core::valuation::Market;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use tokio::sync::mpsc;
+
+use super::model::Model;
+use super::tui::{Clock, draw};
+use crate::config::Account;
+use crate::console;
+use crate::exit::Exit;
+
+const PRICE_REFRESH: Duration = Duration::from_secs(10);
+const SYMBOL_NAMES: &str = "pub:map:currency:sym";
+const UNDERLYINGS: &str = "pub:map:currency:undl";
+
+/// Currency id → display name (`UST` → `USDt`).
+type Names = HashMap<String, String>;
+
+/// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good.
+pub async fn run(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
+    let mut model = Model::new("USD", accounts.iter().map(|a| a.name.clone()));
+    let mut events = Some(super::spawn_streams(client, accounts, options));
+    let mut prices = spawn_price_refresh(client.clone());
+    let mut input = spawn_input();
+    let mut screen = Screen::enter()?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        screen.terminal.draw(|frame| draw(frame, &model, &clock()))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            key = input.recv() => match key {
+                Some(Input::Quit) | None => break,
+                Some(Input::Redraw) => {}
+            },
+            next = next_event(&mut events) => match next {
+                Some((account, event)) => model.apply(&account, event, Instant::now()),
+                // Every stream has ended (failed for good): keep showing why until `q`.
+                None => events = None,
+            },
+            Some((market, names)) = prices.recv() => model.set_market(market, names),
+            _ = tick.tick() => {}
+        }
+    }
+    drop(screen);
+    Ok(if model.all_failed() { Exit::Auth } else { Exit::Ok })
+}
+
+/// Raw mode and the alternate screen, left when dropped (on `?` as well as on return); a panic
+/// is handled by the hook `ratatui::try_init` installs. Logs and wait notices are held meanwhile
+/// and printed once the normal screen is back.
+struct Screen {
+    terminal: DefaultTerminal,
+}
+
+impl Screen {
+    fn enter() -> anyhow::Result<Screen> {
+        match ratatui::try_init() {
+            Ok(terminal) => {
+                console::hold();
+                Ok(Screen { terminal })
+            }
+            Err(e) => {
+                ratatui::restore();
+                Err(anyhow::Error::new(e)
+                    .context("cannot set up the terminal for the full-screen view (try --json)"))
+            }
+        }
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        ratatui::restore();
+        console::release();
+    }
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Screen")
+    }
+}
+
+async fn next_event(
+    events: &mut Option<mpsc::Receiver<(String, StreamEvent)>>,
+) -> Option<(String, StreamEvent)> {
+    match events {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn clock() -> Clock {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let day = secs % 86_400;
+    Clock { at: Instant::now(), clock: format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60) }
+}
+
+#[derive(Debug)]
+enum Input {
+    Quit,
+    /// A resize, or any key that is not a command.
+    Redraw,
+}
+
+/// Reads the terminal on a thread (crossterm's reads block); ends once the loop has gone.
+fn spawn_input() -> mpsc::UnboundedReceiver<Input> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while !sender.is_closed() {
+            match event::poll(Duration::from_millis(200)) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(_) => break,
+            }
+            let input = match event::read() {
+                Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => match key.code {
+                    KeyCode::Char('q') | KeyCode::Esc => Input::Quit,
+                    // Raw mode turns Ctrl-C into a key, not SIGINT.
+                    KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => Input::Quit,
+                    _ => Input::Redraw,
+                },
+                Ok(_) => Input::Redraw,
+                Err(_) => Input::Quit,
+            };
+            if sender.send(input).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// Fetches the currency maps (until they are had) and the tickers now and every 10 s (6 of the
+/// 30 `tickers` requests a minute allows). A failed fetch keeps the last market (or none: values
+/// then say "no prices").
+fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Names)> {
+    let (sender, receiver) = mpsc::channel(1);
+    tokio::spawn(async move {
+        // Display names, and the underlying of each derivative currency.
+        let mut maps: Option<(Names, Vec<(String, String)>)> = None;
+        loop {
+            if maps.is_none()
+                && let Ok(mut fetched) = client.conf_maps(&[SYMBOL_NAMES, UNDERLYINGS]).await
+            {
+                let underlying = fetched.pop().unwrap_or_default();
+                maps = Some((fetched.pop().unwrap_or_default().into_iter().collect(), underlying));
+            }
+            let (names, underlying) = maps.clone().unwrap_or_default();
+            if let Ok(tickers) = client.tickers(Symbols::All).await
+                && sender.send((Market::new(&tickers, &underlying), names)).await.is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(PRICE_REFRESH).await;
+        }
+    });
+    receiver
+}

@@ -1,0 +1,166 @@
+//! The full-screen `bfx watch` in a real terminal: tmux runs it against the emulator, a wallet
+//! change is seen highlighted, `q` quits with exit 0 and leaves the normal screen restored.
+//!
+//! Needs tmux, so it is `#[ignore]`d in `cargo test`; `.ci/run` runs it with
+//! `cargo test -p bfx-cli --test watch_tmux -- --ignored`. The screen it captured is checked
+//! against `tests/fixtures/watch-tmux.txt` (clock and ages masked); after a deliberate change
+//! to the view, rewrite it with `BFX_UPDATE_FIXTURES=1`, which also keeps the same screen with its
+//! colours in `watch-tmux.ansi` (`cat` it in a terminal).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tempfile::TempDir;
+
+const FIXTURE: &str = "tests/fixtures/watch-tmux.txt";
+
+/// A tmux server of its own (`-L`), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        Tmux { socket: format!("bfx-test-{}", std::process::id()) }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test: {e}"));
+        assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn capture(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "watch"])
+    }
+
+    /// The screen with its colours and attributes as escape sequences (`cat` shows it as it was).
+    fn capture_ansi(&self) -> String {
+        self.run(&["capture-pane", "-p", "-e", "-t", "watch"])
+    }
+
+    /// Captures until `want` holds; fails after 15 s with the last screen.
+    fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if want(&screen) {
+                return screen;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "no {what} within 15 s:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").arg("-L").arg(&self.socket).arg("kill-server").output();
+    }
+}
+
+/// The clock (`12:34:56 UTC`) and the AGE column (`3s`, `1m05s`) vary from run to run.
+fn masked(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|line| {
+            let words: Vec<String> = line
+                .split(' ')
+                .map(|word| {
+                    let is_clock = word.len() == 8 && word.chars().filter(|c| *c == ':').count() == 2;
+                    let is_age = word.ends_with('s')
+                        && word.len() > 1
+                        && word[..word.len() - 1].chars().all(|c| c.is_ascii_digit() || c == 'm');
+                    match (is_clock, is_age) {
+                        (true, _) => "HH:MM:SS".to_owned(),
+                        (_, true) => "#".repeat(word.len()),
+                        _ => word.to_owned(),
+                    }
+                })
+                .collect();
+            words.join(" ").trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn config(home: &Path, url: &str) -> std::path::PathBuf {
+    let path = home.join("bfx.toml");
+    let accounts: String = ["main", "cold"]
+        .iter()
+        .map(|name| {
+            format!(
+                "[[account]]\nname = \"{name}\"\nkey = \"demo-{name}\"\nsecret = \"demo-{name}-secret\"\n\n"
+            )
+        })
+        .collect();
+    write_private(&path, &format!("[endpoints]\napi_url = \"{url}\"\n\n{accounts}"));
+    path
+}
+
+#[test]
+#[ignore = "needs tmux; .ci/run runs it"]
+fn full_screen_in_tmux() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let config = config(home.path(), &sim.url);
+    let status = home.path().join("status");
+    let command = format!(
+        "env -i HOME='{home}' PATH=\"$PATH\" TERM=tmux-256color '{bfx}' watch --config '{config}'; echo \"exit $?\" > '{status}'; sleep 30",
+        home = home.path().display(),
+        bfx = assert_cmd::cargo::cargo_bin("bfx").display(),
+        config = config.display(),
+        status = status.display(),
+    );
+    let tmux = Tmux::new();
+    tmux.run(&["new-session", "-d", "-s", "watch", "-x", "100", "-y", "24", &command]);
+
+    let live = |s: &str| {
+        s.lines().filter(|l| l.contains(" live ")).count() == 2
+            && s.contains("total ")
+            && !s.contains("no prices")
+    };
+    tmux.until("both accounts live and valued", live);
+
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"cold","type":"exchange","currency":"ETH","delta":"1.5"}"#,
+    );
+    let screen = tmux.until("the ETH change highlighted", |s| s.contains("ETH *"));
+    assert!(screen.contains("Accounts") && screen.contains("Assets"), "{screen}");
+    assert!(screen.lines().any(|l| l.starts_with(" bfx watch   total ") && l.contains(" USD")), "{screen}");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    if std::env::var_os("BFX_UPDATE_FIXTURES").is_some() {
+        std::fs::write(&fixture, format!("{}\n", screen.trim_end())).unwrap();
+        std::fs::write(fixture.with_extension("ansi"), tmux.capture_ansi()).unwrap();
+    }
+    let expected = std::fs::read_to_string(&fixture).unwrap();
+    assert_eq!(
+        masked(&screen),
+        masked(&expected),
+        "the screen differs from {FIXTURE} (after a deliberate change: BFX_UPDATE_FIXTURES=1)"
+    );
+    tmux.until("the highlight gone after 2 s", |s| !s.contains(" *") && live(s));
+
+    tmux.run(&["send-keys", "-t", "watch", "q"]);
+    let start = Instant::now();
+    while !status.exists() {
+        assert!(start.elapsed() < Duration::from_secs(5), "q did not quit:\n{}", tmux.capture());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "exit 0");
+    // The alternate screen is left: nothing of the view remains on the terminal.
+    let after = tmux.capture();
+    assert!(!after.contains("Accounts") && !after.contains('│'), "{after}");
+}
