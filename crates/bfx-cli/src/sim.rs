@@ -8,8 +8,7 @@ use bfx_sim::SimState;
 use secrecy::SecretString;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::cli::{ReportArgs, SimArgs};
@@ -161,7 +160,8 @@ pub async fn demo_watch(json: bool) -> anyhow::Result<Exit> {
 
 /// Moves the demo balances through the emulator's admin API until aborted.
 async fn move_balances(url: String) {
-    let Some(addr) = url.strip_prefix("http://").map(str::to_owned) else { return };
+    // `Demo::start` built the exchange client, which installed the TLS crypto provider reqwest needs.
+    let http = reqwest::Client::new();
     let mut round = 0usize;
     loop {
         for (account, wallet_type, currency, delta) in MOVES {
@@ -169,29 +169,13 @@ async fn move_balances(url: String) {
             let sign = if round.is_multiple_of(2) { "" } else { "-" };
             let body = serde_json::json!({
                 "account": account, "type": wallet_type, "currency": currency, "delta": format!("{sign}{delta}"),
-            })
-            .to_string();
-            if let Err(e) = post(&addr, "/sim/wallets", &body).await {
-                tracing::warn!("bfx demo watch: cannot move {account}'s {currency}: {e:#}");
+            });
+            let sent = http.post(format!("{url}/sim/wallets")).body(body.to_string()).send().await;
+            match sent.and_then(reqwest::Response::error_for_status) {
+                Ok(_) => {}
+                Err(e) => tracing::warn!("bfx demo watch: cannot move {account}'s {currency}: {e}"),
             }
         }
         round += 1;
-    }
-}
-
-/// One tiny HTTP/1.1 POST to the in-process emulator (no HTTP client for two lines of JSON).
-async fn post(addr: &str, path: &str, json: &str) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{json}",
-        json.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let head = String::from_utf8_lossy(&response);
-    match head.starts_with("HTTP/1.1 200") {
-        true => Ok(()),
-        false => anyhow::bail!("POST {path}: {}", head.lines().next().unwrap_or("no response")),
     }
 }

@@ -1,6 +1,7 @@
 //! The account stream end to end against the emulator's `/ws/2`: auth with the nonce counter shared
 //! with REST, both snapshots, a wallet change made through the admin API arriving as `Wallet` and
-//! `Total`, and reconnects after a restart notice (20051) and a dropped connection.
+//! `Total`, and reconnects after a restart notice (20051), a dropped connection, a server that
+//! stops its heartbeats and an emulator restart, each ending equal to a fresh REST read.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
@@ -92,5 +93,104 @@ async fn wallet_changes_stream_from_the_emulator_across_reconnects() {
 
     // REST still works with the key after the stream's nonces.
     assert_eq!(balance_of(&client.wallets(&alice).await.unwrap(), "BTC"), dec("1.5"));
+    stream.close().await;
+}
+
+/// The emulator on `listener` with heartbeats every `heartbeat`; stopped when the sender is used
+/// or dropped, and the task ends once it has.
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: &str,
+    heartbeat: Duration,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let state = bfx_sim::SimState::from_toml(state, "test state").unwrap();
+    let options = bfx_sim::SimOptions::default().with_ws_heartbeat(heartbeat);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(bfx_sim::serve_with(listener, state, options, async move {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
+
+/// The events up to the next `Live`, then the first snapshot after it (the REST read).
+async fn live_again(stream: &mut bfx_client::AccountStream) -> Vec<bfx_core::WalletRow> {
+    loop {
+        match next(stream).await {
+            StreamEvent::Status(StreamState::Live) => return next_snapshot(stream).await,
+            StreamEvent::Status(StreamState::Failed { reason, .. }) => panic!("failed: {reason}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_server_and_an_emulator_restart_resynchronise() {
+    bfx_client::install_crypto_provider();
+    let heartbeat = Duration::from_millis(150);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let (stop, served) = serve(listener, STATE, heartbeat);
+    let nonces = tempfile::tempdir().unwrap();
+    let client = Client::builder()
+        .endpoints(Endpoints::single(&url).unwrap())
+        .nonce_dir(nonces.path())
+        .build()
+        .unwrap();
+    let alice = creds("alice-key", "alice-secret");
+    let options = StreamOptions {
+        heartbeat_interval: heartbeat,
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(200),
+        ..StreamOptions::default()
+    };
+    let mut stream = client.account_stream(alice.clone(), options);
+    live_again(&mut stream).await;
+
+    // Heartbeats stop, and a wallet changes meanwhile: the watchdog reconnects, and the REST
+    // snapshot after it has the change.
+    admin_post(&url, "/sim/ws/heartbeats", r#"{"enabled":false}"#).await;
+    admin_post(
+        &url,
+        "/sim/wallets",
+        r#"{"account":"alice","type":"exchange","currency":"BTC","balance":"3"}"#,
+    )
+    .await;
+    let reason = loop {
+        match next(&mut stream).await {
+            StreamEvent::Status(StreamState::Reconnecting { reason, .. }) => break reason,
+            StreamEvent::Status(other) => panic!("expected Reconnecting, got {other:?}"),
+            _ => {}
+        }
+    };
+    assert!(reason.contains("heartbeat"), "{reason}");
+    admin_post(&url, "/sim/ws/heartbeats", r#"{"enabled":true}"#).await;
+    let snapshot = live_again(&mut stream).await;
+    assert_eq!(balance_of(&snapshot, "BTC"), dec("3"));
+    assert_eq!(snapshot, client.wallets(&alice).await.unwrap());
+
+    // The emulator goes away and comes back on the same port with other balances: bfx says it is
+    // not live while it is gone, and once back its snapshot equals a fresh REST read.
+    stop.send(()).unwrap();
+    served.await.unwrap().unwrap();
+    loop {
+        match next(&mut stream).await {
+            StreamEvent::Status(StreamState::Reconnecting { .. } | StreamState::Polling { .. }) => break,
+            StreamEvent::Status(other) => panic!("expected Reconnecting, got {other:?}"),
+            _ => {}
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (_stop, _served) = serve(listener, STATE, heartbeat);
+    admin_post(
+        &url,
+        "/sim/wallets",
+        r#"{"account":"alice","type":"exchange","currency":"BTC","balance":"0.25"}"#,
+    )
+    .await;
+    let snapshot = live_again(&mut stream).await;
+    assert_eq!(balance_of(&snapshot, "BTC"), dec("0.25"));
+    assert_eq!(snapshot, client.wallets(&alice).await.unwrap());
     stream.close().await;
 }
