@@ -38,6 +38,12 @@ impl Endpoints {
         };
         Ok(Endpoints { public_url: api_url.clone(), ws_url, api_url })
     }
+
+    /// Both REST URLs are plain `http://` (a local emulator): no certificate is ever verified.
+    pub fn rest_is_plain_http(&self) -> bool {
+        let plain = |url: &str| url.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        plain(&self.api_url) && plain(&self.public_url)
+    }
 }
 
 /// Validates a REST base URL and strips trailing slashes and a trailing `/v2` (users paste
@@ -71,6 +77,21 @@ mod tests {
         let e = Endpoints::single("https://sim.example/v2").unwrap();
         assert_eq!(e.api_url, "https://sim.example");
         assert_eq!(e.ws_url, "wss://sim.example/ws/2");
+    }
+
+    #[test]
+    fn plain_http_only_when_both_rest_urls_are() {
+        assert!(Endpoints::single("http://127.0.0.1:8787").unwrap().rest_is_plain_http());
+        assert!(!Endpoints::single("https://sim.example").unwrap().rest_is_plain_http());
+        assert!(!Endpoints::bitfinex().rest_is_plain_http());
+        let mixed = Endpoints {
+            public_url: Endpoints::BITFINEX_PUBLIC.into(),
+            ..Endpoints::single("http://h").unwrap()
+        };
+        assert!(!mixed.rest_is_plain_http());
+        let upper =
+            Endpoints { api_url: "HTTP://h".into(), public_url: "http://h".into(), ws_url: String::new() };
+        assert!(upper.rest_is_plain_http());
     }
 
     #[test]

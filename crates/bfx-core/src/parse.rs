@@ -143,9 +143,14 @@ impl<'a> Row<'a> {
 
     /// A JSON number, read exactly; a string holding a JSON number is accepted too.
     fn to_decimal(&self, text: &str, name: &'static str) -> Result<Decimal, ParseError> {
-        let number_text = match serde_json::from_str::<String>(text) {
-            Ok(inner) => inner,
-            Err(_) => text.to_owned(),
+        // Only a string is unquoted first: trying every number as a string would build (and
+        // format) a serde error per field, most of the cost of parsing a tickers body.
+        let number_text = match text.trim_start().starts_with('"') {
+            true => std::borrow::Cow::Owned(
+                serde_json::from_str::<String>(text)
+                    .map_err(|_| self.error(name, format!("expected a number, found {}", preview(text))))?,
+            ),
+            false => std::borrow::Cow::Borrowed(text),
         };
         parse_json_number(&number_text).map_err(|e| match e {
             NumberError::NotANumber(_) => {
