@@ -87,6 +87,10 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
             format!("{} answered HTTP {status} with a body that is not a Bitfinex response: {snippet}", endpoint(error)),
             Some("the exchange or a proxy in front of it is having trouble; try again shortly".into()),
         ),
+        Error::Redirect { status, location, .. } => (
+            format!("{} answered HTTP {status}, a redirect to {location}; bfx does not follow redirects", endpoint(error)),
+            Some("a redirect would carry your key and a signature elsewhere; check the --api-url / BFX_API_URL setting".into()),
+        ),
         Error::Timeout { timeout, .. } => (
             format!("{}: no response within {} s", endpoint(error), timeout.as_secs_f32()),
             Some("the exchange is slow or unreachable; try again shortly".into()),

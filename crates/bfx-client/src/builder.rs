@@ -144,6 +144,9 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .tcp_nodelay(true)
+            // A redirect would carry the API key and a valid signature to another URL (reqwest
+            // drops only standard credentials headers on the way); Bitfinex never redirects.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("bfx/", env!("CARGO_PKG_VERSION")));
         if self.endpoints.rest_is_plain_http() {
             // Loading the system's CA certificates is ~80 % of a one-shot `bfx balances`

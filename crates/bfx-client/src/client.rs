@@ -12,7 +12,7 @@ use bfx_core::sign::sign;
 use bfx_core::wire_error::{ErrorBody, parse_error_body};
 use bfx_core::{ParseError, Permission, Ticker, UserInfo, WalletRow};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
 
 use crate::builder::ClientBuilder;
@@ -290,6 +290,10 @@ fn error_from_response(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Error {
+    if status.is_redirection() {
+        let location = headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere given");
+        return Error::Redirect { endpoint, status: status.as_u16(), location: location.to_owned() };
+    }
     let status = status.as_u16();
     match parse_error_body(status, body) {
         ErrorBody::Exchange { code, message } => Error::Api { endpoint, status, code, message },

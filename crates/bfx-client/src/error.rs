@@ -23,6 +23,12 @@ pub enum Error {
     #[error("{endpoint}: unexpected HTTP {status} response: {snippet}")]
     Http { endpoint: &'static str, status: u16, snippet: String },
 
+    /// A redirect, not followed: it would carry the key and a valid signature to another URL.
+    #[error(
+        "{endpoint}: the server answered HTTP {status}, a redirect to {location}, which bfx does not follow"
+    )]
+    Redirect { endpoint: &'static str, status: u16, location: String },
+
     /// A success status with a body that does not have the documented shape.
     #[error("{endpoint}: {source}")]
     Parse {
@@ -105,7 +111,7 @@ impl Error {
             Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
             Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
-            Error::Url { .. } | Error::Build(_) => ErrorKind::Config,
+            Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
         }
     }
 
@@ -115,6 +121,7 @@ impl Error {
             Error::Api { endpoint, .. }
             | Error::RateLimited { endpoint, .. }
             | Error::Http { endpoint, .. }
+            | Error::Redirect { endpoint, .. }
             | Error::Parse { endpoint, .. }
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }

@@ -211,6 +211,30 @@ async fn html_bad_gateway_keeps_status_and_first_bytes() {
 }
 
 #[tokio::test]
+async fn redirects_are_refused_not_followed_with_the_signed_headers() {
+    // The redirect points at a real emulator that would accept the signed request.
+    let target = sim().await;
+    let response = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {}/v2/auth/r/wallets\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        target.url
+    );
+    let url = canned(Box::leak(response.into_boxed_str())).await;
+    let err = client(&url).wallets(&creds("alice-key", "alice-secret")).await.unwrap_err();
+    match &err {
+        Error::Redirect { endpoint: "auth/r/wallets", status: 307, location } => {
+            assert_eq!(location, &format!("{}/v2/auth/r/wallets", target.url));
+        }
+        other => panic!("expected a refused redirect, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let counters: serde_json::Value = serde_json::from_slice(
+        &reqwest::get(format!("{}/sim/counters", target.url)).await.unwrap().bytes().await.unwrap(),
+    )
+    .unwrap();
+    assert_eq!(counters["requests"]["auth/r/wallets"], 0, "the signed request reached the redirect target");
+}
+
+#[tokio::test]
 async fn truncated_success_body_is_a_parse_error_not_a_number() {
     let url = canned(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 27\r\nconnection: close\r\n\r\n[[\"exchange\",\"BTC\",1.5,0,nu",
