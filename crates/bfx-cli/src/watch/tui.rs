@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use bfx_client::StreamState;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Flex, Layout};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
-use super::model::{AccountValue, Model};
+use super::model::{AccountValue, AssetLine, Model};
 use crate::table;
 
 /// The time to show: `at` for ages and highlights, `clock` (e.g. `12:34:56 UTC`) for the header.
@@ -23,23 +23,53 @@ pub struct Clock {
     pub clock: String,
 }
 
+/// Columns between cells (ratatui's default) and the two borders of a table.
+const SPACING: u16 = 1;
+const BORDERS: u16 = 2;
+/// The longest state shown in full; longer failure reasons end in `…` (the NDJSON form has them).
+const STATE_WIDTH: usize = 40;
+
 pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
-    let accounts_height = u16::try_from(model.accounts.len()).unwrap_or(u16::MAX).saturating_add(3);
-    let [header, accounts, assets, footer] = Layout::vertical([
+    let area = frame.area();
+    let header = header_line(model, now);
+    let (accounts_header, accounts) = account_rows(model, now.at);
+    let accounts_widths = column_widths(&accounts_header, &accounts);
+    let assets = model.assets(now.at);
+    let asset_rows: Vec<TextRow> = assets.iter().map(|a| asset_row(model, a)).collect();
+    let longest_more = (vec![(more_text(assets.len(), assets.len()), false, Style::new())], Style::new());
+    let assets_widths = column_widths(&assets_header(model), asset_rows.iter().chain([&longest_more]));
+    let accounts_height = u16::try_from(accounts.len()).unwrap_or(u16::MAX).saturating_add(3);
+    // Header, the accounts, at least one asset row (or the count of those left out), footer.
+    let height = 1u16.saturating_add(accounts_height).saturating_add(4).saturating_add(1);
+    let header_width = u16::try_from(header.width()).unwrap_or(u16::MAX);
+    let width = table_width(&accounts_widths).max(table_width(&assets_widths)).max(header_width);
+    if area.width < width || area.height < height {
+        // A cut number is a wrong number: say what is needed instead of drawing less.
+        let message = format!(
+            " bfx watch needs {width}×{height} characters to show every account and value in full; \
+             this terminal is {}×{}. Enlarge it, or use --json. q quits.",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header_area, accounts_area, assets_area, footer_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(accounts_height),
-        Constraint::Min(3),
+        Constraint::Min(4),
         Constraint::Length(1),
     ])
-    .areas(frame.area());
+    .areas(area);
+    frame.render_widget(Paragraph::new(header), header_area);
+    // The quote and the clock, where they fit beside the total.
     let right = format!("quote {}   {} ", model.quote, now.clock);
-    let width = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
-    let [left_area, right_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(header);
-    frame.render_widget(Paragraph::new(header_line(model, now)), left_area);
-    frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), right_area);
-    frame.render_widget(accounts_table(model, now.at), accounts);
-    frame.render_widget(assets_table(model, now.at, assets.height.saturating_sub(3).into()), assets);
+    let right_width = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
+    if header_width.saturating_add(right_width).saturating_add(2) <= area.width {
+        frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), header_area);
+    }
+    frame.render_widget(table(" Accounts ", accounts_header, accounts, &accounts_widths), accounts_area);
+    let capacity = usize::from(assets_area.height.saturating_sub(3));
+    frame.render_widget(assets_table(model, asset_rows, &assets, capacity, &assets_widths), assets_area);
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" q", Style::new().add_modifier(Modifier::BOLD)),
@@ -47,7 +77,7 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
                 " quit   values at Bitfinex last prices, refreshed every 10 s; paper and unpriced left out",
             ),
         ])),
-        footer,
+        footer_area,
     );
 }
 
@@ -73,96 +103,149 @@ fn header_line(model: &Model, now: &Clock) -> Line<'static> {
     Line::from(spans)
 }
 
-fn accounts_table(model: &Model, now: Instant) -> Table<'static> {
-    let rows = model.accounts.iter().map(|account| {
-        let (state, state_style) = state_cell(&account.state);
-        let age = account.age(now).map_or_else(|| "-".to_owned(), age_text);
-        let value = match model.account_value(account, now) {
-            AccountValue::Unknown => Cell::from(Line::from("-").right_aligned()),
-            _ if !model.has_prices() => Cell::from(Line::from("no prices").right_aligned()).style(dim()),
-            AccountValue::Current { value, unpriced } => {
-                Cell::from(Line::from(value_text(&model.quote, value, unpriced)).right_aligned())
-            }
-            // The AGE column says how old: the value only needs to say it is not current.
-            AccountValue::Stale { value, unpriced, .. } => Cell::from(
-                Line::from(format!("stale {}", value_text(&model.quote, value, unpriced))).right_aligned(),
-            )
-            .style(dim()),
-        };
-        Row::new(vec![
-            Cell::from(account.name.clone()),
-            Cell::from(state).style(state_style),
-            Cell::from(Line::from(age).right_aligned()),
-            value,
-        ])
-    });
-    let header = Row::new(vec![
-        Cell::from("ACCOUNT"),
-        Cell::from("STATE"),
-        Cell::from(Line::from("AGE").right_aligned()),
-        Cell::from(Line::from(format!("VALUE {}", model.quote)).right_aligned()),
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    Table::new(
-        rows,
-        [Constraint::Min(10), Constraint::Length(30), Constraint::Length(8), Constraint::Length(34)],
-    )
-    .header(header)
-    .block(Block::bordered().title(" Accounts "))
+/// One cell's text, whether it is right-aligned, and its style.
+type Text = (String, bool, Style);
+/// A row's cells and its style.
+type TextRow = (Vec<Text>, Style);
+
+/// Each column as wide as its widest cell among `header` and `rows`, so no cell is ever cut.
+fn column_widths<'a>(header: &[Text], rows: impl IntoIterator<Item = &'a TextRow>) -> Vec<u16> {
+    let mut widths: Vec<u16> = header.iter().map(|(text, ..)| text_width(text)).collect();
+    for (cells, _) in rows {
+        for (width, (text, ..)) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(text_width(text));
+        }
+    }
+    widths
+}
+
+/// What a table with these column widths needs, borders included.
+fn table_width(widths: &[u16]) -> u16 {
+    let columns = u16::try_from(widths.len()).unwrap_or(u16::MAX);
+    let fixed = BORDERS.saturating_add(SPACING.saturating_mul(columns.saturating_sub(1)));
+    widths.iter().fold(fixed, |sum, w| sum.saturating_add(*w))
+}
+
+/// A bordered table; the room left over goes between the columns.
+fn table(title: &'static str, header: Vec<Text>, rows: Vec<TextRow>, widths: &[u16]) -> Table<'static> {
+    let constraints = widths.iter().map(|w| Constraint::Length(*w));
+    let cells = |cells: Vec<Text>| {
+        cells.into_iter().map(|(text, right, style)| match right {
+            true => Cell::from(Line::from(text).right_aligned()).style(style),
+            false => Cell::from(text).style(style),
+        })
+    };
+    let header = Row::new(cells(header)).style(Style::new().add_modifier(Modifier::BOLD));
+    let rows: Vec<Row> = rows.into_iter().map(|(texts, style)| Row::new(cells(texts)).style(style)).collect();
+    Table::new(rows, constraints)
+        .column_spacing(SPACING)
+        .flex(Flex::SpaceBetween)
+        .header(header)
+        .block(Block::bordered().title(title))
+}
+
+fn text_width(text: &str) -> u16 {
+    u16::try_from(Line::from(text).width()).unwrap_or(u16::MAX)
+}
+
+/// The accounts' rows (name, state, age, value) and the header.
+fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
+    let rows = model
+        .accounts
+        .iter()
+        .map(|account| {
+            let (state, state_style) = state_cell(&account.state);
+            let age = account.age(now).map_or_else(|| "-".to_owned(), age_text);
+            let value = match model.account_value(account, now) {
+                AccountValue::Unknown => ("-".to_owned(), true, Style::new()),
+                _ if !model.has_prices() => ("no prices".to_owned(), true, dim()),
+                AccountValue::Current { value, unpriced } => {
+                    (value_text(&model.quote, value, unpriced), true, Style::new())
+                }
+                // The AGE column says how old: the value only needs to say it is not current.
+                AccountValue::Stale { value, unpriced, .. } => {
+                    (format!("stale {}", value_text(&model.quote, value, unpriced)), true, dim())
+                }
+            };
+            let cells = vec![
+                (account.name.clone(), false, Style::new()),
+                (state, false, state_style),
+                (age, true, Style::new()),
+                value,
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let header = vec![
+        ("ACCOUNT".to_owned(), false, Style::new()),
+        ("STATE".to_owned(), false, Style::new()),
+        ("AGE".to_owned(), true, Style::new()),
+        (format!("VALUE {}", model.quote), true, Style::new()),
+    ];
+    (header, rows)
+}
+
+/// One asset's cells and row style.
+fn asset_row(model: &Model, asset: &AssetLine) -> TextRow {
+    let value = match asset.value {
+        Some(v) => table::value(&model.quote, v),
+        None => "unpriced".to_owned(),
+    };
+    let style = match (asset.changed, asset.value.is_none() || asset.stale) {
+        (true, _) => highlight().add_modifier(Modifier::BOLD),
+        (false, true) => dim(),
+        (false, false) => Style::new(),
+    };
+    let name = match asset.changed {
+        true => format!("{} *", asset.name),
+        false => asset.name.clone(),
+    };
+    let cells = vec![
+        (name, false, Style::new()),
+        (table::amount(&asset.currency, asset.balance), true, Style::new()),
+        (value, true, Style::new()),
+    ];
+    (cells, style)
+}
+
+fn assets_header(model: &Model) -> Vec<Text> {
+    vec![
+        ("ASSET".to_owned(), false, Style::new()),
+        ("BALANCE".to_owned(), true, Style::new()),
+        (format!("VALUE {}", model.quote), true, Style::new()),
+    ]
 }
 
 /// The assets, as many as `capacity` rows hold; when some do not fit, the last row says how many
-/// are left out and whether any of them changed.
-fn assets_table(model: &Model, now: Instant, capacity: usize) -> Table<'static> {
-    let mut assets = model.assets(now);
-    let hidden = match assets.len() > capacity {
-        true => assets.split_off(capacity.saturating_sub(1)),
-        false => Vec::new(),
-    };
-    let mut rows: Vec<Row> = assets
-        .into_iter()
-        .map(|asset| {
-            let value = match asset.value {
-                Some(v) => table::value(&model.quote, v),
-                None => "unpriced".to_owned(),
-            };
-            let mut style = Style::new();
-            if asset.value.is_none() || asset.stale {
-                style = dim();
-            }
-            if asset.changed {
-                style = Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
-            }
-            let name = match asset.changed {
-                true => format!("{} *", asset.name),
-                false => asset.name.clone(),
-            };
-            Row::new(vec![
-                Cell::from(name),
-                Cell::from(Line::from(table::amount(&asset.currency, asset.balance)).right_aligned()),
-                Cell::from(Line::from(value).right_aligned()),
-            ])
-            .style(style)
-        })
-        .collect();
-    if !hidden.is_empty() {
+/// are left out and whether any of them changed. `rows` are every asset's, in order; `widths`
+/// fit them all, so columns do not move as rows go out of view.
+fn assets_table(
+    model: &Model,
+    mut rows: Vec<TextRow>,
+    assets: &[AssetLine],
+    capacity: usize,
+    widths: &[u16],
+) -> Table<'static> {
+    if rows.len() > capacity {
+        let shown = capacity.saturating_sub(1);
+        rows.truncate(shown);
+        let hidden = &assets[shown.min(assets.len())..];
         let changed = hidden.iter().filter(|a| a.changed).count();
-        let more = match changed {
-            0 => format!("+{} more", hidden.len()),
-            n => format!("+{} more, {n} changed *", hidden.len()),
-        };
-        let style = if changed > 0 { Style::new().fg(Color::Black).bg(Color::Yellow) } else { dim() };
-        rows.push(Row::new(vec![Cell::from(more)]).style(style));
+        let style = if changed > 0 { highlight() } else { dim() };
+        rows.push((vec![(more_text(hidden.len(), changed), false, Style::new())], style));
     }
-    let header = Row::new(vec![
-        Cell::from("ASSET"),
-        Cell::from(Line::from("BALANCE").right_aligned()),
-        Cell::from(Line::from(format!("VALUE {}", model.quote)).right_aligned()),
-    ])
-    .style(Style::new().add_modifier(Modifier::BOLD));
-    Table::new(rows, [Constraint::Min(12), Constraint::Length(26), Constraint::Length(20)])
-        .header(header)
-        .block(Block::bordered().title(" Assets (* changed) "))
+    table(" Assets (* changed) ", assets_header(model), rows, widths)
+}
+
+fn more_text(hidden: usize, changed: usize) -> String {
+    match changed {
+        0 => format!("+{hidden} more"),
+        n => format!("+{hidden} more, {n} changed *"),
+    }
+}
+
+fn highlight() -> Style {
+    Style::new().fg(Color::Black).bg(Color::Yellow)
 }
 
 fn state_cell(state: &StreamState) -> (String, Style) {
@@ -174,7 +257,9 @@ fn state_cell(state: &StreamState) -> (String, Style) {
         }
         StreamState::Polling { .. } => ("polling (REST)".into(), Style::new().fg(Color::Cyan)),
         StreamState::Maintenance => ("maintenance".into(), Style::new().fg(Color::Yellow)),
-        StreamState::Failed { reason, .. } => (format!("failed: {reason}"), Style::new().fg(Color::Red)),
+        StreamState::Failed { reason, .. } => {
+            (ellipsis(&format!("failed: {reason}")), Style::new().fg(Color::Red))
+        }
         _ => ("unknown".into(), Style::new()),
     }
 }
@@ -184,6 +269,14 @@ fn value_text(quote: &str, value: rust_decimal::Decimal, unpriced: usize) -> Str
     match unpriced {
         0 => table::value(quote, value),
         n => format!("{} +{n} unpriced", table::value(quote, value)),
+    }
+}
+
+/// `text` cut to [`STATE_WIDTH`] characters, ending in `…` when cut.
+fn ellipsis(text: &str) -> String {
+    match text.char_indices().nth(STATE_WIDTH - 1) {
+        Some((at, _)) if text.chars().count() > STATE_WIDTH => format!("{}…", &text[..at]),
+        _ => text.to_owned(),
     }
 }
 
@@ -301,6 +394,43 @@ mod tests {
         let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
         terminal.draw(|frame| draw(frame, &model, &clock)).unwrap();
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    #[test]
+    fn a_small_terminal_is_told_so_and_no_number_is_ever_cut() {
+        let t0 = Instant::now();
+        let model = two_accounts(t0);
+        let screen = |width: u16, height: u16| {
+            let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+            let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
+            terminal.draw(|frame| draw(frame, &model, &clock)).unwrap();
+            terminal
+        };
+        insta::assert_snapshot!(screen(40, 14).backend());
+        let fits = |width, height| !format!("{}", screen(width, height).backend()).contains("needs");
+        let width = (20..200).find(|w| fits(*w, 14)).unwrap();
+        let height = (3..50).find(|h| fits(width, *h)).unwrap();
+        // At the narrowest width that is drawn, every value is whole…
+        let text = format!("{}", screen(width, 14).backend());
+        for whole in ["83,000.00 +1 unpriced", "250,000.00", "333,000.00 USD", "325,000.00", "8,000.00"] {
+            assert!(text.contains(whole), "{whole} at {width}×14:\n{text}");
+        }
+        // …and at the lowest height, the assets are counted rather than shown in part.
+        let text = format!("{}", screen(width, height).backend());
+        assert!(text.contains("+3 more") && text.contains("250,000.00"), "{text}");
+        assert!(!fits(width - 1, 14) && !fits(width, height - 1));
+        // A long failure reason is shortened, not the numbers beside it.
+        let mut failed = two_accounts(t0);
+        let reason = "apikey: invalid (10100) ".repeat(5);
+        failed.apply("cold", StreamEvent::Status(StreamState::Failed { reason, kind: ErrorKind::Auth }), t0);
+        let mut terminal = Terminal::new(TestBackend::new(100, height)).unwrap();
+        let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
+        terminal.draw(|frame| draw(frame, &failed, &clock)).unwrap();
+        let text = format!("{}", terminal.backend());
+        assert!(
+            text.contains("failed: apikey: invalid (10100) apikey:…") && text.contains("stale 250,000.00"),
+            "{text}"
+        );
     }
 
     #[test]
