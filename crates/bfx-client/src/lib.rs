@@ -12,7 +12,7 @@
 //! - [`client`]: [`Client`]: `wallets`, `permissions`, `user_info`, `tickers`, `conf_maps`,
 //!   `platform_status`; [`builder`]: [`ClientBuilder`].
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
-//!   with REST snapshots and polling.
+//!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
 //! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
 
 pub mod builder;
@@ -34,7 +34,9 @@ pub use error::{Error, ErrorKind};
 pub use limiter::{RateLimits, WaitEvent, WaitReason};
 pub use nonce_store::NonceStore;
 pub use retry::{RetryDecision, RetryPolicy, retry_decision};
-pub use stream::{AccountStream, StreamEvent, StreamOptions, StreamState};
+pub use stream::{
+    AccountStream, StreamEvent, StreamOptions, StreamState, TICKER_CHANNELS, TickerEvent, TickerStream,
+};
 
 /// Installs rustls' `ring` crypto provider as the process default, if none is installed yet.
 ///

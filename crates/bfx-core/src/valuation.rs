@@ -240,26 +240,40 @@ impl Market {
             market.underlying.entry(derivative.clone()).or_insert_with(|| spot.clone());
         }
         for ticker in tickers {
-            let Ticker::Trading(t) = ticker else { continue };
-            let Some((base, quote)) = parse_pair(&t.symbol) else { continue };
-            market.currencies.insert(base.to_owned());
-            market.currencies.insert(quote.to_owned());
-            if market.is_derivative(base) || market.is_derivative(quote) {
-                continue;
-            }
-            match market.pairs.entry(base.to_owned()).or_default().entry(quote.to_owned()) {
-                Entry::Vacant(slot) => {
-                    slot.insert(PairTicker::new(t));
-                }
-                Entry::Occupied(mut slot) => {
-                    let canonical = pair_symbol(base, quote);
-                    if slot.get().symbol != canonical && t.symbol == canonical {
-                        slot.insert(PairTicker::new(t));
-                    }
-                }
+            if let Ticker::Trading(t) = ticker {
+                market.add(t, false);
             }
         }
         market
+    }
+
+    /// A newer ticker of one pair (a WebSocket `ticker` channel update): it replaces the ticker of
+    /// the same symbol, or is added like one of [`Market::new`]'s rows when the pair is new.
+    pub fn update(&mut self, ticker: &TradingTicker) {
+        self.add(ticker, true);
+    }
+
+    /// Adds `t`; an existing ticker of the pair is replaced when `t` is its canonical symbol and it
+    /// was not, or (`newer`) when `t` has the same symbol.
+    fn add(&mut self, t: &TradingTicker, newer: bool) {
+        let Some((base, quote)) = parse_pair(&t.symbol) else { return };
+        self.currencies.insert(base.to_owned());
+        self.currencies.insert(quote.to_owned());
+        if self.is_derivative(base) || self.is_derivative(quote) {
+            return;
+        }
+        match self.pairs.entry(base.to_owned()).or_default().entry(quote.to_owned()) {
+            Entry::Vacant(slot) => {
+                slot.insert(PairTicker::new(t));
+            }
+            Entry::Occupied(mut slot) => {
+                let held = &slot.get().symbol;
+                let canonical = pair_symbol(base, quote);
+                if (newer && *held == t.symbol) || (*held != canonical && t.symbol == canonical) {
+                    slot.insert(PairTicker::new(t));
+                }
+            }
+        }
     }
 
     /// Whether `currency` appears in any trading pair (to validate a quote the user typed).

@@ -10,7 +10,10 @@
 
 use std::str::FromStr;
 
-use bfx_core::{Market, Price, PriceKind, Unpriced, is_paper, pair_symbol, parse_json_number, parse_tickers};
+use bfx_core::{
+    Market, Price, PriceKind, Unpriced, is_paper, pair_symbol, parse_json_number, parse_tickers,
+    parse_trading_ticker,
+};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -101,6 +104,25 @@ fn direct_pairs_with_and_without_colon() {
     assert_eq!(value, dec("47.6522955"));
     let (_, value) = m.value(dec("-0.00000001"), "BTC", "USD", PriceKind::Last, false).unwrap();
     assert_eq!(value, dec("-0.00114698945701"), "dust and debt are valued with their sign");
+}
+
+#[test]
+fn a_live_update_replaces_its_own_pair_only() {
+    let mut m = market();
+    let update = |symbol: &str, row: &str| parse_trading_ticker(symbol, row.as_bytes()).unwrap();
+    m.update(&update("tBTCUSD", "[1,1,3,1,0,0,120000.5,1,0,0]"));
+    assert_eq!(last(&m, "BTC", "USD"), priced("120000.5", &["tBTCUSD"]));
+    // Routes are chosen afresh: a null last price makes the pair unusable, so BTC goes via UST.
+    m.update(&update("tBTCUSD", "[null,null,null,null,null,null,null,null,null,null]"));
+    assert_eq!(last(&m, "BTC", "USD").unwrap().route, ["tBTCUST", "tUSTUSD"]);
+    // A pair the market did not have is added; a perpetual is still not a spot price.
+    m.update(&update("tNEW:USD", "[1,1,1,1,0,0,2.5,1,0,0]"));
+    assert_eq!(last(&m, "NEW", "USD"), priced("2.5", &["tNEW:USD"]));
+    m.update(&update("tBTCF0:USD", "[1,1,1,1,0,0,7,1,0,0]"));
+    assert_eq!(last(&m, "BTCF0", "USD").unwrap().route, ["tBTCUST", "tUSTUSD"]);
+    // Another spelling of a pair held under its canonical symbol does not replace it.
+    m.update(&update("tETH:USD", "[1,1,1,1,0,0,1,1,0,0]"));
+    assert_eq!(last(&m, "ETH", "USD"), priced("4335.27383", &["tETHUSD"]));
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! WebSocket v2 frames of the account stream: the `auth` frame we send, and what we make of every
-//! frame we receive. Parsing is lenient about what we do not use (unknown events, channels and
-//! message types are [`Inbound::Ignored`]) and exact about money (amounts from the number text).
+//! WebSocket v2 frames of the account and ticker streams: the `auth` and `subscribe` frames we
+//! send, and what we make of every frame we receive. Parsing is lenient about what we do not use
+//! (unknown events and message types are [`Inbound::Ignored`]) and exact about money (amounts from
+//! the number text).
 
 use bfx_core::sign::sign_payload;
 use bfx_core::wallet::parse_wallet_row;
@@ -37,9 +38,25 @@ pub(crate) enum Inbound {
         aum: Decimal,
         aum_net: Decimal,
     },
+    /// `{"event":"subscribed","channel":"ticker","chanId":N,"symbol":S,…}`.
+    Subscribed {
+        chan_id: u64,
+        symbol: String,
+    },
+    /// `{"event":"error","code":C,"msg":M,…}`, naming the `symbol` a subscribe was for.
+    Error {
+        code: Option<i64>,
+        msg: String,
+        symbol: Option<String>,
+    },
+    /// `[CHAN_ID,[FIELD,…]]` on a channel other than 0 (a ticker update): the array, as sent.
+    ChannelData {
+        chan_id: u64,
+        body: String,
+    },
     /// `[CHAN_ID,"hb"]`.
     Heartbeat,
-    /// Valid, but nothing the account stream uses (`os`, `ps`, `n`, pong, other channels…).
+    /// Valid, but nothing the streams use (`os`, `ps`, `n`, pong, `unsubscribed`…).
     Ignored,
     /// An account message we use (`ws`, `wu`, `bu`) or a frame that is not JSON, unreadable.
     Malformed(String),
@@ -62,6 +79,16 @@ pub(crate) fn auth_frame(key: &str, secret: &[u8], nonce: Nonce) -> String {
     .to_string()
 }
 
+/// `subscribe` to the ticker channel of `symbol`.
+pub(crate) fn subscribe_ticker(symbol: &str) -> String {
+    serde_json::json!({"event": "subscribe", "channel": "ticker", "symbol": symbol}).to_string()
+}
+
+/// `unsubscribe` from channel `chan_id`.
+pub(crate) fn unsubscribe(chan_id: u64) -> String {
+    serde_json::json!({"event": "unsubscribe", "chanId": chan_id}).to_string()
+}
+
 /// What `text` (one text frame) says.
 pub(crate) fn parse(text: &str) -> Inbound {
     match text.trim_start().as_bytes().first() {
@@ -76,15 +103,20 @@ fn parse_event(text: &str) -> Inbound {
         return Inbound::Malformed(format!("unreadable event: {}", snippet(text)));
     };
     let code = event.get("code").and_then(Value::as_i64);
+    let field = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
     match event.get("event").and_then(Value::as_str) {
         Some("info") => Inbound::Info { code },
         Some("auth") => match event.get("status").and_then(Value::as_str) {
             Some("OK") => Inbound::AuthOk,
-            _ => Inbound::AuthFailed {
-                code,
-                msg: event.get("msg").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            },
+            _ => Inbound::AuthFailed { code, msg: field("msg").unwrap_or_default() },
         },
+        Some("subscribed") => match (event.get("chanId").and_then(Value::as_u64), field("symbol")) {
+            (Some(chan_id), Some(symbol)) => Inbound::Subscribed { chan_id, symbol },
+            _ => Inbound::Malformed(format!("subscribed without chanId or symbol: {}", snippet(text))),
+        },
+        Some("error") => {
+            Inbound::Error { code, msg: field("msg").unwrap_or_default(), symbol: field("symbol") }
+        }
         _ => Inbound::Ignored,
     }
 }
@@ -97,9 +129,14 @@ fn parse_channel(text: &str) -> Inbound {
     if kind == Some("hb") {
         return Inbound::Heartbeat;
     }
-    // Account messages are on channel 0; anything else is another channel's data.
-    if fields.first().map(|raw| raw.get()) != Some("0") {
-        return Inbound::Ignored;
+    // Account messages are on channel 0; an array on another channel is that channel's data.
+    let chan_id = fields.first().and_then(|raw| raw.get().parse::<u64>().ok());
+    match (chan_id, fields.get(1)) {
+        (Some(0), _) => {}
+        (Some(chan_id), Some(body)) if body.get().starts_with('[') => {
+            return Inbound::ChannelData { chan_id, body: body.get().to_owned() };
+        }
+        _ => return Inbound::Ignored,
     }
     let body = fields.get(2).copied();
     let malformed = |what: &str, reason: String| Inbound::Malformed(format!("{what}: {reason}"));
@@ -177,6 +214,28 @@ mod tests {
             Inbound::AuthFailed { code: Some(10100), msg: "apikey: invalid".into() }
         );
         assert_eq!(parse(r#"{"event":"pong","ts":1,"cid":2}"#), Inbound::Ignored);
+        assert_eq!(
+            parse(
+                r#"{"event":"subscribed","channel":"ticker","chanId":5,"symbol":"tAVAX:USD","pair":"AVAX:USD"}"#
+            ),
+            Inbound::Subscribed { chan_id: 5, symbol: "tAVAX:USD".into() }
+        );
+        assert!(matches!(
+            parse(r#"{"event":"subscribed","channel":"ticker","chanId":"x"}"#),
+            Inbound::Malformed(_)
+        ));
+        assert_eq!(
+            parse(
+                r#"{"event":"error","msg":"symbol: invalid","code":10300,"channel":"ticker","symbol":"tX"}"#
+            ),
+            Inbound::Error { code: Some(10300), msg: "symbol: invalid".into(), symbol: Some("tX".into()) }
+        );
+        assert_eq!(parse(r#"{"event":"unsubscribed","status":"OK","chanId":5}"#), Inbound::Ignored);
+        assert_eq!(
+            subscribe_ticker("tBTCUSD"),
+            r#"{"channel":"ticker","event":"subscribe","symbol":"tBTCUSD"}"#
+        );
+        assert_eq!(unsubscribe(5), r#"{"chanId":5,"event":"unsubscribe"}"#);
         assert!(matches!(parse("hello"), Inbound::Malformed(_)));
         assert!(matches!(parse("{nope"), Inbound::Malformed(_)));
     }
@@ -212,7 +271,11 @@ mod tests {
         assert_eq!(parse(r#"[0,"os",[]]"#), Inbound::Ignored);
         assert_eq!(parse(r#"[0,"ps",[]]"#), Inbound::Ignored);
         assert_eq!(parse(r#"[0,"n",[1,"x"]]"#), Inbound::Ignored);
-        assert_eq!(parse(r#"[17,[1,2,3,4,5,6,7,8,9,10]]"#), Inbound::Ignored);
+        assert_eq!(
+            parse(r#"[17,[1,2,3,4,5,6,7,8,9,10]]"#),
+            Inbound::ChannelData { chan_id: 17, body: "[1,2,3,4,5,6,7,8,9,10]".into() }
+        );
+        assert_eq!(parse(r#"[17,"te",[1,2,3]]"#), Inbound::Ignored);
         assert_eq!(parse(r#"[5,"wu",["exchange","BTC",1]]"#), Inbound::Ignored, "not channel 0");
     }
 

@@ -1,18 +1,20 @@
 //! The account stream: one key's wallet changes over the WebSocket (`ws`/`wu`/`bu` on channel 0),
 //! kept alive across disconnects, with a REST snapshot after every (re)connect and REST polling
-//! while no socket can be had.
+//! while no socket can be had; and the ticker stream: public `ticker` channels of chosen pairs.
 //!
 //! # Layout
 //! - `frames`: the `auth` frame and what each received frame means.
 //! - `socket`: TCP/TLS and the upgrade. `gate`: the connection budget (5 per 15 s).
 //! - `session`: one connection (auth, then messages under a heartbeat watchdog);
 //!   `supervisor`: reconnects with backoff, and polling.
+//! - `tickers`: the ticker stream, one connection with a channel per pair.
 
 mod frames;
 pub(crate) mod gate;
 mod session;
 mod socket;
 mod supervisor;
+mod tickers;
 
 use std::time::Duration;
 
@@ -25,8 +27,10 @@ use crate::client::Client;
 use crate::credentials::Credentials;
 use crate::error::ErrorKind;
 
+pub use tickers::{TICKER_CHANNELS, TickerEvent, TickerStream};
+
 /// Events buffered for a slow reader before the stream waits for it.
-const EVENT_BUFFER: usize = 256;
+pub(crate) const EVENT_BUFFER: usize = 256;
 
 /// Timings of an account stream. The defaults suit Bitfinex; tests shorten them.
 #[derive(Debug, Clone, PartialEq, Eq)]

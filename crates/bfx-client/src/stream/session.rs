@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
 use super::socket::{self, Socket};
@@ -16,7 +16,7 @@ use super::{StreamEvent, StreamState, stopped};
 use crate::error::{Error, ErrorKind, exchange_error_kind};
 
 /// Longest wait for our close frame to go out when the stream is closed.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
+pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// How a connection ended.
 #[derive(Debug)]
@@ -130,29 +130,16 @@ impl Supervisor {
         let silence = self.options.heartbeat_interval.saturating_mul(2);
         let mut stop = self.stop.clone();
         loop {
-            let frame = tokio::select! {
+            let text = tokio::select! {
                 biased;
                 () = stopped(&mut stop) => {
                     let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
                     return End::Stopped;
                 }
-                frame = timeout(silence, ws.next()) => frame,
-            };
-            let text = match frame {
-                Err(_) => return lost(format!("no message or heartbeat for {silence:?}")),
-                Ok(None) => return lost("the connection ended"),
-                Ok(Some(Err(e))) => return lost(format!("the connection failed: {e}")),
-                Ok(Some(Ok(Message::Text(text)))) => text,
-                Ok(Some(Ok(Message::Close(Some(close))))) => {
-                    return lost(format!(
-                        "the server closed the connection ({} {:?})",
-                        close.code,
-                        close.reason.as_str()
-                    ));
-                }
-                Ok(Some(Ok(Message::Close(None)))) => return lost("the server closed the connection"),
-                // Pings are answered by tungstenite; binary frames are not Bitfinex's.
-                Ok(Some(Ok(_))) => continue,
+                text = next_text(&mut ws, Some(silence)) => match text {
+                    Ok(text) => text,
+                    Err(reason) => return lost(reason),
+                },
             };
             let event = match frames::parse(text.as_str()) {
                 Inbound::Snapshot(wallets) => StreamEvent::Snapshot { wallets },
@@ -183,12 +170,43 @@ impl Supervisor {
                 Inbound::Info { .. }
                 | Inbound::AuthOk
                 | Inbound::AuthFailed { .. }
+                | Inbound::Subscribed { .. }
+                | Inbound::Error { .. }
+                | Inbound::ChannelData { .. }
                 | Inbound::Heartbeat
                 | Inbound::Ignored => continue,
             };
             if let Err(end) = self.emit(event).await {
                 return end;
             }
+        }
+    }
+}
+
+/// The next text frame, or why the connection is over: `silence` passed without any frame (when
+/// given), it failed, or it was closed. Pings are answered by tungstenite; binary frames are not
+/// Bitfinex's. Cancel-safe.
+pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Result<Utf8Bytes, String> {
+    loop {
+        let frame = match silence {
+            Some(silence) => timeout(silence, ws.next())
+                .await
+                .map_err(|_| format!("no message or heartbeat for {silence:?}"))?,
+            None => ws.next().await,
+        };
+        match frame {
+            None => return Err("the connection ended".to_owned()),
+            Some(Err(e)) => return Err(format!("the connection failed: {e}")),
+            Some(Ok(Message::Text(text))) => return Ok(text),
+            Some(Ok(Message::Close(Some(close)))) => {
+                return Err(format!(
+                    "the server closed the connection ({} {:?})",
+                    close.code,
+                    close.reason.as_str()
+                ));
+            }
+            Some(Ok(Message::Close(None))) => return Err("the server closed the connection".to_owned()),
+            Some(Ok(_)) => {}
         }
     }
 }

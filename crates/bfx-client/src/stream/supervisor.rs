@@ -149,7 +149,7 @@ impl Supervisor {
 
 /// The wait before attempt `failures + 1`: between half and all of
 /// `min(cap, base × 2^(failures − 1))`, `jitter` in `0..1` choosing where.
-fn backoff(options: &StreamOptions, failures: u32, jitter: f64) -> Duration {
+pub(super) fn backoff(options: &StreamOptions, failures: u32, jitter: f64) -> Duration {
     let growth = 2u32.saturating_pow(failures.saturating_sub(1));
     let ceiling = options.backoff_base.saturating_mul(growth).min(options.backoff_cap);
     let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 1.0 };

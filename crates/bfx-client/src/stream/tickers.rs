@@ -1,0 +1,332 @@
+//! The ticker stream: public `ticker` channels of chosen trading pairs over one WebSocket, each
+//! pair's current ticker on subscribing and again on every change, kept across disconnects.
+//!
+//! The pairs followed can change while the stream runs ([`TickerStream::set_symbols`]): the
+//! connection subscribes to what was added and unsubscribes from what was dropped. With nothing
+//! to follow no connection is held (a connection without channels gets no heartbeats to watch).
+//! Every (re)connection subscribes afresh, and each subscription starts with the current ticker,
+//! so nothing that changed while disconnected is missed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use bfx_core::TradingTicker;
+use bfx_core::parse_trading_ticker;
+use futures_util::SinkExt;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
+use super::session::next_text;
+use super::socket::{self, Socket};
+use super::supervisor::backoff;
+use super::{EVENT_BUFFER, StreamOptions, StreamState, stopped};
+use crate::client::Client;
+use crate::retry::jitter;
+
+/// Channels one connection may hold: Bitfinex's Public Channels page says 25 (its General page
+/// says 30; the Python client caps at 25). Pairs past the first 25, in symbol order, are not
+/// followed.
+pub const TICKER_CHANNELS: usize = 25;
+
+/// `10301`: already subscribed (a subscribe crossed an unsubscribe); nothing to do.
+const ALREADY_SUBSCRIBED: i64 = 10301;
+
+/// What the ticker stream reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TickerEvent {
+    /// The current ticker of a followed pair: first when its channel opens, then on every change.
+    Ticker(TradingTicker),
+    /// The server refused to follow `symbol` (an unknown pair: `10300 "symbol: invalid"`, the
+    /// channel limit, …). It is not asked for again until the connection is renewed.
+    Refused { symbol: String, code: Option<i64>, msg: String },
+    /// `Connecting`, `Live` (subscriptions go out; tickers follow), `Reconnecting` or
+    /// `Maintenance`: the ticker stream never polls and never fails for good.
+    Status(StreamState),
+}
+
+/// A running ticker stream. Dropping it stops the stream; [`TickerStream::close`] also waits for
+/// the socket to be closed properly.
+#[derive(Debug)]
+pub struct TickerStream {
+    events: mpsc::Receiver<TickerEvent>,
+    symbols: watch::Sender<BTreeSet<String>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TickerStream {
+    /// The next event; `None` only once the stream was stopped.
+    pub async fn next_event(&mut self) -> Option<TickerEvent> {
+        self.events.recv().await
+    }
+
+    /// Follows `symbols` (trading pairs, `tBTCUSD`) from now on, the first [`TICKER_CHANNELS`] of
+    /// them; a pair followed already is not subscribed again.
+    pub fn set_symbols(&self, symbols: BTreeSet<String>) {
+        self.symbols.send_if_modified(|current| {
+            let changed = *current != symbols;
+            *current = symbols;
+            changed
+        });
+    }
+
+    /// Stops the stream: closes the socket (with a close frame) and waits for that.
+    pub async fn close(mut self) {
+        let _ = self.stop.send(true);
+        self.events.close();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Client {
+    /// Follows the tickers of `symbols` (see [`TickerStream`]). Call within a Tokio runtime. The
+    /// connection goes to the WebSocket URL (Bitfinex serves public channels there too) and
+    /// counts against the same connection budget as account streams. Only
+    /// [`StreamOptions`]' heartbeat, connect timeout and backoff apply.
+    pub fn ticker_stream(&self, symbols: BTreeSet<String>, options: StreamOptions) -> TickerStream {
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let (stop, stopping) = watch::channel(false);
+        let (symbols, wanted) = watch::channel(symbols);
+        let task = Tickers { client: self.clone(), options, events, stop: stopping, wanted, failures: 0 };
+        let task = tokio::spawn(task.run());
+        TickerStream { events: receiver, symbols, stop, task: Some(task) }
+    }
+}
+
+/// The stream's task.
+#[derive(Debug)]
+struct Tickers {
+    client: Client,
+    options: StreamOptions,
+    events: mpsc::Sender<TickerEvent>,
+    stop: watch::Receiver<bool>,
+    wanted: watch::Receiver<BTreeSet<String>>,
+    /// Failed connections since the stream was last live.
+    failures: u32,
+}
+
+/// Why a connection ended: its owner stopped the stream, or it was lost (and is to be renewed).
+#[derive(Debug)]
+enum End {
+    Stopped,
+    Lost(String),
+}
+
+/// One connection's channels.
+#[derive(Debug, Default)]
+struct Channels {
+    /// Subscribed: channel id → symbol.
+    open: BTreeMap<u64, String>,
+    /// Asked for, not yet answered.
+    pending: BTreeSet<String>,
+    /// Refused on this connection: not asked for again on it.
+    refused: BTreeSet<String>,
+}
+
+impl Channels {
+    fn following(&self, symbol: &str) -> bool {
+        self.pending.contains(symbol) || self.open.values().any(|s| s == symbol)
+    }
+}
+
+impl Tickers {
+    async fn run(mut self) {
+        if self.emit(TickerEvent::Status(StreamState::Connecting)).await.is_err() {
+            return;
+        }
+        loop {
+            if !self.something_to_follow().await {
+                return;
+            }
+            let reason = match self.connection().await {
+                End::Stopped => return,
+                End::Lost(reason) => reason,
+            };
+            tracing::info!(%reason, "ticker stream disconnected");
+            self.failures = self.failures.saturating_add(1);
+            let after = backoff(&self.options, self.failures, jitter());
+            let status = StreamState::Reconnecting { attempt: self.failures, after, reason };
+            if self.emit(TickerEvent::Status(status)).await.is_err() {
+                return;
+            }
+            let mut stop = self.stop.clone();
+            tokio::select! {
+                () = stopped(&mut stop) => return,
+                () = tokio::time::sleep(after) => {}
+            }
+        }
+    }
+
+    async fn emit(&self, event: TickerEvent) -> Result<(), End> {
+        self.events.send(event).await.map_err(|_| End::Stopped)
+    }
+
+    /// Waits until some pair is wanted; `false` once the stream is stopped.
+    async fn something_to_follow(&mut self) -> bool {
+        let mut stop = self.stop.clone();
+        loop {
+            if !self.wanted.borrow_and_update().is_empty() {
+                return true;
+            }
+            tokio::select! {
+                () = stopped(&mut stop) => return false,
+                changed = self.wanted.changed() => if changed.is_err() { return false },
+            }
+        }
+    }
+
+    /// One connection, from opening it to its end.
+    async fn connection(&mut self) -> End {
+        let gate = Arc::clone(&self.client.ws_gate);
+        let url = self.client.endpoints.ws_url.clone();
+        let limit = self.options.connect_timeout;
+        let mut stop = self.stop.clone();
+        let opened = tokio::select! {
+            () = stopped(&mut stop) => return End::Stopped,
+            opened = async {
+                gate.admit().await;
+                timeout(limit, socket::connect(&url)).await
+            } => opened,
+        };
+        let mut ws = match opened {
+            Ok(Ok(ws)) => ws,
+            Ok(Err(reason)) => return End::Lost(reason),
+            Err(_) => return End::Lost(format!("no WebSocket connection to {url} within {limit:?}")),
+        };
+        self.failures = 0;
+        let end = self.follow(&mut ws).await;
+        let _ = timeout(super::session::CLOSE_WAIT, ws.close(None)).await;
+        end
+    }
+
+    /// Subscribes to what is wanted and turns frames into events until the connection ends.
+    async fn follow(&mut self, ws: &mut Socket) -> End {
+        if let Err(end) = self.emit(TickerEvent::Status(StreamState::Live)).await {
+            return end;
+        }
+        let mut channels = Channels::default();
+        let silence = self.options.heartbeat_interval.saturating_mul(2);
+        let mut stop = self.stop.clone();
+        let mut wanted = self.wanted();
+        let mut synced = false;
+        loop {
+            if !synced {
+                if let Err(end) = sync(ws, &wanted, &mut channels).await {
+                    return end;
+                }
+                synced = true;
+            }
+            // Each channel has a heartbeat; with none open there is nothing to watch.
+            let watched = (!channels.open.is_empty() || !channels.pending.is_empty()).then_some(silence);
+            let text = tokio::select! {
+                biased;
+                () = stopped(&mut stop) => return End::Stopped,
+                changed = self.wanted.changed() => match changed {
+                    Ok(()) => {
+                        wanted = self.wanted();
+                        synced = false;
+                        continue;
+                    }
+                    Err(_) => return End::Stopped,
+                },
+                text = next_text(ws, watched) => match text {
+                    Ok(text) => text,
+                    Err(reason) => return End::Lost(reason),
+                },
+            };
+            let event = match frames::parse(text.as_str()) {
+                Inbound::ChannelData { chan_id, body } => {
+                    let Some(symbol) = channels.open.get(&chan_id) else { continue };
+                    match parse_trading_ticker(symbol, body.as_bytes()) {
+                        Ok(ticker) => TickerEvent::Ticker(ticker),
+                        Err(error) => {
+                            tracing::warn!(%symbol, %error, "ignoring an unreadable ticker update");
+                            continue;
+                        }
+                    }
+                }
+                Inbound::Subscribed { chan_id, symbol } => {
+                    channels.pending.remove(&symbol);
+                    // Dropped from the wanted pairs while the answer was on its way: left again.
+                    synced &= wanted.contains(&symbol);
+                    channels.open.insert(chan_id, symbol);
+                    continue;
+                }
+                Inbound::Error { code: Some(ALREADY_SUBSCRIBED), .. } => continue,
+                Inbound::Error { code, msg, symbol } => {
+                    let Some(symbol) = symbol.filter(|s| channels.pending.remove(s)) else {
+                        tracing::warn!(?code, %msg, "WebSocket error event");
+                        continue;
+                    };
+                    channels.refused.insert(symbol.clone());
+                    TickerEvent::Refused { symbol, code, msg }
+                }
+                Inbound::Info { code: Some(INFO_RESTART) } => {
+                    return End::Lost("Bitfinex is restarting (info 20051)".to_owned());
+                }
+                Inbound::Info { code: Some(INFO_MAINTENANCE_START) } => {
+                    TickerEvent::Status(StreamState::Maintenance)
+                }
+                Inbound::Info { code: Some(INFO_MAINTENANCE_END) } => {
+                    // The docs advise subscribing again: every channel is renewed (and starts with
+                    // the current ticker) by the next `sync`.
+                    for chan_id in std::mem::take(&mut channels.open).into_keys() {
+                        if let Err(end) = send(ws, frames::unsubscribe(chan_id)).await {
+                            return end;
+                        }
+                    }
+                    synced = false;
+                    TickerEvent::Status(StreamState::Live)
+                }
+                Inbound::Malformed(reason) => {
+                    tracing::warn!(%reason, "ignoring an unreadable WebSocket message");
+                    continue;
+                }
+                Inbound::Info { .. }
+                | Inbound::AuthOk
+                | Inbound::AuthFailed { .. }
+                | Inbound::Snapshot(_)
+                | Inbound::Wallet(_)
+                | Inbound::Total { .. }
+                | Inbound::Heartbeat
+                | Inbound::Ignored => continue,
+            };
+            if let Err(end) = self.emit(event).await {
+                return end;
+            }
+        }
+    }
+
+    /// The first [`TICKER_CHANNELS`] wanted pairs.
+    fn wanted(&mut self) -> BTreeSet<String> {
+        self.wanted.borrow_and_update().iter().take(TICKER_CHANNELS).cloned().collect()
+    }
+}
+
+/// Unsubscribes from open channels no longer wanted, then subscribes to wanted pairs not yet
+/// followed (in that order, so the channel count never goes past the limit).
+async fn sync(ws: &mut Socket, wanted: &BTreeSet<String>, channels: &mut Channels) -> Result<(), End> {
+    let dropped: Vec<u64> =
+        channels.open.iter().filter(|(_, symbol)| !wanted.contains(*symbol)).map(|(id, _)| *id).collect();
+    for chan_id in dropped {
+        channels.open.remove(&chan_id);
+        send(ws, frames::unsubscribe(chan_id)).await?;
+    }
+    let added: Vec<&String> =
+        wanted.iter().filter(|s| !channels.following(s) && !channels.refused.contains(*s)).collect();
+    for symbol in added {
+        channels.pending.insert(symbol.clone());
+        send(ws, frames::subscribe_ticker(symbol)).await?;
+    }
+    Ok(())
+}
+
+async fn send(ws: &mut Socket, frame: String) -> Result<(), End> {
+    ws.send(Message::text(frame)).await.map_err(|e| End::Lost(format!("cannot send to the WebSocket: {e}")))
+}

@@ -1,0 +1,143 @@
+//! The ticker stream end to end against the emulator's `/ws/2`: each subscription starts with the
+//! ticker REST serves, admin price changes arrive exactly, the followed pairs change on demand, an
+//! unknown pair is refused without harm, and after a dropped connection, a restart notice and a
+//! maintenance window the pairs are followed again from their current tickers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use bfx_client::{Client, Endpoints, StreamOptions, StreamState, Symbols, TickerEvent, TickerStream};
+use bfx_core::{Ticker, TradingTicker};
+use common::{STATE, sim_with};
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn next(stream: &mut TickerStream) -> TickerEvent {
+    tokio::time::timeout(PATIENCE, stream.next_event()).await.expect("no event").expect("stream ended")
+}
+
+async fn next_ticker(stream: &mut TickerStream) -> TradingTicker {
+    match next(stream).await {
+        TickerEvent::Ticker(ticker) => ticker,
+        other => panic!("expected a ticker, got {other:?}"),
+    }
+}
+
+async fn next_status(stream: &mut TickerStream) -> StreamState {
+    match next(stream).await {
+        TickerEvent::Status(state) => state,
+        other => panic!("expected a status, got {other:?}"),
+    }
+}
+
+async fn admin_post(url: &str, path: &str, body: &str) {
+    let response =
+        reqwest::Client::new().post(format!("{url}{path}")).body(body.to_owned()).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+}
+
+async fn rest_ticker(client: &Client, symbol: &str) -> TradingTicker {
+    let symbols = [symbol.to_owned()];
+    match client.tickers(Symbols::Only(&symbols)).await.unwrap().remove(0) {
+        Ticker::Trading(ticker) => ticker,
+        other => panic!("not a trading ticker: {other:?}"),
+    }
+}
+
+fn symbols(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn tickers_follow_the_emulator_across_reconnects() {
+    let sim = sim_with(STATE).await;
+    let client =
+        Client::builder().endpoints(Endpoints::single(&sim.url).unwrap()).in_memory_nonces().build().unwrap();
+    let options = StreamOptions {
+        backoff_base: Duration::from_millis(400),
+        backoff_cap: Duration::from_millis(400),
+        ..StreamOptions::default()
+    };
+    let mut stream = client.ticker_stream(symbols(&["tBTCUSD", "tNOPE:USD"]), options);
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    // Subscribed in symbol order: the ticker, then the refusal of the unknown pair.
+    assert_eq!(next_ticker(&mut stream).await, rest_ticker(&client, "tBTCUSD").await);
+    let TickerEvent::Refused { symbol, code, msg } = next(&mut stream).await else {
+        panic!("expected the unknown pair to be refused")
+    };
+    assert_eq!((symbol.as_str(), code), ("tNOPE:USD", Some(10300)), "{msg}");
+
+    // A price change arrives exactly as written.
+    admin_post(&sim.url, "/sim/tickers", r#"{"symbol":"tBTCUSD","last_price":"120000.123456789012"}"#).await;
+    let ticker = next_ticker(&mut stream).await;
+    assert_eq!(ticker.symbol, "tBTCUSD");
+    assert_eq!(ticker.last_price, Some("120000.123456789012".parse().unwrap()));
+
+    // Follow ETH instead of BTC: ETH's ticker comes, BTC's changes no longer do.
+    stream.set_symbols(symbols(&["tETHUSD"]));
+    assert_eq!(next_ticker(&mut stream).await, rest_ticker(&client, "tETHUSD").await);
+    admin_post(&sim.url, "/sim/tickers", r#"{"symbol":"tBTCUSD","last_price":"1"}"#).await;
+    admin_post(&sim.url, "/sim/tickers", r#"{"symbol":"tETHUSD","last_price":"4400.5"}"#).await;
+    let ticker = next_ticker(&mut stream).await;
+    assert_eq!((ticker.symbol.as_str(), ticker.last_price), ("tETHUSD", Some("4400.5".parse().unwrap())));
+
+    // Dropped, and the price moves while disconnected: the new connection starts from it.
+    admin_post(&sim.url, "/sim/ws/drop", "").await;
+    assert!(matches!(next_status(&mut stream).await, StreamState::Reconnecting { .. }));
+    admin_post(&sim.url, "/sim/tickers", r#"{"symbol":"tETHUSD","last_price":"4410"}"#).await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    assert_eq!(next_ticker(&mut stream).await.last_price, Some("4410".parse().unwrap()));
+
+    // A restart notice: the same.
+    admin_post(&sim.url, "/sim/ws/info", r#"{"code":20051}"#).await;
+    let StreamState::Reconnecting { reason, .. } = next_status(&mut stream).await else {
+        panic!("expected Reconnecting")
+    };
+    assert!(reason.contains("20051"), "{reason}");
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    assert_eq!(next_ticker(&mut stream).await, rest_ticker(&client, "tETHUSD").await);
+
+    // Maintenance: said, then every channel is renewed from its current ticker.
+    admin_post(&sim.url, "/sim/ws/info", r#"{"code":20060}"#).await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Maintenance);
+    admin_post(&sim.url, "/sim/tickers", r#"{"symbol":"tETHUSD","last_price":"4420"}"#).await;
+    assert_eq!(next_ticker(&mut stream).await.last_price, Some("4420".parse().unwrap()));
+    admin_post(&sim.url, "/sim/ws/info", r#"{"code":20061}"#).await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    assert_eq!(next_ticker(&mut stream).await.last_price, Some("4420".parse().unwrap()));
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn more_pairs_than_channels_follow_the_first_ones() {
+    let sim = sim_with(STATE).await;
+    let client =
+        Client::builder().endpoints(Endpoints::single(&sim.url).unwrap()).in_memory_nonces().build().unwrap();
+    // Three real pairs sort first; the invented ones past the limit are never asked for (asking
+    // would bring a refusal each).
+    let mut wanted = symbols(&["tAVAX:USD", "tBTCUSD", "tETHUSD"]);
+    wanted.extend((0..bfx_client::TICKER_CHANNELS).map(|i| format!("tZZ{i:02}:USD")));
+    let mut stream = client.ticker_stream(wanted, StreamOptions::default());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    let mut seen = BTreeSet::new();
+    let mut refused = 0;
+    while seen.len() + refused < bfx_client::TICKER_CHANNELS {
+        match next(&mut stream).await {
+            TickerEvent::Ticker(ticker) => {
+                seen.insert(ticker.symbol);
+            }
+            TickerEvent::Refused { .. } => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, symbols(&["tAVAX:USD", "tBTCUSD", "tETHUSD"]));
+    assert_eq!(refused, bfx_client::TICKER_CHANNELS - 3);
+    // Nothing more comes: the 26th to 28th pairs were not asked for.
+    assert!(tokio::time::timeout(Duration::from_millis(300), stream.next_event()).await.is_err());
+    stream.close().await;
+}
