@@ -212,8 +212,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
-    /// Watch the demo accounts live while their balances move every ~1.5 s (full-screen on a
-    /// terminal, otherwise NDJSON).
+    /// Watch the demo accounts live while their balances and prices move every ~1.5 s
+    /// (full-screen on a terminal, otherwise NDJSON).
     Watch(DemoWatchArgs),
 }
 

@@ -1,10 +1,11 @@
 //! `bfx sim` (run the emulator until Ctrl-C or SIGTERM), `bfx demo` (run it in-process on a
 //! free loopback port and show the demo accounts' balances through the real client) and
-//! `bfx demo watch` (the same emulator, its balances moved every ~1.5 s, watched live).
+//! `bfx demo watch` (the same emulator, its balances and prices moved every ~1.5 s, watched live).
 
 use anyhow::Context;
 use bfx_client::{Client, Credentials, Endpoints};
 use bfx_sim::SimState;
+use rust_decimal::Decimal;
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -147,6 +148,9 @@ const MOVES: &[(&str, &str, &str, &str)] = &[
     ("bot", "margin", "USD", "125.5"),
 ];
 const MOVE_EVERY: Duration = Duration::from_millis(1500);
+/// Pairs whose last price `bfx demo watch` nudges, one with each wallet move, up 0.1 % one
+/// round and down the next, so the values move through the ticker channel as well.
+const PRICE_MOVES: &[&str] = &["tBTCUSD", "tETHUSD", "tSOLUSD"];
 
 pub async fn demo_watch(json: bool) -> anyhow::Result<Exit> {
     let demo = Demo::start().await?;
@@ -158,24 +162,49 @@ pub async fn demo_watch(json: bool) -> anyhow::Result<Exit> {
     exit
 }
 
-/// Moves the demo balances through the emulator's admin API until aborted.
+/// Moves the demo balances and prices through the emulator's admin API until aborted.
 async fn move_balances(url: String) {
     // `Demo::start` built the exchange client, which installed the TLS crypto provider reqwest needs.
     let http = reqwest::Client::new();
     let mut round = 0usize;
     loop {
-        for (account, wallet_type, currency, delta) in MOVES {
+        let up = round.is_multiple_of(2);
+        for (index, (account, wallet_type, currency, delta)) in MOVES.iter().enumerate() {
             tokio::time::sleep(MOVE_EVERY).await;
-            let sign = if round.is_multiple_of(2) { "" } else { "-" };
+            let sign = if up { "" } else { "-" };
             let body = serde_json::json!({
                 "account": account, "type": wallet_type, "currency": currency, "delta": format!("{sign}{delta}"),
             });
-            let sent = http.post(format!("{url}/sim/wallets")).body(body.to_string()).send().await;
-            match sent.and_then(reqwest::Response::error_for_status) {
-                Ok(_) => {}
-                Err(e) => tracing::warn!("bfx demo watch: cannot move {account}'s {currency}: {e}"),
+            if let Err(e) = admin_post(&http, &url, "wallets", body).await {
+                tracing::warn!("bfx demo watch: cannot move {account}'s {currency}: {e}");
+            }
+            if let Some(symbol) = PRICE_MOVES.get(index)
+                && let Err(e) = nudge_price(&http, &url, symbol, up).await
+            {
+                tracing::warn!("bfx demo watch: cannot move the price of {symbol}: {e}");
             }
         }
         round += 1;
     }
+}
+
+/// Moves `symbol`'s last price 0.1 % up or down (to 8 decimals).
+async fn nudge_price(http: &reqwest::Client, url: &str, symbol: &str, up: bool) -> anyhow::Result<()> {
+    let response = http.get(format!("{url}/v2/ticker/{symbol}")).send().await?.error_for_status()?;
+    let ticker = bfx_core::parse_trading_ticker(symbol, &response.bytes().await?)?;
+    let last = ticker.last_price.context("no last price")?;
+    let factor = if up { Decimal::new(1001, 3) } else { Decimal::new(999, 3) };
+    let moved = (last * factor).round_dp(8).normalize();
+    admin_post(http, url, "tickers", serde_json::json!({"symbol": symbol, "last_price": moved.to_string()}))
+        .await
+}
+
+async fn admin_post(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    http.post(format!("{url}/sim/{what}")).body(body.to_string()).send().await?.error_for_status()?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! The full-screen `bfx watch` in a real terminal: tmux runs it against the emulator, a wallet
-//! change is seen highlighted, `q` quits with exit 0 and leaves the normal screen restored.
+//! The full-screen `bfx watch` in a real terminal: tmux runs it against the emulator, a price
+//! change arrives through the ticker channel, a wallet change is seen highlighted, `q` quits with
+//! exit 0 and leaves the normal screen restored.
 //!
 //! Needs tmux, so it is `#[ignore]`d in `cargo test`; `.ci/run` runs it with
 //! `cargo test -p bfx-cli --test watch_tmux -- --ignored`. The screen it captured is checked
@@ -130,6 +131,11 @@ fn full_screen_in_tmux() {
             && !s.contains("no prices")
     };
     tmux.until("both accounts live and valued", live);
+    tmux.until("prices followed live", |s| s.contains("last prices: live"));
+
+    // A price change reaches the view through the ticker channel: 10.12345679 ETH at 5000.
+    admin(&sim.url, "POST", "/sim/tickers", r#"{"symbol":"tETHUSD","last_price":"5000"}"#);
+    tmux.until("ETH valued at the new price", |s| s.contains("50,617.28"));
 
     admin(
         &sim.url,

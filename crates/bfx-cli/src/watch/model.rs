@@ -1,20 +1,23 @@
 //! What the full-screen `bfx watch` knows: per account its wallets, its last `bu` total, where
-//! its stream stands and when data last came; and the market that values it all.
+//! its stream stands and when data last came; and the market that values it all, from REST
+//! `tickers` every 10 s and, for the pairs that value what is held, live from the ticker stream.
 //!
 //! Pure: every method that depends on time takes `now` (an `Instant`), so tests drive the clock.
 //! Values follow `bfx balances`: unpriced and paper currencies are left out of totals, and an
 //! account whose stream is neither live nor polling is stale, never current.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use bfx_client::{StreamEvent, StreamState};
-use bfx_core::WalletRow;
+use bfx_client::{StreamEvent, StreamState, TICKER_CHANNELS, TickerEvent};
 use bfx_core::valuation::{Market, PriceKind};
+use bfx_core::{TradingTicker, WalletRow};
 use rust_decimal::Decimal;
 
 /// How long a changed wallet stays highlighted.
 pub const HIGHLIGHT: Duration = Duration::from_secs(2);
+/// Prices older than this (three missed REST refreshes) make the total stale.
+pub const PRICES_STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// Everything the view shows.
 #[derive(Debug)]
@@ -23,6 +26,15 @@ pub struct Model {
     pub quote: String,
     /// `None` until the tickers have been fetched (or while they cannot be).
     market: Option<Market>,
+    /// When the market was last fetched over REST.
+    fetched_at: Option<Instant>,
+    /// The pairs that value what is held, followed live by the ticker stream.
+    following: BTreeSet<String>,
+    /// The ticker stream is live.
+    prices_live: bool,
+    /// Tickers of followed pairs received since the ticker stream went live: newer than any REST
+    /// fetch while it stays live, so they are applied over each one.
+    live: BTreeMap<String, TradingTicker>,
     /// Display names from `conf/pub:map:currency:sym` (`UST` → `USDt`).
     names: HashMap<String, String>,
     /// In the order they were configured.
@@ -74,6 +86,18 @@ pub struct AssetLine {
     pub stale: bool,
 }
 
+/// How current the prices are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PriceAge {
+    /// No tickers yet.
+    None,
+    /// Every pair valuing what is held is followed live.
+    Live,
+    /// Some are not (the ticker stream is down, or a pair is not followed): the last REST fetch
+    /// was this long ago.
+    Fetched(Duration),
+}
+
 /// The total across accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrandTotal {
@@ -84,6 +108,8 @@ pub struct GrandTotal {
     pub unpriced: usize,
     /// No tickers yet: nothing is valued.
     pub no_prices: bool,
+    /// Prices are older than [`PRICES_STALE_AFTER`].
+    pub stale_prices: bool,
 }
 
 impl AccountView {
@@ -103,6 +129,10 @@ impl Model {
         Model {
             quote: quote.to_owned(),
             market: None,
+            fetched_at: None,
+            following: BTreeSet::new(),
+            prices_live: false,
+            live: BTreeMap::new(),
             names: HashMap::new(),
             accounts: accounts
                 .into_iter()
@@ -117,11 +147,67 @@ impl Model {
         }
     }
 
-    /// New prices (fetched at start, then every 10 s) and display names.
-    pub fn set_market(&mut self, market: Market, names: HashMap<String, String>) {
+    /// Prices fetched over REST at `fetched_at` (at start, then every 10 s), and display names.
+    /// Live tickers stay: the REST ones of their pairs are no newer.
+    pub fn set_market(&mut self, mut market: Market, names: HashMap<String, String>, fetched_at: Instant) {
+        for ticker in self.live.values() {
+            market.update(ticker);
+        }
         self.market = Some(market);
+        self.fetched_at = Some(fetched_at);
         if !names.is_empty() {
             self.names = names;
+        }
+    }
+
+    /// Applies one event of the ticker stream.
+    pub fn apply_ticker(&mut self, event: TickerEvent) {
+        match event {
+            TickerEvent::Ticker(ticker) if self.following.contains(&ticker.symbol) => {
+                if let Some(market) = &mut self.market {
+                    market.update(&ticker);
+                }
+                self.live.insert(ticker.symbol.clone(), ticker);
+            }
+            TickerEvent::Status(state) => {
+                self.prices_live = state == StreamState::Live;
+                // Down: the next REST fetch is newer than what the stream last said.
+                if !self.prices_live {
+                    self.live.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The pairs that value what is held now (each held currency's route to the quote), when
+    /// they differ from those followed: the ticker stream is to follow these from now on.
+    pub fn follow(&mut self) -> Option<BTreeSet<String>> {
+        let market = self.market.as_ref()?;
+        let held: BTreeSet<&str> =
+            self.accounts.iter().flat_map(|a| a.wallets.values()).map(|w| w.row.currency.as_str()).collect();
+        let wanted: BTreeSet<String> = held
+            .into_iter()
+            .filter_map(|currency| market.price(currency, &self.quote, PriceKind::Last, false).ok())
+            .flat_map(|price| price.route)
+            .collect();
+        if wanted == self.following {
+            return None;
+        }
+        self.live.retain(|symbol, _| wanted.contains(symbol));
+        self.following = wanted.clone();
+        Some(wanted)
+    }
+
+    /// How current the prices are.
+    pub fn price_age(&self, now: Instant) -> PriceAge {
+        let Some(fetched_at) = self.fetched_at else { return PriceAge::None };
+        let all_live = self.prices_live
+            && self.following.len() <= TICKER_CHANNELS
+            && self.following.iter().all(|symbol| self.live.contains_key(symbol));
+        match all_live {
+            true => PriceAge::Live,
+            false => PriceAge::Fetched(now.saturating_duration_since(fetched_at)),
         }
     }
 
@@ -208,6 +294,7 @@ impl Model {
             stale_accounts: 0,
             unpriced: 0,
             no_prices: !self.has_prices(),
+            stale_prices: matches!(self.price_age(now), PriceAge::Fetched(age) if age > PRICES_STALE_AFTER),
         };
         for account in &self.accounts {
             match self.account_value(account, now) {
@@ -292,7 +379,7 @@ pub(crate) mod tests {
     fn snapshots_replace_and_wallets_upsert() {
         let t0 = Instant::now();
         let mut model = Model::new("USD", ["main".to_owned()]);
-        model.set_market(market(), HashMap::new());
+        model.set_market(market(), HashMap::new(), t0);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("margin", "ETH", "2")]), t0);
         let main = &model.accounts[0];
@@ -339,11 +426,17 @@ pub(crate) mod tests {
         model.apply("paper", StreamEvent::Status(StreamState::Live), t0);
         model.apply("paper", snapshot(vec![row("exchange", "TESTBTC", "1")]), t0);
         assert!(model.grand_total(t0).no_prices);
-        model.set_market(market(), HashMap::from([("BTC".to_owned(), "Bitcoin".to_owned())]));
+        model.set_market(market(), HashMap::from([("BTC".to_owned(), "Bitcoin".to_owned())]), t0);
         let total = model.grand_total(t0);
         assert_eq!(
             total,
-            GrandTotal { value: "100000".parse().unwrap(), stale_accounts: 0, unpriced: 2, no_prices: false }
+            GrandTotal {
+                value: "100000".parse().unwrap(),
+                stale_accounts: 0,
+                unpriced: 2,
+                no_prices: false,
+                stale_prices: false
+            }
         );
         let assets = model.assets(t0);
         assert_eq!(
@@ -356,7 +449,7 @@ pub(crate) mod tests {
     fn only_live_or_polling_is_current() {
         let t0 = Instant::now();
         let mut model = Model::new("USD", ["a".to_owned()]);
-        model.set_market(market(), HashMap::new());
+        model.set_market(market(), HashMap::new(), t0);
         assert_eq!(model.account_value(&model.accounts[0], t0), AccountValue::Unknown);
         model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
         let later = t0 + Duration::from_secs(12);
@@ -409,5 +502,61 @@ pub(crate) mod tests {
         assert!(changed(&model, t2).is_empty());
         model.apply("a", snapshot(vec![row("exchange", "BTC", "2"), row("exchange", "ETH", "3")]), t2);
         assert_eq!(changed(&model, t2), ["ETH"]);
+    }
+
+    fn ticker(symbol: &str, last: &str) -> TickerEvent {
+        let row = format!("[1,1,1,1,0,0,{last},1,0,0]");
+        TickerEvent::Ticker(bfx_core::parse_trading_ticker(symbol, row.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn live_tickers_value_holdings_and_outlive_older_rest_fetches() {
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        let mut model = Model::new("USD", ["main".to_owned()]);
+        model.apply("main", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "2")]), t0);
+        assert_eq!(model.follow(), None, "no market yet: nothing to follow");
+        assert_eq!(model.price_age(t0), PriceAge::None);
+        model.set_market(market(), HashMap::new(), t0);
+        let both = BTreeSet::from(["tBTCUSD".to_owned(), "tETHUSD".to_owned()]);
+        assert_eq!(model.follow(), Some(both));
+        assert_eq!(model.follow(), None, "unchanged");
+        let value = |model: &Model, now| match model.account_value(&model.accounts[0], now) {
+            AccountValue::Current { value, .. } => value.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(model.price_age(at(5)), PriceAge::Fetched(Duration::from_secs(5)));
+
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        model.apply_ticker(ticker("tBTCUSD", "110000.5"));
+        model.apply_ticker(ticker("tXYZUSD", "1"));
+        assert_eq!(value(&model, at(6)), "118000.5");
+        assert_eq!(model.price_age(at(6)), PriceAge::Fetched(Duration::from_secs(6)), "ETH is not live yet");
+        model.apply_ticker(ticker("tETHUSD", "4000"));
+        assert_eq!(model.price_age(at(7)), PriceAge::Live);
+        // A REST fetch (of older prices) does not undo live ones; prices do not age while live.
+        model.set_market(market(), HashMap::new(), at(10));
+        assert_eq!(value(&model, at(10)), "118000.5");
+        assert!(!model.grand_total(at(100)).stale_prices);
+
+        // The stream goes down: REST prices count again, and age.
+        model.apply_ticker(TickerEvent::Status(StreamState::Maintenance));
+        assert_eq!(model.price_age(at(40)), PriceAge::Fetched(Duration::from_secs(30)));
+        assert!(!model.grand_total(at(40)).stale_prices);
+        assert!(model.grand_total(at(41)).stale_prices);
+        model.set_market(market(), HashMap::new(), at(41));
+        assert_eq!(value(&model, at(41)), "108000");
+        assert!(!model.grand_total(at(41)).stale_prices);
+
+        // ETH is sold: only BTC's pair is followed, and a late ETH ticker is ignored.
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1")]), at(42));
+        assert_eq!(model.follow(), Some(BTreeSet::from(["tBTCUSD".to_owned()])));
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        model.apply_ticker(ticker("tETHUSD", "1"));
+        model.apply_ticker(ticker("tBTCUSD", "99000"));
+        assert_eq!(model.price_age(at(43)), PriceAge::Live);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "1")]), at(44));
+        assert_eq!(value(&model, at(44)), "103000", "ETH at the REST price, not the ignored 1");
     }
 }

@@ -1,8 +1,8 @@
 //! The full-screen loop: raw mode and the alternate screen for as long as it runs (restored on
-//! every exit, error and panic included), a redraw on each event and once a second, and prices
-//! refreshed every 10 s. `q`, Esc or Ctrl-C quits.
+//! every exit, error and panic included), a redraw on each event and once a second, prices fetched
+//! every 10 s and the pairs that value what is held followed live. `q`, Esc or Ctrl-C quits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bfx_client::{Client, StreamEvent, StreamOptions, Symbols};
@@ -27,6 +27,7 @@ type Names = HashMap<String, String>;
 /// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good.
 pub async fn run(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
     let mut model = Model::new("USD", accounts.iter().map(|a| a.name.clone()));
+    let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let mut events = Some(super::spawn_streams(client, accounts, options));
     let mut prices = spawn_price_refresh(client.clone());
     let mut input = spawn_input();
@@ -34,6 +35,9 @@ pub async fn run(client: &Client, accounts: Vec<Account>, options: StreamOptions
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        if let Some(pairs) = model.follow() {
+            tickers.set_symbols(pairs);
+        }
         screen.terminal.draw(|frame| draw(frame, &model, &clock()))?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
@@ -46,11 +50,13 @@ pub async fn run(client: &Client, accounts: Vec<Account>, options: StreamOptions
                 // Every stream has ended (failed for good): keep showing why until `q`.
                 None => events = None,
             },
-            Some((market, names)) = prices.recv() => model.set_market(market, names),
+            Some((market, names, at)) = prices.recv() => model.set_market(market, names, at),
+            Some(event) = tickers.next_event() => model.apply_ticker(event),
             _ = tick.tick() => {}
         }
     }
     drop(screen);
+    tickers.close().await;
     Ok(if model.all_failed() { Exit::Auth } else { Exit::Ok })
 }
 
@@ -141,9 +147,9 @@ fn spawn_input() -> mpsc::UnboundedReceiver<Input> {
 }
 
 /// Fetches the currency maps (until they are had) and the tickers now and every 10 s (6 of the
-/// 30 `tickers` requests a minute allows). A failed fetch keeps the last market (or none: values
-/// then say "no prices").
-fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Names)> {
+/// 30 `tickers` requests a minute allows), each with the time it was asked for. A failed fetch
+/// keeps the last market (or none: values then say "no prices").
+fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Names, Instant)> {
     let (sender, receiver) = mpsc::channel(1);
     tokio::spawn(async move {
         // Display names, and the underlying of each derivative currency.
@@ -156,8 +162,9 @@ fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Names)> {
                 maps = Some((fetched.pop().unwrap_or_default().into_iter().collect(), underlying));
             }
             let (names, underlying) = maps.clone().unwrap_or_default();
+            let asked = Instant::now();
             if let Ok(tickers) = client.tickers(Symbols::All).await
-                && sender.send((Market::new(&tickers, &underlying), names)).await.is_err()
+                && sender.send((Market::new(&tickers, &underlying), names, asked)).await.is_err()
             {
                 return;
             }

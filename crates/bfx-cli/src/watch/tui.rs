@@ -13,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
-use super::model::{AccountValue, AssetLine, Model};
+use super::model::{AccountValue, AssetLine, Model, PriceAge};
 use crate::table;
 
 /// The time to show: `at` for ages and highlights, `clock` (e.g. `12:34:56 UTC`) for the header.
@@ -70,12 +70,15 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
     frame.render_widget(table(" Accounts ", accounts_header, accounts, &accounts_widths), accounts_area);
     let capacity = usize::from(assets_area.height.saturating_sub(3));
     frame.render_widget(assets_table(model, asset_rows, &assets, capacity, &assets_widths), assets_area);
+    let prices = match model.price_age(now.at) {
+        PriceAge::None => "no prices yet".to_owned(),
+        PriceAge::Live => "Bitfinex last prices: live".to_owned(),
+        PriceAge::Fetched(age) => format!("Bitfinex last prices: {} old (REST)", age_text(age)),
+    };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" q", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(
-                " quit   values at Bitfinex last prices, refreshed every 10 s; paper and unpriced left out",
-            ),
+            Span::raw(format!(" quit   {prices}; paper and unpriced left out")),
         ])),
         footer_area,
     );
@@ -89,12 +92,13 @@ fn header_line(model: &Model, now: &Clock) -> Line<'static> {
         spans.push(Span::styled("no prices yet", dim()));
     } else {
         let value = format!("{} {}", table::value(&model.quote, total.value), model.quote);
-        match total.stale_accounts {
-            0 => spans.push(Span::styled(value, bold)),
-            n => {
-                spans.push(Span::styled(value, dim()));
-                spans.push(Span::styled(format!(" stale ({n} account{} not live)", plural(n)), dim()));
-            }
+        let stale = total.stale_accounts > 0 || total.stale_prices;
+        spans.push(Span::styled(value, if stale { dim() } else { bold }));
+        if let n @ 1.. = total.stale_accounts {
+            spans.push(Span::styled(format!(" stale ({n} account{} not live)", plural(n)), dim()));
+        }
+        if let (true, PriceAge::Fetched(age)) = (total.stale_prices, model.price_age(now.at)) {
+            spans.push(Span::styled(format!(" stale (prices {} old)", age_text(age)), dim()));
         }
     }
     if total.unpriced > 0 {
@@ -302,7 +306,8 @@ pub fn age_text(age: Duration) -> String {
 mod tests {
     use super::*;
     use crate::watch::model::tests::{market, row};
-    use bfx_client::{ErrorKind, StreamEvent};
+    use bfx_client::{ErrorKind, StreamEvent, TickerEvent};
+    use bfx_core::parse_trading_ticker;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::collections::HashMap;
@@ -317,7 +322,7 @@ mod tests {
     /// Two live accounts with BTC, ETH and an unpriced coin, seen at `t0`.
     fn two_accounts(t0: Instant) -> Model {
         let mut model = Model::new("USD", ["main".to_owned(), "cold".to_owned()]);
-        model.set_market(market(), HashMap::from([("BTC".to_owned(), "BTC".to_owned())]));
+        model.set_market(market(), HashMap::from([("BTC".to_owned(), "BTC".to_owned())]), t0);
         for name in ["main", "cold"] {
             model.apply(name, StreamEvent::Status(StreamState::Live), t0);
         }
@@ -325,6 +330,13 @@ mod tests {
             vec![row("exchange", "BTC", "0.75"), row("exchange", "ETH", "2"), row("exchange", "AIO", "10")];
         model.apply("main", StreamEvent::Snapshot { wallets: main }, t0);
         model.apply("cold", StreamEvent::Snapshot { wallets: vec![row("exchange", "BTC", "2.5")] }, t0);
+        // The pairs valuing BTC and ETH are followed live, at the REST prices.
+        assert!(model.follow().is_some());
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        for (symbol, last) in [("tBTCUSD", "100000"), ("tETHUSD", "4000")] {
+            let row = format!("[1,1,1,1,0,0,{last},1,0,0]");
+            model.apply_ticker(TickerEvent::Ticker(parse_trading_ticker(symbol, row.as_bytes()).unwrap()));
+        }
         model
     }
 
@@ -354,6 +366,18 @@ mod tests {
         let mut model = two_accounts(t0);
         model.apply("main", StreamEvent::Status(StreamState::Polling { reason: "refused".into() }), t0);
         insta::assert_snapshot!(render(&model, later(t0, 65)).backend());
+    }
+
+    #[test]
+    fn old_prices_make_the_total_stale() {
+        let t0 = Instant::now();
+        let mut model = two_accounts(t0);
+        let down =
+            StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), reason: "x".into() };
+        model.apply_ticker(TickerEvent::Status(down));
+        let fresh = format!("{}", render(&model, later(t0, 30)).backend());
+        assert!(fresh.contains("prices: 30s old (REST)") && !fresh.contains("stale"), "{fresh}");
+        insta::assert_snapshot!(render(&model, later(t0, 45)).backend());
     }
 
     #[test]

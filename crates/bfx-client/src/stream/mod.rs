@@ -120,12 +120,7 @@ impl AccountStream {
 
     /// Stops the stream: closes the socket (with a close frame) and waits for that.
     pub async fn close(mut self) {
-        let _ = self.stop.send(true);
-        // A task waiting for room in a full buffer is released by closing it.
-        self.events.close();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        stop_task(&self.stop, &mut self.events, self.task.take()).await;
     }
 }
 
@@ -140,6 +135,20 @@ impl Client {
         let supervisor = supervisor::Supervisor::new(self.clone(), credentials, options, events, stopping);
         let task = tokio::spawn(supervisor.run());
         AccountStream { events: receiver, stop, task: Some(task) }
+    }
+}
+
+/// Asks a stream's task to stop and waits for it to end.
+async fn stop_task<T>(
+    stop: &watch::Sender<bool>,
+    events: &mut mpsc::Receiver<T>,
+    task: Option<JoinHandle<()>>,
+) {
+    let _ = stop.send(true);
+    // A task waiting for room in a full buffer is released by closing it.
+    events.close();
+    if let Some(task) = task {
+        let _ = task.await;
     }
 }
 

@@ -2,7 +2,6 @@
 //! a nonce from the key's shared slot, then turn frames into events until the connection is lost,
 //! the server restarts (20051), or two heartbeat intervals pass in silence.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -42,24 +41,14 @@ enum Reply {
 impl Supervisor {
     /// Runs one connection from opening to its end.
     pub(super) async fn session(&mut self) -> End {
-        let gate = Arc::clone(&self.client.ws_gate);
-        let url = self.client.endpoints.ws_url.clone();
-        let limit = self.options.connect_timeout;
         let mut stop = self.stop.clone();
         let opened = tokio::select! {
             () = stopped(&mut stop) => return End::Stopped,
-            opened = async {
-                gate.admit().await;
-                timeout(limit, socket::connect(&url)).await
-            } => opened,
+            opened = socket::open(&self.client, self.options.connect_timeout) => opened,
         };
         let mut ws = match opened {
-            Ok(Ok(ws)) => ws,
-            Ok(Err(reason)) => return End::Lost { reason, opened: false },
-            Err(_) => {
-                let reason = format!("no WebSocket connection to {url} within {limit:?}");
-                return End::Lost { reason, opened: false };
-            }
+            Ok(ws) => ws,
+            Err(reason) => return End::Lost { reason, opened: false },
         };
         let authed = tokio::select! {
             () = stopped(&mut stop) => Err(End::Stopped),

@@ -4,21 +4,35 @@
 //! no second TLS stack or root store.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls_platform_verifier::ConfigVerifierExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::http::Uri;
 
+use crate::client::Client;
+
 /// A byte stream the WebSocket runs over: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
+
+/// Opens a connection to `client`'s WebSocket URL once its connection budget allows, within
+/// `limit` (the wait for the budget not included).
+pub(crate) async fn open(client: &Client, limit: Duration) -> Result<Socket, String> {
+    client.ws_gate.admit().await;
+    let url = &client.endpoints.ws_url;
+    timeout(limit, connect(url))
+        .await
+        .map_err(|_| format!("no WebSocket connection to {url} within {limit:?}"))?
+}
 
 /// Connects to `url` (`ws://` or `wss://`) and completes the upgrade. The error is a sentence
 /// for the stream's status (it never holds a secret: the URL has none).

@@ -8,7 +8,6 @@
 //! so nothing that changed while disconnected is missed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use bfx_core::TradingTicker;
 use bfx_core::parse_trading_ticker;
@@ -22,7 +21,7 @@ use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RES
 use super::session::next_text;
 use super::socket::{self, Socket};
 use super::supervisor::backoff;
-use super::{EVENT_BUFFER, StreamOptions, StreamState, stopped};
+use super::{EVENT_BUFFER, StreamOptions, StreamState, stop_task, stopped};
 use crate::client::Client;
 use crate::retry::jitter;
 
@@ -76,11 +75,7 @@ impl TickerStream {
 
     /// Stops the stream: closes the socket (with a close frame) and waits for that.
     pub async fn close(mut self) {
-        let _ = self.stop.send(true);
-        self.events.close();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        stop_task(&self.stop, &mut self.events, self.task.take()).await;
     }
 }
 
@@ -183,21 +178,14 @@ impl Tickers {
 
     /// One connection, from opening it to its end.
     async fn connection(&mut self) -> End {
-        let gate = Arc::clone(&self.client.ws_gate);
-        let url = self.client.endpoints.ws_url.clone();
-        let limit = self.options.connect_timeout;
         let mut stop = self.stop.clone();
         let opened = tokio::select! {
             () = stopped(&mut stop) => return End::Stopped,
-            opened = async {
-                gate.admit().await;
-                timeout(limit, socket::connect(&url)).await
-            } => opened,
+            opened = socket::open(&self.client, self.options.connect_timeout) => opened,
         };
         let mut ws = match opened {
-            Ok(Ok(ws)) => ws,
-            Ok(Err(reason)) => return End::Lost(reason),
-            Err(_) => return End::Lost(format!("no WebSocket connection to {url} within {limit:?}")),
+            Ok(ws) => ws,
+            Err(reason) => return End::Lost(reason),
         };
         self.failures = 0;
         let end = self.follow(&mut ws).await;
