@@ -1,7 +1,8 @@
 //! The ticker stream end to end against the emulator's `/ws/2`: each subscription starts with the
 //! ticker REST serves, admin price changes arrive exactly, the followed pairs change on demand, an
 //! unknown pair is refused without harm, and after a dropped connection, a restart notice and a
-//! maintenance window the pairs are followed again from their current tickers.
+//! maintenance window the pairs are followed again from their current tickers. And against a
+//! scripted server: connections that never deliver a ticker back off further each time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use bfx_client::{Client, Endpoints, StreamOptions, StreamState, Symbols, TickerEvent, TickerStream};
 use bfx_core::{Ticker, TradingTicker};
+use common::fake_ws::FakeWs;
 use common::{STATE, sim_with};
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -139,5 +141,52 @@ async fn more_pairs_than_channels_follow_the_first_ones() {
     assert_eq!(refused, bfx_client::TICKER_CHANNELS - 3);
     // Nothing more comes: the 26th to 28th pairs were not asked for.
     assert!(tokio::time::timeout(Duration::from_millis(300), stream.next_event()).await.is_err());
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn connections_that_deliver_nothing_back_off_further_each_time() {
+    let mut fake = FakeWs::start().await;
+    let endpoints =
+        Endpoints { ws_url: fake.url.clone(), ..Endpoints::single("http://127.0.0.1:9").unwrap() };
+    let client = Client::builder()
+        .endpoints(endpoints)
+        .in_memory_nonces()
+        .ws_connection_limit(100, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let options = StreamOptions {
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_secs(1),
+        ..StreamOptions::default()
+    };
+    let mut stream = client.ticker_stream(symbols(&["tBTCUSD"]), options);
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let mut accept_and_drop = async |deliver: bool| {
+        let mut conn = fake.next_conn().await;
+        assert_eq!(next_status(&mut stream).await, StreamState::Live);
+        let subscribe = conn.recv_json().await;
+        assert_eq!(
+            (subscribe["event"].as_str(), subscribe["channel"].as_str(), subscribe["symbol"].as_str()),
+            (Some("subscribe"), Some("ticker"), Some("tBTCUSD"))
+        );
+        if deliver {
+            conn.send(
+                r#"{"event":"subscribed","channel":"ticker","chanId":7,"symbol":"tBTCUSD","pair":"BTCUSD"}"#,
+            )
+            .await;
+            conn.send("[7,[1,2,3,4,5,6,114000.5,8,9,10]]").await;
+            assert_eq!(next_ticker(&mut stream).await.last_price, Some("114000.5".parse().unwrap()));
+        }
+        drop(conn);
+        match next_status(&mut stream).await {
+            StreamState::Reconnecting { attempt, .. } => attempt,
+            other => panic!("expected Reconnecting, got {other:?}"),
+        }
+    };
+    assert_eq!(accept_and_drop(false).await, 1);
+    assert_eq!(accept_and_drop(false).await, 2);
+    assert_eq!(accept_and_drop(false).await, 3);
+    assert_eq!(accept_and_drop(true).await, 1, "a ticker arrived: the backoff starts afresh");
     stream.close().await;
 }

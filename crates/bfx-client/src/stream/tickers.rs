@@ -102,7 +102,7 @@ struct Tickers {
     events: mpsc::Sender<TickerEvent>,
     stop: watch::Receiver<bool>,
     wanted: watch::Receiver<BTreeSet<String>>,
-    /// Failed connections since the stream was last live.
+    /// Lost connections since a ticker last arrived.
     failures: u32,
 }
 
@@ -187,7 +187,6 @@ impl Tickers {
             Ok(ws) => ws,
             Err(reason) => return End::Lost(reason),
         };
-        self.failures = 0;
         let end = self.follow(&mut ws).await;
         let _ = timeout(super::session::CLOSE_WAIT, ws.close(None)).await;
         end
@@ -232,7 +231,11 @@ impl Tickers {
                 Inbound::ChannelData { chan_id, body } => {
                     let Some(symbol) = channels.open.get(&chan_id) else { continue };
                     match parse_trading_ticker(symbol, body.as_bytes()) {
-                        Ok(ticker) => TickerEvent::Ticker(ticker),
+                        Ok(ticker) => {
+                            // The connection works: the next loss starts the backoff afresh.
+                            self.failures = 0;
+                            TickerEvent::Ticker(ticker)
+                        }
                         Err(error) => {
                             tracing::warn!(%symbol, %error, "ignoring an unreadable ticker update");
                             continue;
