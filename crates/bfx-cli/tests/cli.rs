@@ -346,6 +346,7 @@ fn the_secret_never_appears_in_any_output() {
         (vec!["config", "show", "-vvv"], CANARY, Some(0)),
         (vec!["config", "path"], CANARY, Some(0)),
         (vec!["ticker", "btc", "-vvv"], CANARY, Some(0)),
+        (vec!["watch", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
     ];
     for (args, secret, code) in runs {
         let out = bfx(home.path())
@@ -358,6 +359,30 @@ fn the_secret_never_appears_in_any_output() {
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), code, "{args:?}:\n{text}");
         assert!(!text.contains("5e1f0a77d3"), "{args:?} leaked the secret:\n{text}");
+    }
+    // `watch` runs until stopped: authenticated on the WebSocket, both snapshots out, then killed.
+    let logs = TempDir::new().unwrap();
+    let (out, err) = (logs.path().join("out"), logs.path().join("err"));
+    let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+        .args(["watch", "--json", "-vvv"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("ALICE_SECRET", CANARY)
+        .env("RUST_LOG", "trace")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&out).unwrap().matches(r#""event":"snapshot""#).count() < 2 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "watch never went live");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    for path in [&out, &err] {
+        assert!(!std::fs::read_to_string(path).unwrap().contains("5e1f0a77d3"), "watch leaked the secret");
     }
     // Env-only account, with a wrong URL (connection failure paths).
     let out = bfx(home.path())
