@@ -15,8 +15,19 @@ use crate::exit::Exit;
 use crate::report::{AccountResult, Pricing, Report};
 use crate::table;
 
-const SYMBOL_NAMES: &str = "pub:map:currency:sym";
-const UNDERLYINGS: &str = "pub:map:currency:undl";
+/// Display names (`UST` → `USDt`) and the underlying of each derivative currency.
+pub(crate) const SYMBOL_NAMES: &str = "pub:map:currency:sym";
+pub(crate) const UNDERLYINGS: &str = "pub:map:currency:undl";
+
+/// A quote no trading pair uses would leave everything unpriced: that is a wrong request.
+pub(crate) fn check_quote(market: &Market, quote: &str) -> Result<(), ConfigError> {
+    match market.has_currency(quote) {
+        true => Ok(()),
+        false => Err(ConfigError::Invalid(format!(
+            "unknown quote currency {quote:?}: no Bitfinex trading pair uses it (try USD, EUR, BTC or UST)"
+        ))),
+    }
+}
 
 /// Fetches and values the balances of `accounts`. Account failures are part of the report; an
 /// `Err` means the run itself broke (a task died) or the request was wrong (an unknown quote),
@@ -62,7 +73,7 @@ fn pricing(
     tickers: Result<Vec<bfx_core::Ticker>, bfx_client::Error>,
     maps: Result<Vec<Vec<(String, String)>>, bfx_client::Error>,
 ) -> Result<Pricing, ConfigError> {
-    let quote = args.quote.to_ascii_uppercase();
+    let quote = args.valuation.quote();
     let mut warnings = Vec::new();
     let (names, underlying) = match maps {
         Ok(mut maps) => {
@@ -77,11 +88,7 @@ fn pricing(
     let market = match tickers {
         Ok(tickers) => {
             let market = Market::new(&tickers, &underlying);
-            if !market.has_currency(&quote) {
-                return Err(ConfigError::Invalid(format!(
-                    "unknown quote currency {quote:?}: no Bitfinex trading pair uses it (try USD, EUR, BTC or UST)"
-                )));
-            }
+            check_quote(&market, &quote)?;
             Ok(market)
         }
         Err(e) => {
@@ -90,7 +97,14 @@ fn pricing(
             Err(why)
         }
     };
-    Ok(Pricing { quote, kind: args.price, include_paper: args.include_paper, market, names, warnings })
+    Ok(Pricing {
+        quote,
+        kind: args.valuation.price,
+        include_paper: args.include_paper,
+        market,
+        names,
+        warnings,
+    })
 }
 
 /// A spinner on stderr, only on a terminal, shown at once when several accounts are in flight

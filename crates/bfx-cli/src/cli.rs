@@ -130,15 +130,29 @@ pub struct BalancesArgs {
     pub connect: ConnectArgs,
 }
 
-/// What to show and how.
-#[derive(Debug, Args)]
-pub struct ReportArgs {
+/// What balances are valued in, and at which price.
+#[derive(Debug, Clone, Args)]
+pub struct ValuationArgs {
     /// Currency to value in (USD, EUR, BTC, UST, …), priced from Bitfinex's tickers.
     #[arg(long, default_value = "USD", value_name = "CURRENCY")]
     pub quote: String,
     /// Which price: last trade, bid (what selling now would fetch), or the bid/ask midpoint.
     #[arg(long, default_value_t = PriceKind::Last, value_parser = parse_price_kind, value_name = "last|bid|mid")]
     pub price: PriceKind,
+}
+
+impl ValuationArgs {
+    /// The quote as Bitfinex spells currency ids (upper case).
+    pub fn quote(&self) -> String {
+        self.quote.to_ascii_uppercase()
+    }
+}
+
+/// What to show and how.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
     /// Count paper-trading currencies (TEST…) in values and totals.
     #[arg(long)]
     pub include_paper: bool,
@@ -196,6 +210,9 @@ pub struct WatchArgs {
     /// Seconds between REST polls while the WebSocket cannot be had.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub poll_interval: u64,
+    /// Values in the full-screen view (NDJSON events carry balances only).
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -222,6 +239,9 @@ pub struct DemoWatchArgs {
     /// NDJSON events, one per line, even on a terminal.
     #[arg(long)]
     pub json: bool,
+    /// Values in the full-screen view (NDJSON events carry balances only).
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
 }
 
 #[derive(Debug, Args)]

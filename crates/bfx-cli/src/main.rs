@@ -67,7 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Demo(args) => match args.command {
             None => sim::demo(&args.report).await,
-            Some(cli::DemoCommand::Watch(watch)) => sim::demo_watch(watch.json).await,
+            Some(cli::DemoCommand::Watch(watch)) => sim::demo_watch(watch.json, &watch.valuation).await,
         },
         Command::Config(command) => config_command(command),
         Command::Watch(args) => {
@@ -79,7 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 poll_interval: std::time::Duration::from_secs(args.poll_interval.max(1)),
                 ..bfx_client::StreamOptions::default()
             };
-            watch::run(&client, accounts, options, args.json).await
+            watch::run(&client, accounts, options, args.json, &args.valuation).await
         }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
             let env: HashMap<String, String> = std::env::vars().collect();

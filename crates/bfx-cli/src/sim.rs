@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::cli::{ReportArgs, SimArgs};
+use crate::cli::{ReportArgs, SimArgs, ValuationArgs};
 use crate::config::Account;
 use crate::exit::Exit;
 use crate::{balances, print_report, watch, write_stdout};
@@ -152,11 +152,11 @@ const MOVE_EVERY: Duration = Duration::from_millis(1500);
 /// round and down the next, so the values move through the ticker channel as well.
 const PRICE_MOVES: &[&str] = &["tBTCUSD", "tETHUSD", "tSOLUSD"];
 
-pub async fn demo_watch(json: bool) -> anyhow::Result<Exit> {
+pub async fn demo_watch(json: bool, valuation: &ValuationArgs) -> anyhow::Result<Exit> {
     let demo = Demo::start().await?;
     let mover = tokio::spawn(move_balances(demo.url.clone()));
     let options = bfx_client::StreamOptions::default();
-    let exit = watch::run(&demo.client, demo.accounts.clone(), options, json).await;
+    let exit = watch::run(&demo.client, demo.accounts.clone(), options, json, valuation).await;
     mover.abort();
     demo.stop().await;
     exit

@@ -272,6 +272,14 @@ fn config_errors_exit_2() {
     bfx_env(fresh.path(), "localhost:1", "k", "s").arg("balances").assert().code(2).stderr(
         predicate::str::contains("invalid URL \"localhost:1\": expected http://HOST[:PORT] or https://HOST"),
     );
+    // A quote no pair uses: refused, nothing printed on stdout.
+    let sim = sim();
+    bfx_env(fresh.path(), &sim.url, "alice-key", "alice-secret")
+        .args(["balances", "--quote", "xyz"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("unknown quote currency \"XYZ\": no Bitfinex trading pair uses it"));
 }
 
 #[cfg(unix)]

@@ -20,14 +20,16 @@ use tempfile::TempDir;
 
 const FIXTURE: &str = "tests/fixtures/watch-tmux.txt";
 
-/// A tmux server of its own (`-L`), killed when dropped.
+/// A tmux server of its own (`-L`, one per test), killed when dropped.
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
     fn new() -> Tmux {
-        Tmux { socket: format!("bfx-test-{}", std::process::id()) }
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Tmux { socket: format!("bfx-test-{}-{n}", std::process::id()) }
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -169,4 +171,23 @@ fn full_screen_in_tmux() {
     // The alternate screen is left: nothing of the view remains on the terminal.
     let after = tmux.capture();
     assert!(!after.contains("Accounts") && !after.contains('│'), "{after}");
+}
+
+/// On a terminal, a quote no pair uses is refused before the view opens: exit 2, said plainly.
+#[test]
+#[ignore = "needs tmux; .ci/run runs it"]
+fn an_unknown_quote_is_refused_before_the_view_opens() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let config = config(home.path(), &sim.url);
+    let command = format!(
+        "env -i HOME='{home}' PATH=\"$PATH\" TERM=tmux-256color '{bfx}' watch --quote xyz --config '{config}'; echo \"exit $?\"; sleep 30",
+        home = home.path().display(),
+        bfx = assert_cmd::cargo::cargo_bin("bfx").display(),
+        config = config.display(),
+    );
+    let tmux = Tmux::new();
+    tmux.run(&["new-session", "-d", "-s", "watch", "-x", "100", "-y", "24", &command]);
+    let screen = tmux.until("the exit status", |s| s.contains("exit "));
+    assert!(screen.contains("unknown quote currency \"XYZ\""), "{screen}");
+    assert!(screen.contains("exit 2") && !screen.contains("Accounts"), "{screen}");
 }

@@ -19,6 +19,7 @@ use bfx_core::{WalletRow, format_decimal};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::cli::ValuationArgs;
 use crate::config::Account;
 use crate::exit::{Exit, kind_name};
 use crate::write_stdout;
@@ -46,15 +47,17 @@ pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOpti
     }
 }
 
-/// The full-screen view when stdout is a terminal and `json` is not asked for; NDJSON otherwise.
+/// The full-screen view (values per `valuation`) when stdout is a terminal and `json` is not
+/// asked for; NDJSON otherwise.
 pub async fn run(
     client: &Client,
     accounts: Vec<Account>,
     options: StreamOptions,
     json: bool,
+    valuation: &ValuationArgs,
 ) -> anyhow::Result<Exit> {
     match !json && std::io::stdout().is_terminal() {
-        true => screen::run(client, accounts, options).await,
+        true => screen::run(client, accounts, options, valuation).await,
         false => ndjson(client, accounts, options).await,
     }
 }

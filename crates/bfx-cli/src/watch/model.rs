@@ -24,6 +24,8 @@ pub const PRICES_STALE_AFTER: Duration = Duration::from_secs(30);
 pub struct Model {
     /// The currency values are in (`USD`).
     pub quote: String,
+    /// The ticker field values are read from.
+    pub kind: PriceKind,
     /// `None` until the tickers have been fetched (or while they cannot be).
     market: Option<Market>,
     /// When the market was last fetched over REST.
@@ -125,9 +127,10 @@ impl AccountView {
 }
 
 impl Model {
-    pub fn new(quote: &str, accounts: impl IntoIterator<Item = String>) -> Model {
+    pub fn new(quote: &str, kind: PriceKind, accounts: impl IntoIterator<Item = String>) -> Model {
         Model {
             quote: quote.to_owned(),
+            kind,
             market: None,
             fetched_at: None,
             following: BTreeSet::new(),
@@ -188,7 +191,7 @@ impl Model {
             self.accounts.iter().flat_map(|a| a.wallets.values()).map(|w| w.row.currency.as_str()).collect();
         let wanted: BTreeSet<String> = held
             .into_iter()
-            .filter_map(|currency| market.price(currency, &self.quote, PriceKind::Last, false).ok())
+            .filter_map(|currency| market.price(currency, &self.quote, self.kind, false).ok())
             .flat_map(|price| price.route)
             .collect();
         if wanted == self.following {
@@ -216,7 +219,7 @@ impl Model {
         let index = match self.accounts.iter().position(|a| a.name == account) {
             Some(index) => index,
             None => {
-                self.accounts.extend(Model::new(&self.quote, [account.to_owned()]).accounts);
+                self.accounts.extend(Model::new(&self.quote, self.kind, [account.to_owned()]).accounts);
                 self.accounts.len() - 1
             }
         };
@@ -258,7 +261,7 @@ impl Model {
     /// The value of one wallet row, `None` when unpriced (paper included) or no prices yet.
     fn value(&self, row: &WalletRow) -> Option<Decimal> {
         let market = self.market.as_ref()?;
-        market.value(row.balance, &row.currency, &self.quote, PriceKind::Last, false).ok().map(|(_, v)| v)
+        market.value(row.balance, &row.currency, &self.quote, self.kind, false).ok().map(|(_, v)| v)
     }
 
     pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
@@ -378,7 +381,7 @@ pub(crate) mod tests {
     #[test]
     fn snapshots_replace_and_wallets_upsert() {
         let t0 = Instant::now();
-        let mut model = Model::new("USD", ["main".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
         model.set_market(market(), HashMap::new(), t0);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("margin", "ETH", "2")]), t0);
@@ -420,7 +423,7 @@ pub(crate) mod tests {
     #[test]
     fn totals_leave_out_unpriced_and_paper() {
         let t0 = Instant::now();
-        let mut model = Model::new("USD", ["main".to_owned(), "paper".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned(), "paper".to_owned()]);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "XYZ", "5")]), t0);
         model.apply("paper", StreamEvent::Status(StreamState::Live), t0);
@@ -448,7 +451,7 @@ pub(crate) mod tests {
     #[test]
     fn only_live_or_polling_is_current() {
         let t0 = Instant::now();
-        let mut model = Model::new("USD", ["a".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned()]);
         model.set_market(market(), HashMap::new(), t0);
         assert_eq!(model.account_value(&model.accounts[0], t0), AccountValue::Unknown);
         model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
@@ -484,7 +487,7 @@ pub(crate) mod tests {
     #[test]
     fn a_change_is_highlighted_for_two_seconds() {
         let t0 = Instant::now();
-        let mut model = Model::new("USD", ["a".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned()]);
         model.apply("a", StreamEvent::Status(StreamState::Live), t0);
         model.apply("a", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "1")]), t0);
         assert!(model.assets(t0).iter().all(|a| !a.changed));
@@ -513,7 +516,7 @@ pub(crate) mod tests {
     fn live_tickers_value_holdings_and_outlive_older_rest_fetches() {
         let t0 = Instant::now();
         let at = |secs| t0 + Duration::from_secs(secs);
-        let mut model = Model::new("USD", ["main".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "2")]), t0);
         assert_eq!(model.follow(), None, "no market yet: nothing to follow");
@@ -558,5 +561,26 @@ pub(crate) mod tests {
         assert_eq!(model.price_age(at(43)), PriceAge::Live);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "1")]), at(44));
         assert_eq!(value(&model, at(44)), "103000", "ETH at the REST price, not the ignored 1");
+    }
+
+    #[test]
+    fn values_and_followed_pairs_follow_the_quote_and_price_kind() {
+        let t0 = Instant::now();
+        let json =
+            r#"[["tBTCEUR",90000,1,90010,1,0,0,90005,1,0,0],["tBTCUSD",99999,1,100001,1,0,0,100000,1,0,0]]"#;
+        let market = Market::new(&bfx_core::parse_tickers(json.as_bytes()).unwrap(), &[]);
+        let mut model = Model::new("EUR", PriceKind::Bid, ["main".to_owned()]);
+        model.apply("main", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("main", snapshot(vec![row("exchange", "BTC", "2")]), t0);
+        model.set_market(market, HashMap::new(), t0);
+        let value = |model: &Model| model.grand_total(t0).value.to_string();
+        assert_eq!(value(&model), "180000", "BTC at the tBTCEUR bid");
+        assert_eq!(model.follow(), Some(BTreeSet::from(["tBTCEUR".to_owned()])));
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        let row = "[91000,1,91010,1,0,0,1,1,0,0]";
+        model.apply_ticker(TickerEvent::Ticker(
+            bfx_core::parse_trading_ticker("tBTCEUR", row.as_bytes()).unwrap(),
+        ));
+        assert_eq!(value(&model), "182000", "the live bid, not the live last price");
     }
 }

@@ -13,23 +13,36 @@ use tokio::sync::mpsc;
 
 use super::model::Model;
 use super::tui::{Clock, draw};
+use crate::balances::{SYMBOL_NAMES, UNDERLYINGS, check_quote};
+use crate::cli::ValuationArgs;
 use crate::config::Account;
 use crate::console;
 use crate::exit::Exit;
 
 const PRICE_REFRESH: Duration = Duration::from_secs(10);
-const SYMBOL_NAMES: &str = "pub:map:currency:sym";
-const UNDERLYINGS: &str = "pub:map:currency:undl";
+/// Longest wait for the first prices before the view opens (to refuse an unknown quote first).
+const FIRST_PRICES: Duration = Duration::from_secs(5);
 
 /// Currency id → display name (`UST` → `USDt`).
 type Names = HashMap<String, String>;
 
-/// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good.
-pub async fn run(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
-    let mut model = Model::new("USD", accounts.iter().map(|a| a.name.clone()));
+/// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good;
+/// an unknown quote is refused before the view opens (when the first prices come in time).
+pub async fn run(
+    client: &Client,
+    accounts: Vec<Account>,
+    options: StreamOptions,
+    valuation: &ValuationArgs,
+) -> anyhow::Result<Exit> {
+    let quote = valuation.quote();
+    let mut model = Model::new(&quote, valuation.price, accounts.iter().map(|a| a.name.clone()));
+    let mut prices = spawn_price_refresh(client.clone());
+    if let Ok(Some((market, names, at))) = tokio::time::timeout(FIRST_PRICES, prices.recv()).await {
+        check_quote(&market, &quote)?;
+        model.set_market(market, names, at);
+    }
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let mut events = Some(super::spawn_streams(client, accounts, options));
-    let mut prices = spawn_price_refresh(client.clone());
     let mut input = spawn_input();
     let mut screen = Screen::enter()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -72,8 +72,8 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
     frame.render_widget(assets_table(model, asset_rows, &assets, capacity, &assets_widths), assets_area);
     let prices = match model.price_age(now.at) {
         PriceAge::None => "no prices yet".to_owned(),
-        PriceAge::Live => "Bitfinex last prices: live".to_owned(),
-        PriceAge::Fetched(age) => format!("Bitfinex last prices: {} old (REST)", age_text(age)),
+        PriceAge::Live => format!("Bitfinex {} prices: live", model.kind),
+        PriceAge::Fetched(age) => format!("Bitfinex {} prices: {} old (REST)", model.kind, age_text(age)),
     };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
@@ -307,7 +307,7 @@ mod tests {
     use super::*;
     use crate::watch::model::tests::{market, row};
     use bfx_client::{ErrorKind, StreamEvent, TickerEvent};
-    use bfx_core::parse_trading_ticker;
+    use bfx_core::{PriceKind, parse_trading_ticker};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::collections::HashMap;
@@ -321,7 +321,7 @@ mod tests {
 
     /// Two live accounts with BTC, ETH and an unpriced coin, seen at `t0`.
     fn two_accounts(t0: Instant) -> Model {
-        let mut model = Model::new("USD", ["main".to_owned(), "cold".to_owned()]);
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned(), "cold".to_owned()]);
         model.set_market(market(), HashMap::from([("BTC".to_owned(), "BTC".to_owned())]), t0);
         for name in ["main", "cold"] {
             model.apply(name, StreamEvent::Status(StreamState::Live), t0);
