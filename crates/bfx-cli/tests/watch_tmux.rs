@@ -135,9 +135,23 @@ fn full_screen_in_tmux() {
     tmux.until("both accounts live and valued", live);
     tmux.until("prices followed live", |s| s.contains("last prices: live"));
 
-    // A price change reaches the view through the ticker channel: 10.12345679 ETH at 5000.
+    // A price change reaches the view through the ticker channel: 10.12345679 ETH at 5000. It is
+    // made just after a REST `tickers` refresh (every 10 s), and shown before the next one.
+    let rest_fetches = || -> u64 {
+        let counters: serde_json::Value =
+            serde_json::from_str(&admin(&sim.url, "GET", "/sim/counters", "")).unwrap();
+        counters["requests"]["tickers"].as_u64().unwrap()
+    };
+    let before = rest_fetches();
+    let start = Instant::now();
+    while rest_fetches() == before {
+        assert!(start.elapsed() < Duration::from_secs(15), "no REST tickers refresh within 15 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fetched = rest_fetches();
     admin(&sim.url, "POST", "/sim/tickers", r#"{"symbol":"tETHUSD","last_price":"5000"}"#);
     tmux.until("ETH valued at the new price", |s| s.contains("50,617.28"));
+    assert_eq!(rest_fetches(), fetched, "the new price came with a REST refresh, not the ticker channel");
 
     admin(
         &sim.url,

@@ -2,7 +2,10 @@
 //! ticker REST serves, admin price changes arrive exactly, the followed pairs change on demand, an
 //! unknown pair is refused without harm, and after a dropped connection, a restart notice and a
 //! maintenance window the pairs are followed again from their current tickers. And against a
-//! scripted server: connections that never deliver a ticker back off further each time.
+//! scripted server: connections that never deliver a ticker back off further each time; the
+//! channel limit holds while pairs change faster than the server answers; a refused pair is asked
+//! for again when added back; `10301` renews the connection; nothing is sent during maintenance;
+//! with nothing to follow the connection is closed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
@@ -12,8 +15,10 @@ use std::time::Duration;
 
 use bfx_client::{Client, Endpoints, StreamOptions, StreamState, Symbols, TickerEvent, TickerStream};
 use bfx_core::{Ticker, TradingTicker};
-use common::fake_ws::FakeWs;
+use common::fake_ws::{Conn, FakeWs};
 use common::{STATE, sim_with};
+use futures_util::StreamExt;
+use serde_json::Value;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -147,14 +152,7 @@ async fn more_pairs_than_channels_follow_the_first_ones() {
 #[tokio::test]
 async fn connections_that_deliver_nothing_back_off_further_each_time() {
     let mut fake = FakeWs::start().await;
-    let endpoints =
-        Endpoints { ws_url: fake.url.clone(), ..Endpoints::single("http://127.0.0.1:9").unwrap() };
-    let client = Client::builder()
-        .endpoints(endpoints)
-        .in_memory_nonces()
-        .ws_connection_limit(100, Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let client = scripted_client(&fake);
     let options = StreamOptions {
         backoff_base: Duration::from_millis(10),
         backoff_cap: Duration::from_secs(1),
@@ -188,5 +186,158 @@ async fn connections_that_deliver_nothing_back_off_further_each_time() {
     assert_eq!(accept_and_drop(false).await, 2);
     assert_eq!(accept_and_drop(false).await, 3);
     assert_eq!(accept_and_drop(true).await, 1, "a ticker arrived: the backoff starts afresh");
+    stream.close().await;
+}
+
+/// A client whose WebSocket is the scripted server (no connection budget to wait for).
+fn scripted_client(fake: &FakeWs) -> Client {
+    let endpoints =
+        Endpoints { ws_url: fake.url.clone(), ..Endpoints::single("http://127.0.0.1:9").unwrap() };
+    Client::builder()
+        .endpoints(endpoints)
+        .in_memory_nonces()
+        .ws_connection_limit(100, Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// A stream of `symbols` on a scripted server, and its first connection (statuses read).
+async fn scripted(symbols_: &[&str]) -> (FakeWs, TickerStream, Conn) {
+    let mut fake = FakeWs::start().await;
+    let client = scripted_client(&fake);
+    let mut stream = client.ticker_stream(symbols(symbols_), StreamOptions::default());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let conn = fake.next_conn().await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    (fake, stream, conn)
+}
+
+/// The next frames the client sends, `n` of them.
+async fn frames(conn: &mut Conn, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(conn.recv_json().await);
+    }
+    out
+}
+
+fn subscribe_of(frame: &Value) -> &str {
+    assert_eq!(
+        (frame["event"].as_str(), frame["channel"].as_str()),
+        (Some("subscribe"), Some("ticker")),
+        "{frame}"
+    );
+    frame["symbol"].as_str().unwrap()
+}
+
+/// Nothing more arrives from the client for a while.
+async fn silent(conn: &mut Conn) {
+    let next = tokio::time::timeout(Duration::from_millis(300), conn.ws.next()).await;
+    assert!(next.is_err(), "unexpected frame: {next:?}");
+}
+
+async fn answer(conn: &mut Conn, chan_id: u64, symbol: &str) {
+    conn.send(&format!(
+        r#"{{"event":"subscribed","channel":"ticker","chanId":{chan_id},"symbol":"{symbol}"}}"#
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn the_channel_limit_holds_while_pairs_change_faster_than_answers() {
+    let first: Vec<String> = (0..25).map(|i| format!("tA{i:02}:USD")).collect();
+    let refs: Vec<&str> = first.iter().map(String::as_str).collect();
+    let (_fake, stream, mut conn) = scripted(&refs).await;
+    let asked: Vec<String> = frames(&mut conn, 25).await.iter().map(|f| subscribe_of(f).to_owned()).collect();
+    assert_eq!(asked, first);
+    // 25 others before any answer: every place is held by a pair asked for, so nothing is sent.
+    let second: BTreeSet<String> = (0..25).map(|i| format!("tB{i:02}:USD")).collect();
+    stream.set_symbols(second.clone());
+    silent(&mut conn).await;
+    // One old pair is answered: it is left, and its place goes to one new pair.
+    answer(&mut conn, 100, "tA00:USD").await;
+    let next = frames(&mut conn, 2).await;
+    assert_eq!(next[0], serde_json::json!({"event": "unsubscribe", "chanId": 100}));
+    assert_eq!(subscribe_of(&next[1]), "tB00:USD");
+    silent(&mut conn).await;
+    // Another old pair is refused: its place goes to the next new pair.
+    conn.send(
+        r#"{"event":"error","code":10300,"msg":"symbol: invalid","channel":"ticker","symbol":"tA01:USD"}"#,
+    )
+    .await;
+    assert_eq!(subscribe_of(&frames(&mut conn, 1).await[0]), "tB01:USD");
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn refusals_maintenance_10301_and_idle() {
+    let (mut fake, mut stream, mut conn) = scripted(&["tBTCUSD", "tNOPE:USD"]).await;
+    let asked: Vec<String> = frames(&mut conn, 2).await.iter().map(|f| subscribe_of(f).to_owned()).collect();
+    assert_eq!(asked, ["tBTCUSD", "tNOPE:USD"]);
+    answer(&mut conn, 5, "tBTCUSD").await;
+    conn.send(
+        r#"{"event":"error","code":10300,"msg":"symbol: invalid","channel":"ticker","symbol":"tNOPE:USD"}"#,
+    )
+    .await;
+    assert!(matches!(next(&mut stream).await, TickerEvent::Refused { symbol, .. } if symbol == "tNOPE:USD"));
+    // Still wanted: not asked for again. Dropped and added back: asked for again.
+    stream.set_symbols(symbols(&["tBTCUSD", "tNOPE:USD", "tETHUSD"]));
+    assert_eq!(subscribe_of(&frames(&mut conn, 1).await[0]), "tETHUSD");
+    answer(&mut conn, 6, "tETHUSD").await;
+    stream.set_symbols(symbols(&["tBTCUSD", "tETHUSD"]));
+    silent(&mut conn).await;
+    stream.set_symbols(symbols(&["tBTCUSD", "tETHUSD", "tNOPE:USD"]));
+    assert_eq!(subscribe_of(&frames(&mut conn, 1).await[0]), "tNOPE:USD");
+    answer(&mut conn, 7, "tNOPE:USD").await;
+
+    // Maintenance: nothing is sent until it ends; then every channel is renewed.
+    conn.send(r#"{"event":"info","code":20060,"msg":"maintenance"}"#).await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Maintenance);
+    stream.set_symbols(symbols(&["tBTCUSD", "tETHUSD", "tXRPUSD"]));
+    silent(&mut conn).await;
+    conn.send(r#"{"event":"info","code":20061,"msg":"maintenance over"}"#).await;
+    let renewed = frames(&mut conn, 6).await;
+    let unsubscribed: BTreeSet<u64> = renewed[..3].iter().map(|f| f["chanId"].as_u64().unwrap()).collect();
+    assert_eq!(unsubscribed, BTreeSet::from([5, 6, 7]));
+    let subscribed: Vec<&str> = renewed[3..].iter().map(subscribe_of).collect();
+    assert_eq!(subscribed, ["tBTCUSD", "tETHUSD", "tXRPUSD"]);
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+
+    // 10301 for a pair asked for: its channel is unknown, so the connection is renewed.
+    conn.send(
+        r#"{"event":"error","code":10301,"msg":"subscribe: dup","channel":"ticker","symbol":"tXRPUSD"}"#,
+    )
+    .await;
+    let StreamState::Reconnecting { reason, .. } = next_status(&mut stream).await else {
+        panic!("expected Reconnecting")
+    };
+    assert!(reason.contains("10301"), "{reason}");
+    let mut conn = fake.next_conn().await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    assert_eq!(
+        frames(&mut conn, 3).await.iter().map(subscribe_of).collect::<Vec<_>>(),
+        ["tBTCUSD", "tETHUSD", "tXRPUSD"]
+    );
+
+    // Nothing to follow (once the pairs asked for are answered): the connection is closed, and
+    // the next pair opens a new one.
+    for (chan_id, symbol) in [(1, "tBTCUSD"), (2, "tETHUSD"), (3, "tXRPUSD")] {
+        answer(&mut conn, chan_id, symbol).await;
+    }
+    stream.set_symbols(BTreeSet::new());
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match conn.ws.next().await {
+                None | Some(Err(_)) | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    });
+    closed.await.expect("the idle connection was not closed");
+    stream.set_symbols(symbols(&["tBTCUSD"]));
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let mut conn = fake.next_conn().await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    assert_eq!(subscribe_of(&frames(&mut conn, 1).await[0]), "tBTCUSD");
     stream.close().await;
 }

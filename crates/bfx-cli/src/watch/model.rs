@@ -84,7 +84,7 @@ pub struct AssetLine {
     pub value: Option<Decimal>,
     /// Some wallet of it changed within [`HIGHLIGHT`].
     pub changed: bool,
-    /// Some of it comes from a stale account.
+    /// Some of it comes from a stale account, or the prices are stale.
     pub stale: bool,
 }
 
@@ -166,7 +166,8 @@ impl Model {
     /// Applies one event of the ticker stream.
     pub fn apply_ticker(&mut self, event: TickerEvent) {
         match event {
-            TickerEvent::Ticker(ticker) if self.following.contains(&ticker.symbol) => {
+            // Only while live (not during maintenance): what comes then may be replaced.
+            TickerEvent::Ticker(ticker) if self.prices_live && self.following.contains(&ticker.symbol) => {
                 if let Some(market) = &mut self.market {
                     market.update(&ticker);
                 }
@@ -174,10 +175,9 @@ impl Model {
             }
             TickerEvent::Status(state) => {
                 self.prices_live = state == StreamState::Live;
-                // Down: the next REST fetch is newer than what the stream last said.
-                if !self.prices_live {
-                    self.live.clear();
-                }
+                // Down, REST fetches are newer than what the stream last said; live again, each
+                // pair is live once its channel has sent its current ticker.
+                self.live.clear();
             }
             _ => {}
         }
@@ -200,6 +200,11 @@ impl Model {
         self.live.retain(|symbol, _| wanted.contains(symbol));
         self.following = wanted.clone();
         Some(wanted)
+    }
+
+    /// Prices are older than [`PRICES_STALE_AFTER`]: values are not current.
+    pub fn prices_stale(&self, now: Instant) -> bool {
+        matches!(self.price_age(now), PriceAge::Fetched(age) if age > PRICES_STALE_AFTER)
     }
 
     /// How current the prices are.
@@ -297,7 +302,7 @@ impl Model {
             stale_accounts: 0,
             unpriced: 0,
             no_prices: !self.has_prices(),
-            stale_prices: matches!(self.price_age(now), PriceAge::Fetched(age) if age > PRICES_STALE_AFTER),
+            stale_prices: self.prices_stale(now),
         };
         for account in &self.accounts {
             match self.account_value(account, now) {
@@ -320,6 +325,7 @@ impl Model {
     /// unpriced ones by id.
     pub fn assets(&self, now: Instant) -> Vec<AssetLine> {
         let mut sums: BTreeMap<&str, AssetLine> = BTreeMap::new();
+        let prices_stale = self.prices_stale(now);
         for account in &self.accounts {
             for entry in account.wallets.values() {
                 let currency = entry.row.currency.as_str();
@@ -329,7 +335,7 @@ impl Model {
                     balance: Decimal::ZERO,
                     value: Some(Decimal::ZERO),
                     changed: false,
-                    stale: false,
+                    stale: prices_stale,
                 });
                 line.balance += entry.row.balance;
                 line.value = match (line.value, self.value(&entry.row)) {
@@ -543,13 +549,20 @@ pub(crate) mod tests {
         assert_eq!(value(&model, at(10)), "118000.5");
         assert!(!model.grand_total(at(100)).stale_prices);
 
-        // The stream goes down: REST prices count again, and age.
+        // The stream goes down (maintenance): REST prices count again, and age; what the stream
+        // sends meanwhile is not taken.
         model.apply_ticker(TickerEvent::Status(StreamState::Maintenance));
+        model.apply_ticker(ticker("tBTCUSD", "1"));
+        assert_eq!(value(&model, at(40)), "118000.5");
         assert_eq!(model.price_age(at(40)), PriceAge::Fetched(Duration::from_secs(30)));
         assert!(!model.grand_total(at(40)).stale_prices);
         assert!(model.grand_total(at(41)).stale_prices);
         model.set_market(market(), HashMap::new(), at(41));
         assert_eq!(value(&model, at(41)), "108000");
+        // Live again: not all live until every pair has sent its current ticker.
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        model.apply_ticker(ticker("tBTCUSD", "100000"));
+        assert_eq!(model.price_age(at(41)), PriceAge::Fetched(Duration::ZERO));
         assert!(!model.grand_total(at(41)).stale_prices);
 
         // ETH is sold: only BTC's pair is followed, and a late ETH ticker is ignored.

@@ -92,13 +92,19 @@ fn header_line(model: &Model, now: &Clock) -> Line<'static> {
         spans.push(Span::styled("no prices yet", dim()));
     } else {
         let value = format!("{} {}", table::value(&model.quote, total.value), model.quote);
-        let stale = total.stale_accounts > 0 || total.stale_prices;
-        spans.push(Span::styled(value, if stale { dim() } else { bold }));
+        let mut why = Vec::new();
         if let n @ 1.. = total.stale_accounts {
-            spans.push(Span::styled(format!(" stale ({n} account{} not live)", plural(n)), dim()));
+            why.push(format!("{n} account{} not live", plural(n)));
         }
         if let (true, PriceAge::Fetched(age)) = (total.stale_prices, model.price_age(now.at)) {
-            spans.push(Span::styled(format!(" stale (prices {} old)", age_text(age)), dim()));
+            why.push(format!("prices {} old", age_text(age)));
+        }
+        match why.is_empty() {
+            true => spans.push(Span::styled(value, bold)),
+            false => {
+                spans.push(Span::styled(value, dim()));
+                spans.push(Span::styled(format!(" stale ({})", why.join(", ")), dim()));
+            }
         }
     }
     if total.unpriced > 0 {
@@ -152,8 +158,10 @@ fn text_width(text: &str) -> u16 {
     u16::try_from(Line::from(text).width()).unwrap_or(u16::MAX)
 }
 
-/// The accounts' rows (name, state, age, value) and the header.
+/// The accounts' rows (name, state, age, value) and the header. Values are dim when the prices
+/// are stale (the header says how old).
 fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
+    let current = if model.prices_stale(now) { dim() } else { Style::new() };
     let rows = model
         .accounts
         .iter()
@@ -164,7 +172,7 @@ fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
                 AccountValue::Unknown => ("-".to_owned(), true, Style::new()),
                 _ if !model.has_prices() => ("no prices".to_owned(), true, dim()),
                 AccountValue::Current { value, unpriced } => {
-                    (value_text(&model.quote, value, unpriced), true, Style::new())
+                    (value_text(&model.quote, value, unpriced), true, current)
                 }
                 // The AGE column says how old: the value only needs to say it is not current.
                 AccountValue::Stale { value, unpriced, .. } => {
@@ -375,9 +383,30 @@ mod tests {
         let down =
             StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), reason: "x".into() };
         model.apply_ticker(TickerEvent::Status(down));
-        let fresh = format!("{}", render(&model, later(t0, 30)).backend());
-        assert!(fresh.contains("prices: 30s old (REST)") && !fresh.contains("stale"), "{fresh}");
-        insta::assert_snapshot!(render(&model, later(t0, 45)).backend());
+        let dim_at = |terminal: &Terminal<TestBackend>, text: &str| {
+            let buffer = terminal.backend().buffer();
+            let (x, y) = (0..buffer.area.height)
+                .find_map(|y| {
+                    let line: String = (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect();
+                    line.find(text).map(|x| (u16::try_from(x).unwrap(), y))
+                })
+                .unwrap();
+            buffer[(x, y)].modifier.contains(Modifier::DIM)
+        };
+        let fresh = render(&model, later(t0, 30));
+        let text = format!("{}", fresh.backend());
+        assert!(text.contains("prices: 30s old (REST)") && !text.contains("stale"), "{text}");
+        assert!(!dim_at(&fresh, "250,000.00") && !dim_at(&fresh, "325,000.00"));
+        let old = render(&model, later(t0, 45));
+        insta::assert_snapshot!(old.backend());
+        // Every value is dim, not only the total.
+        assert!(dim_at(&old, "250,000.00") && dim_at(&old, "325,000.00") && dim_at(&old, "333,000.00"));
+        // With an account not live too, one note says both.
+        let reconnecting =
+            StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, reason: "x".into() };
+        model.apply("cold", StreamEvent::Status(reconnecting), later(t0, 45));
+        let text = format!("{}", render(&model, later(t0, 45)).backend());
+        assert!(text.contains("stale (1 account not live, prices 45s old)"), "{text}");
     }
 
     #[test]

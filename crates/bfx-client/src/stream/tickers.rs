@@ -3,11 +3,14 @@
 //!
 //! The pairs followed can change while the stream runs ([`TickerStream::set_symbols`]): the
 //! connection subscribes to what was added and unsubscribes from what was dropped. With nothing
-//! to follow no connection is held (a connection without channels gets no heartbeats to watch).
-//! Every (re)connection subscribes afresh, and each subscription starts with the current ticker,
-//! so nothing that changed while disconnected is missed.
+//! to follow no connection is held (a connection without channels gets no heartbeats to watch):
+//! it is closed, and the next pair opens a new one (`Connecting`, then `Live`). Every
+//! (re)connection subscribes afresh, and each subscription starts with the current ticker, so
+//! nothing that changed while disconnected is missed. During maintenance (20060 to 20061) nothing
+//! is sent; after it every channel is renewed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use bfx_core::TradingTicker;
 use bfx_core::parse_trading_ticker;
@@ -30,8 +33,10 @@ use crate::retry::jitter;
 /// followed.
 pub const TICKER_CHANNELS: usize = 25;
 
-/// `10301`: already subscribed (a subscribe crossed an unsubscribe); nothing to do.
+/// `10301`: already subscribed.
 const ALREADY_SUBSCRIBED: i64 = 10301;
+/// Longest wait for a frame to be written.
+const SEND_WAIT: Duration = Duration::from_secs(5);
 
 /// What the ticker stream reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +45,8 @@ pub enum TickerEvent {
     /// The current ticker of a followed pair: first when its channel opens, then on every change.
     Ticker(TradingTicker),
     /// The server refused to follow `symbol` (an unknown pair: `10300 "symbol: invalid"`, the
-    /// channel limit, …). It is not asked for again until the connection is renewed.
+    /// channel limit, …). It is asked for again only once dropped from the pairs and added back,
+    /// after maintenance, or on a new connection.
     Refused { symbol: String, code: Option<i64>, msg: String },
     /// `Connecting`, `Live` (subscriptions go out; tickers follow), `Reconnecting` or
     /// `Maintenance`: the ticker stream never polls and never fails for good.
@@ -106,11 +112,13 @@ struct Tickers {
     failures: u32,
 }
 
-/// Why a connection ended: its owner stopped the stream, or it was lost (and is to be renewed).
+/// Why a connection ended: its owner stopped the stream, it was lost (and is to be renewed), or
+/// nothing is followed any more (it is closed until something is).
 #[derive(Debug)]
 enum End {
     Stopped,
     Lost(String),
+    Idle,
 }
 
 /// One connection's channels.
@@ -135,12 +143,22 @@ impl Tickers {
         if self.emit(TickerEvent::Status(StreamState::Connecting)).await.is_err() {
             return;
         }
+        let mut idle = false;
         loop {
             if !self.something_to_follow().await {
                 return;
             }
+            if std::mem::take(&mut idle)
+                && self.emit(TickerEvent::Status(StreamState::Connecting)).await.is_err()
+            {
+                return;
+            }
             let reason = match self.connection().await {
                 End::Stopped => return,
+                End::Idle => {
+                    idle = true;
+                    continue;
+                }
                 End::Lost(reason) => reason,
             };
             tracing::info!(%reason, "ticker stream disconnected");
@@ -202,12 +220,19 @@ impl Tickers {
         let mut stop = self.stop.clone();
         let mut wanted = self.wanted();
         let mut synced = false;
+        // Between 20060 and 20061 nothing is sent ("pause activity").
+        let mut maintenance = false;
         loop {
-            if !synced {
-                if let Err(end) = sync(ws, &wanted, &mut channels).await {
-                    return end;
+            if !synced && !maintenance {
+                tokio::select! {
+                    biased;
+                    () = stopped(&mut stop) => return End::Stopped,
+                    sent = sync(ws, &wanted, &mut channels) => if let Err(end) = sent { return end },
                 }
                 synced = true;
+            }
+            if wanted.is_empty() && channels.open.is_empty() && channels.pending.is_empty() {
+                return End::Idle;
             }
             // Each channel has a heartbeat; with none open there is nothing to watch.
             let watched = (!channels.open.is_empty() || !channels.pending.is_empty()).then_some(silence);
@@ -217,6 +242,8 @@ impl Tickers {
                 changed = self.wanted.changed() => match changed {
                     Ok(()) => {
                         wanted = self.wanted();
+                        // A pair asked for again is tried again.
+                        channels.refused.retain(|symbol| wanted.contains(symbol));
                         synced = false;
                         continue;
                     }
@@ -249,12 +276,17 @@ impl Tickers {
                     channels.open.insert(chan_id, symbol);
                     continue;
                 }
-                Inbound::Error { code: Some(ALREADY_SUBSCRIBED), .. } => continue,
                 Inbound::Error { code, msg, symbol } => {
                     let Some(symbol) = symbol.filter(|s| channels.pending.remove(s)) else {
                         tracing::warn!(?code, %msg, "WebSocket error event");
                         continue;
                     };
+                    if code == Some(ALREADY_SUBSCRIBED) {
+                        // Followed on a channel we were never told of: start afresh.
+                        return End::Lost(format!("the server had {symbol} subscribed already (10301)"));
+                    }
+                    // Its place may go to a pair waiting for one.
+                    synced = false;
                     channels.refused.insert(symbol.clone());
                     TickerEvent::Refused { symbol, code, msg }
                 }
@@ -262,16 +294,25 @@ impl Tickers {
                     return End::Lost("Bitfinex is restarting (info 20051)".to_owned());
                 }
                 Inbound::Info { code: Some(INFO_MAINTENANCE_START) } => {
+                    maintenance = true;
                     TickerEvent::Status(StreamState::Maintenance)
                 }
                 Inbound::Info { code: Some(INFO_MAINTENANCE_END) } => {
                     // The docs advise subscribing again: every channel is renewed (and starts with
-                    // the current ticker) by the next `sync`.
-                    for chan_id in std::mem::take(&mut channels.open).into_keys() {
-                        if let Err(end) = send(ws, frames::unsubscribe(chan_id)).await {
-                            return end;
+                    // the current ticker) by the next `sync`, refused pairs included.
+                    maintenance = false;
+                    let renewed = async {
+                        for chan_id in std::mem::take(&mut channels.open).into_keys() {
+                            send(ws, frames::unsubscribe(chan_id)).await?;
                         }
+                        Ok(())
+                    };
+                    tokio::select! {
+                        biased;
+                        () = stopped(&mut stop) => return End::Stopped,
+                        sent = renewed => if let Err(end) = sent { return end },
                     }
+                    channels.refused.clear();
                     synced = false;
                     TickerEvent::Status(StreamState::Live)
                 }
@@ -301,7 +342,8 @@ impl Tickers {
 }
 
 /// Unsubscribes from open channels no longer wanted, then subscribes to wanted pairs not yet
-/// followed (in that order, so the channel count never goes past the limit).
+/// followed while channels open or asked for stay within [`TICKER_CHANNELS`] (a pair asked for
+/// and no longer wanted holds its place until it is answered and left).
 async fn sync(ws: &mut Socket, wanted: &BTreeSet<String>, channels: &mut Channels) -> Result<(), End> {
     let dropped: Vec<u64> =
         channels.open.iter().filter(|(_, symbol)| !wanted.contains(*symbol)).map(|(id, _)| *id).collect();
@@ -309,15 +351,25 @@ async fn sync(ws: &mut Socket, wanted: &BTreeSet<String>, channels: &mut Channel
         channels.open.remove(&chan_id);
         send(ws, frames::unsubscribe(chan_id)).await?;
     }
-    let added: Vec<&String> =
-        wanted.iter().filter(|s| !channels.following(s) && !channels.refused.contains(*s)).collect();
+    let room = TICKER_CHANNELS.saturating_sub(channels.open.len() + channels.pending.len());
+    let added: Vec<String> = wanted
+        .iter()
+        .filter(|s| !channels.following(s) && !channels.refused.contains(*s))
+        .take(room)
+        .cloned()
+        .collect();
     for symbol in added {
-        channels.pending.insert(symbol.clone());
-        send(ws, frames::subscribe_ticker(symbol)).await?;
+        send(ws, frames::subscribe_ticker(&symbol)).await?;
+        channels.pending.insert(symbol);
     }
     Ok(())
 }
 
+/// Sends one frame; a write that cannot complete within [`SEND_WAIT`] is a lost connection.
 async fn send(ws: &mut Socket, frame: String) -> Result<(), End> {
-    ws.send(Message::text(frame)).await.map_err(|e| End::Lost(format!("cannot send to the WebSocket: {e}")))
+    match timeout(SEND_WAIT, ws.send(Message::text(frame))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(End::Lost(format!("cannot send to the WebSocket: {e}"))),
+        Err(_) => Err(End::Lost(format!("a write to the WebSocket did not complete within {SEND_WAIT:?}"))),
+    }
 }
