@@ -247,7 +247,7 @@ async fn answer(conn: &mut Conn, chan_id: u64, symbol: &str) {
 async fn the_channel_limit_holds_while_pairs_change_faster_than_answers() {
     let first: Vec<String> = (0..25).map(|i| format!("tA{i:02}:USD")).collect();
     let refs: Vec<&str> = first.iter().map(String::as_str).collect();
-    let (_fake, stream, mut conn) = scripted(&refs).await;
+    let (_fake, mut stream, mut conn) = scripted(&refs).await;
     let asked: Vec<String> = frames(&mut conn, 25).await.iter().map(|f| subscribe_of(f).to_owned()).collect();
     assert_eq!(asked, first);
     // 25 others before any answer: every place is held by a pair asked for, so nothing is sent.
@@ -339,5 +339,26 @@ async fn refusals_maintenance_10301_and_idle() {
     let mut conn = fake.next_conn().await;
     assert_eq!(next_status(&mut stream).await, StreamState::Live);
     assert_eq!(subscribe_of(&frames(&mut conn, 1).await[0]), "tBTCUSD");
+    stream.close().await;
+}
+
+#[tokio::test]
+async fn a_pair_dropped_and_added_back_at_once_is_subscribed_afresh() {
+    let (_fake, mut stream, mut conn) = scripted(&["tBTCUSD", "tETHUSD"]).await;
+    assert_eq!(
+        frames(&mut conn, 2).await.iter().map(subscribe_of).collect::<Vec<_>>(),
+        ["tBTCUSD", "tETHUSD"]
+    );
+    answer(&mut conn, 1, "tBTCUSD").await;
+    answer(&mut conn, 2, "tETHUSD").await;
+    conn.send("[2,[1,2,3,4,5,6,4000,8,9,10]]").await;
+    assert_eq!(next_ticker(&mut stream).await.symbol, "tETHUSD");
+    // Dropped and added back before the stream could act: its channel is left and renewed, so
+    // its current ticker comes again (a reader that forgot it on dropping it gets it back).
+    stream.set_symbols(symbols(&["tBTCUSD"]));
+    stream.set_symbols(symbols(&["tBTCUSD", "tETHUSD"]));
+    let renewed = frames(&mut conn, 2).await;
+    assert_eq!(renewed[0], serde_json::json!({"event": "unsubscribe", "chanId": 2}));
+    assert_eq!(subscribe_of(&renewed[1]), "tETHUSD");
     stream.close().await;
 }

@@ -58,7 +58,10 @@ pub enum TickerEvent {
 #[derive(Debug)]
 pub struct TickerStream {
     events: mpsc::Receiver<TickerEvent>,
-    symbols: watch::Sender<BTreeSet<String>>,
+    /// Each new set of pairs, in order (so a pair dropped and added back is subscribed afresh).
+    sets: mpsc::UnboundedSender<BTreeSet<String>>,
+    /// The last set sent.
+    symbols: BTreeSet<String>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -70,13 +73,14 @@ impl TickerStream {
     }
 
     /// Follows `symbols` (trading pairs, `tBTCUSD`) from now on, the first [`TICKER_CHANNELS`] of
-    /// them; a pair followed already is not subscribed again.
-    pub fn set_symbols(&self, symbols: BTreeSet<String>) {
-        self.symbols.send_if_modified(|current| {
-            let changed = *current != symbols;
-            *current = symbols;
-            changed
-        });
+    /// them; a pair followed already is not subscribed again, a pair dropped and added back is
+    /// (so its current ticker comes again).
+    pub fn set_symbols(&mut self, symbols: BTreeSet<String>) {
+        if symbols != self.symbols {
+            self.symbols = symbols.clone();
+            // The task has ended only if stopped: nothing is to be followed then.
+            let _ = self.sets.send(symbols);
+        }
     }
 
     /// Stops the stream: closes the socket (with a close frame) and waits for that.
@@ -93,10 +97,18 @@ impl Client {
     pub fn ticker_stream(&self, symbols: BTreeSet<String>, options: StreamOptions) -> TickerStream {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let (stop, stopping) = watch::channel(false);
-        let (symbols, wanted) = watch::channel(symbols);
-        let task = Tickers { client: self.clone(), options, events, stop: stopping, wanted, failures: 0 };
+        let (sets, changes) = mpsc::unbounded_channel();
+        let task = Tickers {
+            client: self.clone(),
+            options,
+            events,
+            stop: stopping,
+            current: symbols.clone(),
+            changes,
+            failures: 0,
+        };
         let task = tokio::spawn(task.run());
-        TickerStream { events: receiver, symbols, stop, task: Some(task) }
+        TickerStream { events: receiver, sets, symbols, stop, task: Some(task) }
     }
 }
 
@@ -107,7 +119,9 @@ struct Tickers {
     options: StreamOptions,
     events: mpsc::Sender<TickerEvent>,
     stop: watch::Receiver<bool>,
-    wanted: watch::Receiver<BTreeSet<String>>,
+    /// The pairs to follow, and the sets that replace them, in order.
+    current: BTreeSet<String>,
+    changes: mpsc::UnboundedReceiver<BTreeSet<String>>,
     /// Lost connections since a ticker last arrived.
     failures: u32,
 }
@@ -180,16 +194,23 @@ impl Tickers {
         self.events.send(event).await.map_err(|_| End::Stopped)
     }
 
-    /// Waits until some pair is wanted; `false` once the stream is stopped.
+    /// Waits until some pair is wanted; `false` once the stream is stopped. Between connections
+    /// only the latest set matters: a new connection subscribes to all of it.
     async fn something_to_follow(&mut self) -> bool {
         let mut stop = self.stop.clone();
         loop {
-            if !self.wanted.borrow_and_update().is_empty() {
+            while let Ok(set) = self.changes.try_recv() {
+                self.current = set;
+            }
+            if !self.current.is_empty() {
                 return true;
             }
             tokio::select! {
                 () = stopped(&mut stop) => return false,
-                changed = self.wanted.changed() => if changed.is_err() { return false },
+                set = self.changes.recv() => match set {
+                    Some(set) => self.current = set,
+                    None => return false,
+                },
             }
         }
     }
@@ -239,15 +260,17 @@ impl Tickers {
             let text = tokio::select! {
                 biased;
                 () = stopped(&mut stop) => return End::Stopped,
-                changed = self.wanted.changed() => match changed {
-                    Ok(()) => {
+                // One set at a time, each synced before the next is read.
+                set = self.changes.recv() => match set {
+                    Some(set) => {
+                        self.current = set;
                         wanted = self.wanted();
                         // A pair asked for again is tried again.
                         channels.refused.retain(|symbol| wanted.contains(symbol));
                         synced = false;
                         continue;
                     }
-                    Err(_) => return End::Stopped,
+                    None => return End::Stopped,
                 },
                 text = next_text(ws, watched) => match text {
                     Ok(text) => text,
@@ -336,8 +359,8 @@ impl Tickers {
     }
 
     /// The first [`TICKER_CHANNELS`] wanted pairs.
-    fn wanted(&mut self) -> BTreeSet<String> {
-        self.wanted.borrow_and_update().iter().take(TICKER_CHANNELS).cloned().collect()
+    fn wanted(&self) -> BTreeSet<String> {
+        self.current.iter().take(TICKER_CHANNELS).cloned().collect()
     }
 }
 
