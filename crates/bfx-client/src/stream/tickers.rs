@@ -308,6 +308,7 @@ impl Tickers {
                         // Followed on a channel we were never told of: start afresh.
                         return End::Lost(format!("the server had {symbol} subscribed already (10301)"));
                     }
+                    tracing::warn!(%symbol, ?code, %msg, "the server refused a ticker channel");
                     // Its place may go to a pair waiting for one.
                     synced = false;
                     channels.refused.insert(symbol.clone());
