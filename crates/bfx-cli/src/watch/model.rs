@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use bfx_client::{StreamEvent, StreamState, TICKER_CHANNELS, TickerEvent};
+use bfx_client::{StreamEvent, StreamState, TickerEvent};
 use bfx_core::valuation::{Market, PriceKind};
 use bfx_core::{TradingTicker, WalletRow};
 use rust_decimal::Decimal;
@@ -210,9 +210,8 @@ impl Model {
     /// How current the prices are.
     pub fn price_age(&self, now: Instant) -> PriceAge {
         let Some(fetched_at) = self.fetched_at else { return PriceAge::None };
-        let all_live = self.prices_live
-            && self.following.len() <= TICKER_CHANNELS
-            && self.following.iter().all(|symbol| self.live.contains_key(symbol));
+        // A pair past the stream's channel limit never sends a ticker, so it is never live.
+        let all_live = self.prices_live && self.following.iter().all(|symbol| self.live.contains_key(symbol));
         match all_live {
             true => PriceAge::Live,
             false => PriceAge::Fetched(now.saturating_duration_since(fetched_at)),

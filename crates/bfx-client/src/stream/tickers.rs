@@ -142,7 +142,7 @@ struct Channels {
     open: BTreeMap<u64, String>,
     /// Asked for, not yet answered.
     pending: BTreeSet<String>,
-    /// Refused on this connection: not asked for again on it.
+    /// Refused: not asked for again until dropped and added back, or after maintenance.
     refused: BTreeSet<String>,
 }
 
