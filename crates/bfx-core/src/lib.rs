@@ -7,7 +7,8 @@
 //! - [`sign`]: HMAC-SHA384 request signatures (`/api/` + path + nonce + body).
 //! - [`nonce`]: the nonce type and the pure "next nonce" rule.
 //! - [`number`]: exact decimals from JSON number text (never through `f64`).
-//! - [`wallet`], [`permission`], [`ticker`], [`user`]: positional wire rows and their parsers.
+//! - [`wallet`], [`position`], [`permission`], [`ticker`], [`user`]: positional wire rows and their
+//!   parsers.
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
 //! - [`parse`]: the parse error every parser returns, naming row and field.
 //! - [`valuation`]: routes from a currency to a quote through tickers; exact `Decimal` prices.
@@ -17,6 +18,7 @@ pub mod nonce;
 pub mod number;
 pub mod parse;
 pub mod permission;
+pub mod position;
 pub mod sign;
 pub mod ticker;
 pub mod user;
@@ -29,6 +31,7 @@ pub use number::{format_decimal, parse_json_number};
 pub use parse::ParseError;
 pub use permission::Permission;
 pub use permission::parse_permissions;
+pub use position::{Position, parse_positions};
 pub use ticker::{FundingTicker, Ticker, TradingTicker};
 pub use ticker::{parse_tickers, parse_trading_ticker};
 pub use user::UserInfo;
