@@ -1,23 +1,21 @@
 //! Valuing holdings in a quote currency from Bitfinex's own tickers: pure, `Decimal` only.
 //!
-//! A [`Market`] holds the spot trading tickers and the `conf/pub:map:currency:undl` map; it prices
-//! a currency through the quote itself, a direct or inverse pair, or two hops via UST, BTC or ETH,
-//! and says which tickers it used. What has no usable route is [`Unpriced`] with a reason, never 0.
+//! A [`Market`] holds the spot trading tickers, the `conf/pub:map:currency:undl` map and display
+//! names; it prices a currency along the shortest route through its price graph (every pair, in
+//! either direction, any intermediate, at most [`MAX_HOPS`] hops, ties broken as documented on
+//! [`Market`]) and says which tickers it used. What has no usable route is [`Unpriced`] with a
+//! reason, never 0.
 //! Derivative collateral (`…F0`) is priced through its underlying; paper-trading currencies
 //! (`TEST…`) only when asked, in the paper counterpart of the quote.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
 use crate::ticker::{Ticker, TradingTicker};
-
-/// Intermediates for two-hop routes, most preferred first. UST and BTC quote nearly every pair on
-/// Bitfinex (there is no `tEURUSD`: fiat trades against USDt); ETH catches the rest.
-const INTERMEDIATES: [&str; 3] = ["UST", "BTC", "ETH"];
 
 /// Bitfinex's trading-pair symbol: `t` + base + quote, with a colon unless both are 3 letters.
 pub fn pair_symbol(base: &str, quote: &str) -> String {
@@ -113,10 +111,16 @@ pub struct Price {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Unpriced {
-    /// No direct, inverse or two-hop route with usable tickers (delisted, unknown, illiquid, or
-    /// missing the field the price kind needs). `quote` is the paper quote for paper currencies.
+    /// No route of at most [`MAX_HOPS`] pairs with usable tickers (delisted, unknown, illiquid,
+    /// or missing the field the price kind needs). `quote` is the paper quote for paper currencies.
     #[error("no ticker route to {quote}")]
     NoRoute { quote: String },
+    /// The route's price is not a positive `Decimal` (it overflows, or rounds to 0).
+    #[error("the price through {} does not fit in a decimal", route.join(" "))]
+    OutOfRange { route: Vec<String> },
+    /// No market data at all (the tickers could not be fetched).
+    #[error("prices unavailable")]
+    NoPrices,
     /// A `…F0` derivative id missing from `conf/pub:map:currency:undl`.
     #[error("derivative collateral with no underlying in conf/pub:map:currency:undl")]
     NoUnderlying { currency: String },
@@ -136,6 +140,8 @@ struct PairTicker {
     bid: Option<Decimal>,
     ask: Option<Decimal>,
     last: Option<Decimal>,
+    /// In the base currency; ranks routes of equal length.
+    volume: Option<Decimal>,
 }
 
 /// One hop's price as `num / den`, so a route divides at most once.
@@ -147,7 +153,7 @@ struct Ratio {
 
 impl PairTicker {
     fn new(t: &TradingTicker) -> PairTicker {
-        PairTicker { symbol: t.symbol.clone(), bid: t.bid, ask: t.ask, last: t.last_price }
+        PairTicker { symbol: t.symbol.clone(), bid: t.bid, ask: t.ask, last: t.last_price, volume: t.volume }
     }
 
     fn positive(value: Option<Decimal>) -> Option<Decimal> {
@@ -182,6 +188,7 @@ impl PairTicker {
 struct Leg<'a> {
     symbol: &'a str,
     ratio: Ratio,
+    ticker: &'a PairTicker,
 }
 
 /// `Π num / Π den`, or `None` when it is not a positive `Decimal` (overflow, or so small it
@@ -196,39 +203,62 @@ fn route_price(legs: &[Leg<'_>]) -> Option<Decimal> {
     (value > Decimal::ZERO).then_some(value)
 }
 
-/// Spot tickers by pair plus the derivative → underlying map: everything a price needs.
+/// Spot tickers by pair, the derivative → underlying map and display names: everything a price
+/// needs.
 ///
-/// # Routes, in order of preference (the first usable one wins)
-/// 1. the currency is the quote: 1, route `[]`;
-/// 2. the direct pair `tCURQUOTE` / `tCUR:QUOTE`;
-/// 3. the inverse pair `tQUOTECUR`;
-/// 4. two hops via UST, then BTC, then ETH; within each hop the direct pair before the inverse
-///    one, the first hop's choice before the second's.
+/// # Routes: the price graph
+/// Every spot trading pair is an edge between its two currencies, usable in both directions: from
+/// the base at the pair's price, from the quote at its inverse. An edge counts for a [`PriceKind`]
+/// when a ticker on it has the field(s) that kind needs, positive. A currency is priced along a
+/// shortest route to the quote: the currency is the quote (1, route `[]`), else the fewest hops,
+/// at most [`MAX_HOPS`], through any currency (USD, UST, BTC, ETH, EUR, …).
 ///
-/// A ticker is usable when the field(s) the [`PriceKind`] needs are positive. Stablecoins are
-/// priced from their own tickers like anything else: `UST` is never taken to be `USD`.
+/// Among routes of equal length the choice is deterministic, hop by hop from the currency's side:
+/// 1. the next currency that comes first in [`PREFERRED`] (`USD`, `UST`, `BTC`, `ETH`, `EUR`;
+///    the quote itself counts first), others after them;
+/// 2. then the next currency reached through the larger USD volume (`VOLUME × LAST_PRICE` of the
+///    pair, in USD through the quote's own USD pair; unknown counts as none);
+/// 3. then the next currency's id, alphabetically;
+/// 4. between two tickers of the same two currencies, the direct pair (`tCURNEXT`) before the
+///    inverse one (`tNEXTCUR`).
+///
+/// So an intermediate's own route is the tail of every route through it: a value in BTC times
+/// BTC's price in USD is the USD value, within the rounding of one division per route.
+/// Stablecoins are priced from their own tickers like anything else: `UST` is never taken to be
+/// `USD`. Paper currencies route only through paper ones, real ones only through real ones.
 ///
 /// # Exactness
 /// Nothing goes through `f64`. A direct `last`/`bid` price is the ticker's own number. Products of
-/// ticker numbers (two hops, and [`Market::value`]'s `amount × price`) are exact whenever the exact
-/// result fits a `Decimal` (96-bit mantissa, at most 28 decimal places: 28–29 significant digits),
-/// as realistic prices and amounts do. The inexact step is the division an inverse pair needs: a
-/// route divides at most once (`Π numerators / Π denominators`; `mid` is `(bid + ask) / 2`, inverted
-/// `2 / (bid + ask)`), and the quotient is rounded half-even to the most digits a `Decimal` holds.
-/// A product that does not fit (an 18-decimal amount times a 28-digit quotient) is rounded by
-/// `rust_decimal` the same way, at the 28th–29th significant digit; only a result beyond ±7.9e28
-/// is an error ([`Unpriced::Overflow`]). A price is never 0: a route whose price would round to 0
-/// is unusable.
+/// ticker numbers (routes of several hops, and [`Market::value`]'s `amount × price`) are exact
+/// whenever the exact result fits a `Decimal` (96-bit mantissa, at most 28 decimal places: 28–29
+/// significant digits), as realistic prices and amounts do. The inexact step is the division an
+/// inverse pair needs: a route divides at most once (`Π numerators / Π denominators`; `mid` is
+/// `(bid + ask) / 2`, inverted `2 / (bid + ask)`), and the quotient is rounded half-even to the
+/// most digits a `Decimal` holds. A product that does not fit (an 18-decimal amount times a
+/// 28-digit quotient) is rounded by `rust_decimal` the same way, at the 28th–29th significant
+/// digit; only a result beyond ±7.9e28 is an error ([`Unpriced::Overflow`]). A price is never 0: a
+/// route whose price would not be a positive `Decimal` is [`Unpriced::OutOfRange`].
 #[derive(Debug, Clone, Default)]
 pub struct Market {
     /// base → quote → ticker, spot pairs only: perpetuals (a derivative id on either side) are
     /// not spot prices and are left out.
     pairs: BTreeMap<String, BTreeMap<String, PairTicker>>,
+    /// The price graph: each currency's neighbours through spot pairs, in either direction.
+    neighbours: BTreeMap<String, BTreeSet<String>>,
     /// Every id in any trading pair, perpetual and paper ones included.
     currencies: BTreeSet<String>,
     /// `conf/pub:map:currency:undl`: `USTF0` → `UST`.
     underlying: BTreeMap<String, String>,
+    /// `conf/pub:map:currency:sym`: `UST` → `USDt`.
+    names: HashMap<String, String>,
 }
+
+/// The longest route a price may take, in pairs.
+pub const MAX_HOPS: usize = 3;
+
+/// Intermediates preferred, in this order, between routes of equal length: the deepest markets on
+/// Bitfinex (there is no `tEURUSD`: fiat trades against USDt).
+pub const PREFERRED: [&str; 5] = ["USD", "UST", "BTC", "ETH", "EUR"];
 
 impl Market {
     /// From `tickers` rows (funding tickers and unparseable symbols are ignored) and the pairs of
@@ -247,6 +277,17 @@ impl Market {
         market
     }
 
+    /// With display names (`conf/pub:map:currency:sym`: `UST` → `USDt`).
+    pub fn with_names(mut self, names: impl IntoIterator<Item = (String, String)>) -> Market {
+        self.names = names.into_iter().collect();
+        self
+    }
+
+    /// Bitfinex's display name for a currency, or the id itself.
+    pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
+        self.names.get(currency).map_or(currency, String::as_str)
+    }
+
     /// A newer ticker of one pair (a WebSocket `ticker` channel update): it replaces the ticker of
     /// the same symbol, or is added like one of [`Market::new`]'s rows when the pair is new.
     pub fn update(&mut self, ticker: &TradingTicker) {
@@ -259,12 +300,14 @@ impl Market {
         let Some((base, quote)) = parse_pair(&t.symbol) else { return };
         self.currencies.insert(base.to_owned());
         self.currencies.insert(quote.to_owned());
-        if self.is_derivative(base) || self.is_derivative(quote) {
+        if self.is_derivative(base) || self.is_derivative(quote) || base == quote {
             return;
         }
         match self.pairs.entry(base.to_owned()).or_default().entry(quote.to_owned()) {
             Entry::Vacant(slot) => {
                 slot.insert(PairTicker::new(t));
+                self.neighbours.entry(base.to_owned()).or_default().insert(quote.to_owned());
+                self.neighbours.entry(quote.to_owned()).or_default().insert(base.to_owned());
             }
             Entry::Occupied(mut slot) => {
                 let held = &slot.get().symbol;
@@ -281,12 +324,21 @@ impl Market {
         self.currencies.contains(currency)
     }
 
-    /// The price of one unit of `currency` in `quote` (see [`Market`] for routes and exactness).
-    ///
-    /// A `…F0` derivative id (as currency or quote) stands for its underlying. A paper currency
-    /// is [`Unpriced::Paper`] unless `include_paper`; then it is priced in the paper counterpart
-    /// of the quote (`USD`→`TESTUSD`, `UST`→`TESTUSDT`, `BTC`→`TESTBTC`) through paper tickers
-    /// and paper intermediates, the number read as if in the real quote, with `paper: true`.
+    /// Prices in `quote` at `kind`: the routes of every currency to the quote are found once, so
+    /// pricing many currencies costs one graph search, not one each.
+    pub fn quoter(&self, quote: &str, kind: PriceKind) -> Quoter<'_> {
+        let spot = self.underlying.get(quote).map_or(quote, String::as_str);
+        Quoter {
+            market: self,
+            quote: quote.to_owned(),
+            kind,
+            real: Routes::search(self, spot.to_owned(), kind, false),
+            paper: Routes::search(self, paper_counterpart(spot), kind, true),
+        }
+    }
+
+    /// The price of one unit of `currency` in `quote` (see [`Market`] for routes and exactness);
+    /// [`Quoter::price`] for the details. To price many currencies, make one [`Market::quoter`].
     pub fn price(
         &self,
         currency: &str,
@@ -294,29 +346,7 @@ impl Market {
         kind: PriceKind,
         include_paper: bool,
     ) -> Result<Price, Unpriced> {
-        let paper = is_paper(currency);
-        if paper && !include_paper {
-            return Err(Unpriced::Paper { currency: currency.to_owned() });
-        }
-        let unit = Price { value: Decimal::ONE, route: Vec::new(), paper };
-        if currency == quote {
-            return Ok(unit);
-        }
-        let from =
-            self.spot(currency).ok_or_else(|| Unpriced::NoUnderlying { currency: currency.to_owned() })?;
-        let quote_spot = self.underlying.get(quote).map_or(quote, String::as_str);
-        let (to, intermediates) = if paper {
-            (paper_counterpart(quote_spot), INTERMEDIATES.map(paper_counterpart))
-        } else {
-            (quote_spot.to_owned(), INTERMEDIATES.map(str::to_owned))
-        };
-        if from == to {
-            return Ok(unit);
-        }
-        let found = self.route(from, &to, &intermediates, kind);
-        let no_route = || Unpriced::NoRoute { quote: if paper { to.clone() } else { quote.to_owned() } };
-        let (value, legs) = found.ok_or_else(no_route)?;
-        Ok(Price { value, route: legs.iter().map(|leg| leg.symbol.to_owned()).collect(), paper })
+        self.quoter(quote, kind).price(currency, include_paper)
     }
 
     /// `amount` of `currency` valued in `quote`: the price and `amount × price`.
@@ -328,10 +358,7 @@ impl Market {
         kind: PriceKind,
         include_paper: bool,
     ) -> Result<(Price, Decimal), Unpriced> {
-        let price = self.price(currency, quote, kind, include_paper)?;
-        let value =
-            amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
-        Ok((price, value))
+        self.quoter(quote, kind).value(amount, currency, include_paper)
     }
 
     fn is_derivative(&self, id: &str) -> bool {
@@ -350,10 +377,12 @@ impl Market {
 
     /// Usable legs from `from` to `to`: the direct pair, then the inverse one.
     fn legs<'a>(&'a self, from: &str, to: &str, kind: PriceKind) -> impl Iterator<Item = Leg<'a>> + 'a {
-        let direct =
-            self.ticker(from, to).and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.direct(kind)? }));
-        let inverse =
-            self.ticker(to, from).and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.inverse(kind)? }));
+        let direct = self
+            .ticker(from, to)
+            .and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.direct(kind)?, ticker: t }));
+        let inverse = self
+            .ticker(to, from)
+            .and_then(|t| Some(Leg { symbol: &t.symbol, ratio: t.inverse(kind)?, ticker: t }));
         direct.into_iter().chain(inverse)
     }
 
@@ -361,29 +390,168 @@ impl Market {
         self.pairs.get(base)?.get(quote)
     }
 
-    /// The first usable route in the preference order of [`Market`], and its price.
-    fn route(
-        &self,
-        from: &str,
-        to: &str,
-        intermediates: &[String],
-        kind: PriceKind,
-    ) -> Option<(Decimal, Vec<Leg<'_>>)> {
-        for leg in self.legs(from, to, kind) {
-            if let Some(value) = route_price(&[leg]) {
-                return Some((value, vec![leg]));
+    /// A pair's traded volume in USD (`VOLUME × LAST_PRICE × the quote's USD price`, the latter
+    /// from the quote's own pair with USD, or 1 for USD itself); `None` when unknown.
+    fn usd_volume(&self, ticker: &PairTicker) -> Option<Decimal> {
+        let (_, quote) = parse_pair(&ticker.symbol)?;
+        let in_quote = ticker.volume?.checked_mul(ticker.last?)?;
+        let usd = match quote {
+            "USD" | "TESTUSD" => Decimal::ONE,
+            _ => {
+                let direct = self.ticker(quote, "USD").and_then(|t| t.direct(PriceKind::Last));
+                let ratio = direct.or_else(|| self.ticker("USD", quote)?.inverse(PriceKind::Last))?;
+                ratio.num.checked_div(ratio.den)?
             }
+        };
+        in_quote.checked_mul(usd)
+    }
+}
+
+/// Prices in one quote at one price kind, from the routes [`Market::quoter`] found.
+#[derive(Debug, Clone)]
+pub struct Quoter<'a> {
+    market: &'a Market,
+    quote: String,
+    kind: PriceKind,
+    /// Routes of real currencies to the quote (its underlying, for a derivative quote).
+    real: Routes<'a>,
+    /// Routes of paper currencies to the quote's paper counterpart.
+    paper: Routes<'a>,
+}
+
+impl<'a> Quoter<'a> {
+    /// The currency values are in.
+    pub fn quote(&self) -> &str {
+        &self.quote
+    }
+
+    pub fn market(&self) -> &'a Market {
+        self.market
+    }
+
+    /// The price of one unit of `currency` in the quote.
+    ///
+    /// A `…F0` derivative id (as currency or quote) stands for its underlying. A paper currency
+    /// is [`Unpriced::Paper`] unless `include_paper`; then it is priced in the paper counterpart
+    /// of the quote (`USD`→`TESTUSD`, `UST`→`TESTUSDT`, `BTC`→`TESTBTC`) through paper tickers
+    /// and paper intermediates, the number read as if in the real quote, with `paper: true`.
+    pub fn price(&self, currency: &str, include_paper: bool) -> Result<Price, Unpriced> {
+        let paper = is_paper(currency);
+        if paper && !include_paper {
+            return Err(Unpriced::Paper { currency: currency.to_owned() });
         }
-        for via in intermediates.iter().filter(|via| **via != from && **via != to) {
-            for first in self.legs(from, via, kind) {
-                for second in self.legs(via, to, kind) {
-                    if let Some(value) = route_price(&[first, second]) {
-                        return Some((value, vec![first, second]));
+        let unit = Price { value: Decimal::ONE, route: Vec::new(), paper };
+        if currency == self.quote {
+            return Ok(unit);
+        }
+        let from = self
+            .market
+            .spot(currency)
+            .ok_or_else(|| Unpriced::NoUnderlying { currency: currency.to_owned() })?;
+        let routes = if paper { &self.paper } else { &self.real };
+        let no_route =
+            || Unpriced::NoRoute { quote: if paper { routes.target.clone() } else { self.quote.clone() } };
+        let legs = routes.route(from).ok_or_else(no_route)?;
+        let route: Vec<String> = legs.iter().map(|leg| leg.symbol.to_owned()).collect();
+        match route_price(&legs) {
+            Some(value) => Ok(Price { value, route, paper }),
+            None => Err(Unpriced::OutOfRange { route }),
+        }
+    }
+
+    /// `amount` of `currency` valued in the quote: the price and `amount × price`.
+    pub fn value(
+        &self,
+        amount: Decimal,
+        currency: &str,
+        include_paper: bool,
+    ) -> Result<(Price, Decimal), Unpriced> {
+        let price = self.price(currency, include_paper)?;
+        let value =
+            amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
+        Ok((price, value))
+    }
+
+    /// The price kind prices are read at.
+    pub fn kind(&self) -> PriceKind {
+        self.kind
+    }
+}
+
+/// Every currency's next hop on its chosen route to `target` (see [`Market`]).
+#[derive(Debug, Clone)]
+struct Routes<'a> {
+    target: String,
+    /// currency → the leg it takes and the currency that leg reaches.
+    next: HashMap<&'a str, (Leg<'a>, &'a str)>,
+}
+
+impl<'a> Routes<'a> {
+    /// A breadth-first search from the target over usable edges (paper currencies only when
+    /// `paper`, real ones only otherwise), [`MAX_HOPS`] deep; then each currency picks its next
+    /// hop among the neighbours one hop closer, by the tie-break documented on [`Market`].
+    fn search(market: &'a Market, target: String, kind: PriceKind, paper: bool) -> Routes<'a> {
+        let preferred: Vec<String> = match paper {
+            true => PREFERRED.map(paper_counterpart).to_vec(),
+            false => PREFERRED.map(str::to_owned).to_vec(),
+        };
+        let mut distance: HashMap<&'a str, usize> = HashMap::new();
+        let mut next = HashMap::new();
+        let Some((target_id, _)) = market.neighbours.get_key_value(target.as_str()) else {
+            return Routes { target, next };
+        };
+        distance.insert(target_id.as_str(), 0);
+        let mut frontier = vec![target_id.as_str()];
+        for hops in 1..=MAX_HOPS {
+            let mut reached = Vec::new();
+            for &closer in &frontier {
+                for id in market.neighbours.get(closer).into_iter().flatten() {
+                    let id = id.as_str();
+                    if distance.contains_key(id) || is_paper(id) != paper {
+                        continue;
+                    }
+                    if market.legs(id, closer, kind).next().is_some() {
+                        distance.insert(id, hops);
+                        reached.push(id);
                     }
                 }
             }
+            for &id in &reached {
+                let rank = |via: &str| match via == target_id {
+                    true => 0,
+                    false => preferred.iter().position(|p| p == via).map_or(usize::MAX, |i| i + 1),
+                };
+                let best = market.neighbours.get(id).into_iter().flatten().filter_map(|via| {
+                    let via = via.as_str();
+                    if distance.get(via) != Some(&(hops - 1)) {
+                        return None;
+                    }
+                    let mut legs = market.legs(id, via, kind);
+                    let leg = legs.next()?;
+                    let volume =
+                        std::iter::once(leg).chain(legs).filter_map(|l| market.usd_volume(l.ticker)).max();
+                    Some(((rank(via), std::cmp::Reverse(volume), via), leg))
+                });
+                // `via` ids are unique, so keys never tie: the choice does not depend on order.
+                if let Some(((_, _, via), leg)) = best.min_by(|a, b| a.0.cmp(&b.0)) {
+                    next.insert(id, (leg, via));
+                }
+            }
+            frontier = reached;
         }
-        None
+        Routes { target, next }
+    }
+
+    /// The legs from `from` to the target, `None` when it has no route.
+    fn route(&self, from: &str) -> Option<Vec<Leg<'a>>> {
+        let mut legs = Vec::with_capacity(MAX_HOPS);
+        let mut at = from;
+        while at != self.target {
+            let (leg, via) = self.next.get(at)?;
+            legs.push(*leg);
+            at = via;
+        }
+        Some(legs)
     }
 }
 
@@ -442,7 +610,13 @@ mod tests {
     }
 
     fn ticker(bid: Option<&str>, ask: Option<&str>, last: Option<&str>) -> PairTicker {
-        PairTicker { symbol: "tABCDEF".into(), bid: bid.map(dec), ask: ask.map(dec), last: last.map(dec) }
+        PairTicker {
+            symbol: "tABCDEF".into(),
+            bid: bid.map(dec),
+            ask: ask.map(dec),
+            last: last.map(dec),
+            volume: None,
+        }
     }
 
     #[test]
@@ -480,7 +654,12 @@ mod tests {
 
     #[test]
     fn a_route_divides_once_and_is_never_zero() {
-        let leg = |num: &str, den: &str| Leg { symbol: "t", ratio: Ratio { num: dec(num), den: dec(den) } };
+        let t = ticker(None, None, None);
+        let leg = |num: &str, den: &str| Leg {
+            symbol: "t",
+            ratio: Ratio { num: dec(num), den: dec(den) },
+            ticker: &t,
+        };
         assert_eq!(route_price(&[leg("6", "2")]), Some(dec("3")));
         // 1/3 then ×3 would give 0.9999…; one division of 3/3 gives exactly 1.
         assert_eq!(route_price(&[leg("1", "3"), leg("3", "1")]), Some(Decimal::ONE));

@@ -237,9 +237,14 @@ fn quote_eur() {
     // rd(1 / (1.00027 × 1.1664))
     assert_eq!(last(&m, "USD", "EUR"), priced("0.8571074013034313382848907887", &["tUSTUSD", "tEURUST"]));
     assert_eq!(last(&m, "XYZ", "EUR"), priced("1.21426435", &["tXYZBTC", "tBTCEUR"])); // 0.00001235 × 98321
-    // AVAX only trades against USD, and USD→EUR would be a third hop.
-    assert_eq!(last(&m, "AVAX", "EUR"), no_route("EUR"));
-    assert_eq!(last(&m, "AVAX", "EUR").unwrap_err().to_string(), "no ticker route to EUR");
+    // AVAX only trades against USD, and USD reaches EUR through USDt: three hops, one division,
+    // rd(31.768197 / (1.00027 × 1.1664)).
+    assert_eq!(
+        last(&m, "AVAX", "EUR"),
+        priced("27.228756774765463530608052698", &["tAVAX:USD", "tUSTUSD", "tEURUST"])
+    );
+    assert_eq!(last(&m, "DEAD", "EUR"), no_route("EUR"));
+    assert_eq!(last(&m, "DEAD", "EUR").unwrap_err().to_string(), "no ticker route to EUR");
     // rd(2.5 × 3716.2294238683127572016460905) = rd(9290.57355967078189300411522625): the exact
     // product needs 30 digits, so it is rounded half-even (…2625 → …226).
     let (_, value) = m.value(dec("2.5"), "ETH", "EUR", PriceKind::Last, false).unwrap();
@@ -432,7 +437,7 @@ const IDS: &[&str] = &[
 ];
 
 /// Every priced route, for every id, quote and kind, is a chain of real tickers from the currency
-/// (its underlying for F0) to the quote (its paper counterpart for paper ids), at most two long,
+/// (its underlying for F0) to the quote (its paper counterpart for paper ids), at most three long,
 /// and its price agrees with the route's tickers recomputed here hop by hop.
 #[test]
 fn every_route_is_a_chain_to_the_quote() {
@@ -459,7 +464,7 @@ fn every_route_is_a_chain_to_the_quote() {
             for kind in [PriceKind::Last, PriceKind::Bid, PriceKind::Mid] {
                 let Ok(price) = m.price(currency, quote, kind, true) else { continue };
                 assert!(price.value > Decimal::ZERO);
-                assert!(price.route.len() <= 2, "{currency}/{quote}: {:?}", price.route);
+                assert!(price.route.len() <= 3, "{currency}/{quote}: {:?}", price.route);
                 assert_eq!(price.paper, is_paper(currency));
                 let underlying = UNDERLYING.iter().find(|(d, _)| *d == currency).map(|(_, u)| *u);
                 let mut at = underlying.unwrap_or(currency).to_owned();
@@ -554,7 +559,7 @@ proptest! {
                 let unit = currency == quote || (is_paper(&currency) && include_paper && price.route.is_empty());
                 prop_assert!(known || unit, "{currency:?} priced from nothing");
                 prop_assert!(price.value > Decimal::ZERO);
-                prop_assert!(price.route.len() <= 2);
+                prop_assert!(price.route.len() <= 3);
                 for symbol in &price.route {
                     let quoted = format!("\"{symbol}\"");
                     prop_assert!(TICKERS.windows(quoted.len()).any(|w| w == quoted.as_bytes()), "{}", symbol);
