@@ -11,13 +11,16 @@
 //!   parsers.
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
 //! - [`parse`]: the parse error every parser returns, naming row and field.
-//! - [`valuation`]: routes from a currency to a quote through tickers; exact `Decimal` prices.
+//! - [`valuation`]: the price graph: routes from a currency to a quote through tickers; exact
+//!   `Decimal` prices.
+//! - [`portfolio`]: holdings valued: per wallet, per account, per asset, positions, totals.
 
 pub mod conf;
 pub mod nonce;
 pub mod number;
 pub mod parse;
 pub mod permission;
+pub mod portfolio;
 pub mod position;
 pub mod sign;
 pub mod ticker;
@@ -31,12 +34,13 @@ pub use number::{format_decimal, parse_json_number};
 pub use parse::ParseError;
 pub use permission::Permission;
 pub use permission::parse_permissions;
+pub use portfolio::{Portfolio, Valuation};
 pub use position::{Position, parse_positions};
 pub use ticker::{FundingTicker, Ticker, TradingTicker};
 pub use ticker::{parse_tickers, parse_trading_ticker};
 pub use user::UserInfo;
 pub use user::parse_user_info;
-pub use valuation::{Market, Price, PriceKind, UnknownPriceKind, Unpriced, is_paper, pair_symbol};
+pub use valuation::{Market, Price, PriceKind, Quoter, UnknownPriceKind, Unpriced, is_paper, pair_symbol};
 pub use wallet::parse_wallets;
 pub use wallet::{WalletRow, WalletType};
 pub use wire_error::{ErrorBody, ExchangeErrorKind, classify, parse_error_body};

@@ -24,7 +24,7 @@ pub fn pair_symbol(base: &str, quote: &str) -> String {
 
 /// Splits a trading symbol into (base, quote): `tBTCUSD`, `tAVAX:USD`, `tTESTBTC:TESTUSD`.
 /// Without a colon both ids are exactly 3 characters; anything else is not a pair we can use.
-fn parse_pair(symbol: &str) -> Option<(&str, &str)> {
+pub(crate) fn parse_pair(symbol: &str) -> Option<(&str, &str)> {
     let rest = symbol.strip_prefix('t')?;
     match rest.split_once(':') {
         Some((base, quote)) => {
@@ -121,6 +121,9 @@ pub enum Unpriced {
     /// No market data at all (the tickers could not be fetched).
     #[error("prices unavailable")]
     NoPrices,
+    /// The currency's wallets together hold more than a `Decimal` can (±7.9e28).
+    #[error("the sum of its wallets does not fit in a decimal")]
+    SumOverflow,
     /// A `…F0` derivative id missing from `conf/pub:map:currency:undl`.
     #[error("derivative collateral with no underlying in conf/pub:map:currency:undl")]
     NoUnderlying { currency: String },

@@ -1,0 +1,460 @@
+//! The one place where holdings become values: each account's wallets and open positions, valued
+//! through a [`Market`] in a quote, summed per account, per asset and overall.
+//!
+//! Pure and total: every sum is checked, so an amount too large for a `Decimal` becomes a typed
+//! reason on its row ([`Unpriced::Overflow`]) and an incomplete mark on the totals, never a panic.
+//! What cannot be priced is listed with why, never counted as 0. Wallet totals and open-position
+//! P/L are kept apart: Bitfinex's wallet balances exclude the P/L of open positions, so the net
+//! total is the wallet total plus the positions' P/L.
+//!
+//! ```
+//! use bfx_core::portfolio::{AccountInput, Holdings, Valuation, value};
+//! use bfx_core::{Market, format_decimal, parse_tickers, parse_wallets};
+//!
+//! let tickers = parse_tickers(br#"[["tBTCUSD",1,1,1,1,0,0,100000,1,0,0]]"#).unwrap();
+//! let market = Market::new(&tickers, &[]);
+//! let wallets = parse_wallets(br#"[["exchange","BTC",0.5,0,null,null,null],["exchange","USD",250,0,null,null,null]]"#).unwrap();
+//! let accounts = [AccountInput::read("main", Holdings { wallets, positions: Ok(Vec::new()) })];
+//! let portfolio = value(&accounts, Some(&market), &Valuation::new("USD"));
+//! assert_eq!(portfolio.total.map(format_decimal).as_deref(), Some("50250"));
+//! assert_eq!(portfolio.assets[0].currency, "BTC");
+//! assert!(portfolio.complete);
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+
+use crate::number::format_decimal;
+use crate::position::Position;
+use crate::valuation::{Market, Price, PriceKind, Quoter, Unpriced, is_paper, parse_pair};
+use crate::wallet::{WalletRow, WalletType};
+
+/// What holdings are valued in, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Valuation {
+    /// A Bitfinex currency id (`USD`, `BTC`, `UST`, `EUR`, …).
+    pub quote: String,
+    pub kind: PriceKind,
+    /// Count paper-trading currencies (`TEST…`) in values and totals.
+    pub include_paper: bool,
+}
+
+impl Valuation {
+    /// In `quote` at the last price, paper currencies left out.
+    pub fn new(quote: &str) -> Valuation {
+        Valuation { quote: quote.to_owned(), kind: PriceKind::Last, include_paper: false }
+    }
+}
+
+/// What was read of one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holdings {
+    pub wallets: Vec<WalletRow>,
+    /// Open positions, or why they were not read (a key without `positions` read: skipped).
+    pub positions: Result<Vec<Position>, AccountError>,
+}
+
+/// One account's input: what was read, or why nothing was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountInput {
+    pub name: String,
+    pub holdings: Result<Holdings, AccountError>,
+}
+
+impl AccountInput {
+    pub fn read(name: &str, holdings: Holdings) -> AccountInput {
+        AccountInput { name: name.to_owned(), holdings: Ok(holdings) }
+    }
+}
+
+/// Why an account (or its positions) could not be read, as `bfx balances --json` prints it:
+/// Bitfinex's code when it sent one, its message, and a stable kind (`auth`, `permission`,
+/// `nonce`, `rate_limit`, `unavailable`, `network`, `protocol`, `config`, `exchange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountError {
+    pub code: Option<i64>,
+    pub message: String,
+    pub kind: String,
+}
+
+/// Every account valued, with per-asset sums and what could not be priced: the answer to "what
+/// do I hold and what is it worth". Serialises to the `bfx balances --json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Portfolio {
+    pub quote: String,
+    #[serde(serialize_with = "display")]
+    pub price: PriceKind,
+    pub accounts: Vec<AccountValue>,
+    /// By currency across accounts: most valuable first, unpriced ones last.
+    pub assets: Vec<AssetValue>,
+    /// Currencies left out of the totals, with why (paper ones included).
+    pub unpriced: Vec<UnpricedAsset>,
+    /// The sum of the accounts' wallet totals; `None` only when it does not fit a `Decimal`.
+    #[serde(serialize_with = "opt_amount")]
+    pub total: Option<Decimal>,
+    /// Unrealised P/L of the open positions read, in the quote; `None` when one is unknown.
+    #[serde(serialize_with = "opt_amount")]
+    pub positions_pl: Option<Decimal>,
+    /// `total + positions_pl`: what the wallets would hold with every position closed now.
+    #[serde(serialize_with = "opt_amount")]
+    pub net_total: Option<Decimal>,
+    /// Every account was read and every (non-paper) wallet valued: the total is the whole.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountValue {
+    pub name: String,
+    pub wallets: Vec<WalletValue>,
+    /// The valued wallets' sum; `None` when the account failed or the sum overflows.
+    #[serde(serialize_with = "opt_amount")]
+    pub total: Option<Decimal>,
+    pub error: Option<AccountError>,
+    /// `None` when they were not read (see `positions_error`).
+    pub positions: Option<Vec<PositionValue>>,
+    /// The positions' P/L in the quote; `None` when not read or one is unknown.
+    #[serde(serialize_with = "opt_amount")]
+    pub positions_pl: Option<Decimal>,
+    /// Why the positions were not read (e.g. the key lacks `positions` read).
+    pub positions_error: Option<AccountError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WalletValue {
+    #[serde(rename = "type")]
+    pub wallet_type: WalletType,
+    pub currency: String,
+    #[serde(serialize_with = "amount")]
+    pub balance: Decimal,
+    #[serde(serialize_with = "opt_amount")]
+    pub available: Option<Decimal>,
+    #[serde(serialize_with = "opt_amount")]
+    pub unsettled_interest: Option<Decimal>,
+    #[serde(serialize_with = "opt_amount")]
+    pub price: Option<Decimal>,
+    #[serde(serialize_with = "opt_amount")]
+    pub value: Option<Decimal>,
+    /// The tickers the price came from (`[]` for the quote itself; `null` when unpriced).
+    pub price_route: Option<Vec<String>>,
+    /// A paper-trading currency (`TEST…`): not money, out of totals unless asked.
+    pub paper: bool,
+    /// Why `value` is `None`.
+    #[serde(skip)]
+    pub unpriced: Option<Unpriced>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetValue {
+    pub currency: String,
+    /// Bitfinex's display name (`USDt` for `UST`), or the id.
+    pub name: String,
+    /// `None` only when the sum does not fit a `Decimal`.
+    #[serde(serialize_with = "opt_amount")]
+    pub balance: Option<Decimal>,
+    #[serde(serialize_with = "opt_amount")]
+    pub value: Option<Decimal>,
+    /// Percent of the total, rounded to 2 places (`None` when unpriced or the total is 0).
+    #[serde(serialize_with = "opt_amount")]
+    pub share: Option<Decimal>,
+    /// The price of one unit (the same in every wallet of the currency).
+    #[serde(skip)]
+    pub price: Option<Decimal>,
+    /// Some wallet of it is paper.
+    #[serde(skip)]
+    pub paper: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnpricedAsset {
+    pub currency: String,
+    #[serde(serialize_with = "opt_amount")]
+    pub balance: Option<Decimal>,
+    #[serde(serialize_with = "display")]
+    pub reason: Unpriced,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionValue {
+    pub symbol: String,
+    pub status: String,
+    #[serde(serialize_with = "amount")]
+    pub amount: Decimal,
+    #[serde(serialize_with = "amount")]
+    pub base_price: Decimal,
+    /// In `pl_currency`; `None` when Bitfinex sent none.
+    #[serde(serialize_with = "opt_amount")]
+    pub pl: Option<Decimal>,
+    /// The pair's quote currency, which Bitfinex states the P/L in.
+    pub pl_currency: Option<String>,
+    /// The P/L in the portfolio's quote.
+    #[serde(serialize_with = "opt_amount")]
+    pub pl_value: Option<Decimal>,
+    /// Why `pl_value` is `None` when `pl` is known.
+    #[serde(skip)]
+    pub unpriced: Option<Unpriced>,
+}
+
+impl Portfolio {
+    /// The accounts that could not be read.
+    pub fn failed(&self) -> impl Iterator<Item = (&str, &AccountError)> {
+        self.accounts.iter().filter_map(|a| a.error.as_ref().map(|e| (a.name.as_str(), e)))
+    }
+}
+
+/// A sum that remembers overflowing instead of panicking: once a term does not fit, the sum is
+/// unknown.
+#[derive(Debug, Clone, Copy)]
+struct Sum(Option<Decimal>);
+
+impl Sum {
+    const ZERO: Sum = Sum(Some(Decimal::ZERO));
+
+    fn add(&mut self, term: Decimal) {
+        self.0 = self.0.and_then(|sum| sum.checked_add(term));
+    }
+}
+
+/// Per currency: display name, summed balance, summed value (or why there is none), unit price.
+struct AssetSum {
+    balance: Sum,
+    value: Result<Sum, Unpriced>,
+    price: Option<Decimal>,
+    paper: bool,
+}
+
+/// Values every account's holdings in `valuation.quote`. `market` is `None` when no prices could
+/// be had: then nothing is valued ([`Unpriced::NoPrices`]) and the totals are not the portfolio's.
+pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Valuation) -> Portfolio {
+    let quoter = market.map(|m| m.quoter(&valuation.quote, valuation.kind));
+    let mut prices =
+        Prices { quoter: quoter.as_ref(), include_paper: valuation.include_paper, cache: HashMap::new() };
+    let mut assets: BTreeMap<&str, AssetSum> = BTreeMap::new();
+    let mut values = Vec::with_capacity(accounts.len());
+    let (mut total, mut positions_pl) = (Sum::ZERO, Sum::ZERO);
+    let mut complete = true;
+    for account in accounts {
+        let holdings = match &account.holdings {
+            Ok(holdings) => holdings,
+            Err(error) => {
+                complete = false;
+                values.push(AccountValue {
+                    name: account.name.clone(),
+                    wallets: Vec::new(),
+                    total: None,
+                    error: Some(error.clone()),
+                    positions: None,
+                    positions_pl: None,
+                    positions_error: None,
+                });
+                continue;
+            }
+        };
+        let mut account_total = Sum::ZERO;
+        let mut wallets = Vec::with_capacity(holdings.wallets.len());
+        for row in &holdings.wallets {
+            let valued = prices.value(row.balance, &row.currency);
+            let paper = is_paper(&row.currency);
+            let asset = assets.entry(&row.currency).or_insert(AssetSum {
+                balance: Sum::ZERO,
+                value: Ok(Sum::ZERO),
+                price: None,
+                paper,
+            });
+            asset.balance.add(row.balance);
+            match (&mut asset.value, &valued) {
+                (Ok(sum), Ok((price, value))) => {
+                    sum.add(*value);
+                    asset.price = Some(price.value);
+                }
+                (Ok(_), Err(why)) => asset.value = Err(why.clone()),
+                (Err(_), _) => {}
+            }
+            let (price, value, price_route, unpriced) = match valued {
+                Ok((price, value)) => {
+                    account_total.add(value);
+                    (Some(price.value), Some(value), Some(price.route), None)
+                }
+                Err(why) => {
+                    complete &= matches!(why, Unpriced::Paper { .. });
+                    (None, None, None, Some(why))
+                }
+            };
+            wallets.push(WalletValue {
+                wallet_type: row.wallet_type.clone(),
+                currency: row.currency.clone(),
+                balance: row.balance,
+                available: row.available,
+                unsettled_interest: row.unsettled_interest,
+                price,
+                value,
+                price_route,
+                paper,
+                unpriced,
+            });
+        }
+        let (positions, account_pl, positions_error) = match &holdings.positions {
+            Ok(rows) => {
+                let valued: Vec<PositionValue> = rows.iter().map(|p| prices.position(p)).collect();
+                let mut pl = Sum::ZERO;
+                for p in &valued {
+                    match (p.pl_value, &p.unpriced) {
+                        (Some(v), _) => pl.add(v),
+                        // Paper P/L is not money, like paper wallets.
+                        (None, Some(Unpriced::Paper { .. })) => {}
+                        (None, _) => pl = Sum(None),
+                    }
+                }
+                (Some(valued), pl.0, None)
+            }
+            Err(error) => (None, None, Some(error.clone())),
+        };
+        match (holdings.positions.is_ok(), account_pl) {
+            (true, Some(pl)) => positions_pl.add(pl),
+            (true, None) => positions_pl = Sum(None),
+            (false, _) => {}
+        }
+        complete &= account_total.0.is_some();
+        match account_total.0 {
+            Some(value) => total.add(value),
+            None => total = Sum(None),
+        }
+        values.push(AccountValue {
+            name: account.name.clone(),
+            wallets,
+            total: account_total.0,
+            error: None,
+            positions,
+            positions_pl: account_pl,
+            positions_error,
+        });
+    }
+    complete &= total.0.is_some();
+    let (assets, unpriced) = split_assets(assets, total.0, market);
+    let net_total = total.0.zip(positions_pl.0).and_then(|(t, pl)| t.checked_add(pl));
+    Portfolio {
+        quote: valuation.quote.clone(),
+        price: valuation.kind,
+        accounts: values,
+        assets,
+        unpriced,
+        total: total.0,
+        positions_pl: positions_pl.0,
+        net_total,
+        complete,
+    }
+}
+
+/// Prices through one [`Quoter`], each currency's found once.
+struct Prices<'q, 'm> {
+    quoter: Option<&'q Quoter<'m>>,
+    include_paper: bool,
+    cache: HashMap<String, Result<Price, Unpriced>>,
+}
+
+impl Prices<'_, '_> {
+    fn price(&mut self, currency: &str) -> Result<Price, Unpriced> {
+        if let Some(found) = self.cache.get(currency) {
+            return found.clone();
+        }
+        let found = match self.quoter {
+            Some(quoter) => quoter.price(currency, self.include_paper),
+            None => Err(Unpriced::NoPrices),
+        };
+        self.cache.insert(currency.to_owned(), found.clone());
+        found
+    }
+
+    /// `amount × price`, or why there is none.
+    fn value(&mut self, amount: Decimal, currency: &str) -> Result<(Price, Decimal), Unpriced> {
+        let price = self.price(currency)?;
+        let value =
+            amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
+        Ok((price, value))
+    }
+
+    /// A position's P/L (in its pair's quote) valued in the portfolio's quote.
+    fn position(&mut self, position: &Position) -> PositionValue {
+        let pl_currency = parse_pair(&position.symbol).map(|(_, quote)| quote.to_owned());
+        let valued = match (position.pl, &pl_currency) {
+            (Some(pl), Some(currency)) => Some(self.value(pl, currency)),
+            _ => None,
+        };
+        let (pl_value, unpriced) = match valued {
+            Some(Ok((_, value))) => (Some(value), None),
+            Some(Err(why)) => (None, Some(why)),
+            None => (None, None),
+        };
+        PositionValue {
+            symbol: position.symbol.clone(),
+            status: position.status.clone(),
+            amount: position.amount,
+            base_price: position.base_price,
+            pl: position.pl,
+            pl_currency,
+            pl_value,
+            unpriced,
+        }
+    }
+}
+
+/// Assets by currency (largest value first, unpriced last, then by id), and the unpriced ones
+/// with why.
+fn split_assets(
+    sums: BTreeMap<&str, AssetSum>,
+    total: Option<Decimal>,
+    market: Option<&Market>,
+) -> (Vec<AssetValue>, Vec<UnpricedAsset>) {
+    let mut assets = Vec::with_capacity(sums.len());
+    let mut unpriced = Vec::new();
+    for (currency, sum) in sums {
+        let name = market.map_or(currency, |m| m.display_name(currency)).to_owned();
+        let balance = sum.balance.0;
+        let value = match sum.value {
+            Ok(Sum(Some(value))) => Some(value),
+            Ok(Sum(None)) => {
+                unpriced.push(UnpricedAsset {
+                    currency: currency.to_owned(),
+                    balance,
+                    reason: Unpriced::SumOverflow,
+                });
+                None
+            }
+            Err(reason) => {
+                unpriced.push(UnpricedAsset { currency: currency.to_owned(), balance, reason });
+                None
+            }
+        };
+        let share = value.zip(total.filter(|t| !t.is_zero())).and_then(|(v, t)| {
+            v.checked_mul(Decimal::ONE_HUNDRED).and_then(|p| p.checked_div(t)).map(|p| p.round_dp(2))
+        });
+        let price = value.and(sum.price);
+        assets.push(AssetValue {
+            currency: currency.to_owned(),
+            name,
+            balance,
+            value,
+            share,
+            price,
+            paper: sum.paper,
+        });
+    }
+    assets.sort_by(|a, b| b.value.is_some().cmp(&a.value.is_some()).then(b.value.cmp(&a.value)));
+    (assets, unpriced)
+}
+
+fn amount<S: Serializer>(value: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_decimal(*value))
+}
+
+fn opt_amount<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => amount(v, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
