@@ -8,6 +8,8 @@ use bfx_core::valuation::PriceKind;
 use clap::{Args, Parser, Subcommand};
 use rust_decimal::Decimal;
 
+use crate::output::View;
+
 #[derive(Debug, Parser)]
 #[command(name = "bfx", version, about = "Read Bitfinex balances, exactly.", propagate_version = true)]
 pub struct Cli {
@@ -141,13 +143,6 @@ pub struct ValuationArgs {
     pub price: PriceKind,
 }
 
-impl ValuationArgs {
-    /// The quote as Bitfinex spells currency ids (upper case).
-    pub fn quote(&self) -> String {
-        self.quote.to_ascii_uppercase()
-    }
-}
-
 /// What to show and how.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -172,30 +167,6 @@ pub struct ReportArgs {
 
 fn parse_price_kind(text: &str) -> Result<PriceKind, String> {
     text.parse().map_err(|e: bfx_core::valuation::UnknownPriceKind| e.to_string())
-}
-
-impl ReportArgs {
-    pub fn format(&self) -> Format {
-        match (self.json, self.csv) {
-            (true, _) => Format::Json,
-            (_, true) => Format::Csv,
-            _ => Format::Table,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Csv,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum View {
-    Wallet,
-    Asset,
-    Account,
 }
 
 #[derive(Debug, Args)]

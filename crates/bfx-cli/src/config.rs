@@ -66,6 +66,23 @@ pub struct Account {
     pub secret_source: String,
 }
 
+impl Account {
+    /// The account as the client reads it.
+    pub fn reader(&self) -> bfx_client::Account {
+        bfx_client::Account { name: self.name.clone(), credentials: self.credentials.clone() }
+    }
+}
+
+/// A quote no trading pair uses would leave everything unpriced: that is a wrong request.
+pub fn check_quote(market: &bfx_core::Market, quote: &str) -> Result<(), ConfigError> {
+    match market.has_currency(quote) {
+        true => Ok(()),
+        false => Err(ConfigError::Invalid(format!(
+            "unknown quote currency {quote:?}: no Bitfinex trading pair uses it (try USD, EUR, BTC or UST)"
+        ))),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

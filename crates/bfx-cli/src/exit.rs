@@ -107,18 +107,3 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
 fn endpoint(error: &Error) -> &'static str {
     error.endpoint().unwrap_or("request")
 }
-
-/// The stable kind name used in `--json` error objects.
-pub fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Auth => "auth",
-        ErrorKind::Permission => "permission",
-        ErrorKind::Nonce => "nonce",
-        ErrorKind::RateLimited => "rate_limit",
-        ErrorKind::Unavailable => "unavailable",
-        ErrorKind::Network => "network",
-        ErrorKind::Protocol => "protocol",
-        ErrorKind::Config => "config",
-        _ => "exchange",
-    }
-}

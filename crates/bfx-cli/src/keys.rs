@@ -1,16 +1,17 @@
 //! `bfx keys check`: for every configured key, ask Bitfinex what it may do
 //! (`auth/r/permissions`) and judge it for reading balances: OK (wallets read, no write),
 //! OVER-PRIVILEGED (any write: whoever holds the key can act on the account), MISSING (no wallets
-//! read), or BROKEN (Bitfinex refused the key).
+//! read), or BROKEN (Bitfinex refused the key); and whether it can read open positions, which
+//! `bfx balances` adds to the net total.
 
 use bfx_client::Client;
 use bfx_core::permission::{Verdict, WriteRisk, audit};
+use bfx_core::portfolio::AccountError;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::config::Account;
-use crate::exit::{Exit, diagnose, kind_name};
-use crate::report::AccountError;
+use crate::exit::{Exit, diagnose};
 
 #[derive(Debug, Serialize)]
 pub struct KeyReport {
@@ -21,6 +22,8 @@ pub struct KeyReport {
     /// Scopes the key can read, and can write (with why each write matters).
     pub read: Vec<String>,
     pub write: Vec<WriteRisk>,
+    /// The key can read open positions (else `bfx balances` skips them and its net total).
+    pub positions_read: bool,
     pub error: Option<AccountError>,
     #[serde(skip)]
     problem: Option<(Exit, String)>,
@@ -71,6 +74,7 @@ fn judge(account: &Account, result: Result<Vec<bfx_core::Permission>, bfx_client
                 verdict,
                 read: audit.read,
                 write: audit.write,
+                positions_read: audit.positions_read,
                 error: None,
                 problem,
             }
@@ -87,11 +91,8 @@ fn judge(account: &Account, result: Result<Vec<bfx_core::Permission>, bfx_client
                 verdict: "BROKEN",
                 read: Vec::new(),
                 write: Vec::new(),
-                error: Some(AccountError {
-                    code: error.code(),
-                    message: error.exchange_message().map_or_else(|| error.to_string(), str::to_owned),
-                    kind: kind_name(error.kind()),
-                }),
+                positions_read: false,
+                error: Some(error.account_error()),
                 problem: Some((Exit::for_kind(error.kind()), text)),
             }
         }
@@ -100,7 +101,7 @@ fn judge(account: &Account, result: Result<Vec<bfx_core::Permission>, bfx_client
 
 /// The table for stdout and the warnings for stderr.
 pub fn render(reports: &[KeyReport]) -> (String, String) {
-    let mut rows = vec![["ACCOUNT", "KEY", "VERDICT", "READ", "WRITE"].map(str::to_owned)];
+    let mut rows = vec![["ACCOUNT", "KEY", "VERDICT", "READ", "WRITE", "POSITIONS"].map(str::to_owned)];
     let mut warnings = String::new();
     for r in reports {
         let list = |v: Vec<&str>| if v.is_empty() { "-".to_owned() } else { v.join(",") };
@@ -110,12 +111,18 @@ pub fn render(reports: &[KeyReport]) -> (String, String) {
             r.verdict.to_owned(),
             list(r.read.iter().map(String::as_str).collect()),
             list(r.write.iter().map(|w| w.scope.as_str()).collect()),
+            match (r.positions_read, r.error.is_some()) {
+                (_, true) => "-",
+                (true, false) => "read",
+                (false, false) => "no (net total skips them)",
+            }
+            .to_owned(),
         ]);
         if let Some((_, text)) = &r.problem {
             warnings.push_str(&format!("warning: account {:?} ({}): {text}\n", r.account, r.verdict));
         }
     }
-    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();

@@ -11,6 +11,7 @@ mod config;
 mod console;
 mod exit;
 mod keys;
+mod output;
 mod report;
 mod sim;
 mod table;
@@ -19,14 +20,19 @@ mod watch;
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
+use bfx_core::portfolio::Valuation;
+
+use crate::balances::Presentation;
 use crate::cli::{Cli, Command, ConfigCommand, KeysCommand};
 use crate::config::{ConfigError, Overrides, Settings};
 use crate::exit::Exit;
+use crate::output::{Format, write_stderr, write_stdout};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,48 +61,55 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let env: HashMap<String, String> = std::env::vars().collect();
     match cli.command {
         Command::Balances(args) => {
-            let overrides = Overrides::from(args.connect);
-            let env: HashMap<String, String> = std::env::vars().collect();
-            let settings = Settings::resolve(&overrides, &env, default_config_path())?;
-            let accounts = settings.select(&args.accounts)?;
-            let client = client::build(settings.endpoints, &settings.network)?;
-            let report = balances::fetch(&client, accounts, &args.report).await?;
-            print_report(report, &args.report)
+            let (accounts, client) = open(args.connect, &args.accounts, &env)?;
+            let (valuation, presentation) = report_settings(&args.report);
+            balances::run(&client, &accounts, &valuation, &presentation).await
         }
-        Command::Demo(args) => match args.command {
-            None => sim::demo(&args.report).await,
-            Some(cli::DemoCommand::Watch(watch)) => sim::demo_watch(watch.json, &watch.valuation).await,
-        },
-        Command::Config(command) => config_command(command),
+        Command::Demo(args) => {
+            let demo = sim::Demo::start().await?;
+            let exit = match args.command {
+                None => {
+                    let (valuation, presentation) = report_settings(&args.report);
+                    balances::run(&demo.client, &demo.accounts, &valuation, &presentation).await
+                }
+                Some(cli::DemoCommand::Watch(watch)) => {
+                    let mover = tokio::spawn(sim::move_balances(demo.url.clone()));
+                    let valuation = valuation(&watch.valuation, false);
+                    let options = bfx_client::StreamOptions::default();
+                    let exit =
+                        watch::run(&demo.client, demo.accounts.clone(), options, watch.json, &valuation)
+                            .await;
+                    mover.abort();
+                    exit
+                }
+            };
+            demo.stop().await;
+            exit
+        }
+        Command::Config(command) => config_command(command, &env),
         Command::Watch(args) => {
-            let env: HashMap<String, String> = std::env::vars().collect();
-            let settings = Settings::resolve(&Overrides::from(args.connect), &env, default_config_path())?;
-            let accounts = settings.select(&args.accounts)?;
-            let client = client::build(settings.endpoints, &settings.network)?;
+            let (accounts, client) = open(args.connect, &args.accounts, &env)?;
             let options = bfx_client::StreamOptions {
                 poll_interval: std::time::Duration::from_secs(args.poll_interval.max(1)),
                 ..bfx_client::StreamOptions::default()
             };
-            watch::run(&client, accounts, options, args.json, &args.valuation).await
+            watch::run(&client, accounts, options, args.json, &valuation(&args.valuation, false)).await
         }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
-            let env: HashMap<String, String> = std::env::vars().collect();
-            let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
-            let accounts = settings.select(&accounts)?;
-            let client = client::build(settings.endpoints, &settings.network)?;
+            let (accounts, client) = open(connect, &accounts, &env)?;
             let reports = keys::check(&client, accounts).await;
             let (table, warnings) = keys::render(&reports);
             match json {
                 true => write_stdout(&format!("{}\n", serde_json::to_string_pretty(&reports)?))?,
                 false => write_stdout(&table)?,
             }
-            let _ = io::stderr().write_all(warnings.as_bytes());
+            write_stderr(&warnings);
             Ok(keys::exit_code(&reports))
         }
         Command::Ticker(args) => {
-            let env: HashMap<String, String> = std::env::vars().collect();
             let settings = Settings::resolve(&Overrides::from(args.connect), &env, default_config_path())?;
             let coins = match args.symbols.is_empty() {
                 true => ticker::seed_coins(),
@@ -124,12 +137,39 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
-    let env: HashMap<String, String> = std::env::vars().collect();
+/// The selected accounts (all configured ones when `names` is empty) and a client for them, from
+/// the config file, the environment and the flags.
+fn open(
+    connect: cli::ConnectArgs,
+    names: &[String],
+    env: &HashMap<String, String>,
+) -> anyhow::Result<(Vec<config::Account>, bfx_client::Client)> {
+    let settings = Settings::resolve(&Overrides::from(connect), env, default_config_path())?;
+    let accounts = settings.select(names)?;
+    Ok((accounts, client::build(settings.endpoints, &settings.network)?))
+}
+
+/// What to value in, from the flags.
+fn valuation(args: &cli::ValuationArgs, include_paper: bool) -> Valuation {
+    Valuation { quote: args.quote.to_ascii_uppercase(), kind: args.price, include_paper }
+}
+
+/// What to value in and how to show it, from the report flags.
+fn report_settings(args: &cli::ReportArgs) -> (Valuation, Presentation) {
+    let format = match (args.json, args.csv) {
+        (true, _) => Format::Json,
+        (_, true) => Format::Csv,
+        _ => Format::Table,
+    };
+    let presentation = Presentation { format, view: args.by, hide_dust: args.hide_dust };
+    (valuation(&args.valuation, args.include_paper), presentation)
+}
+
+fn config_command(command: ConfigCommand, env: &HashMap<String, String>) -> anyhow::Result<Exit> {
     match command {
         ConfigCommand::Init { force, connect } => {
             let overrides = Overrides::from(connect);
-            let where_ = config::config_path(&overrides, &env, default_config_path());
+            let where_ = config::config_path(&overrides, env, default_config_path());
             let path = where_.path().ok_or_else(|| {
                 ConfigError::Invalid("no home directory to put the config file in; use --config FILE".into())
             })?;
@@ -140,7 +180,7 @@ fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
             ))?;
         }
         ConfigCommand::Show { connect } => {
-            let settings = Settings::resolve(&Overrides::from(connect), &env, default_config_path())?;
+            let settings = Settings::resolve(&Overrides::from(connect), env, default_config_path())?;
             write_stdout(&settings.describe())?;
         }
         #[cfg(feature = "keyring")]
@@ -152,31 +192,12 @@ fn config_command(command: ConfigCommand) -> anyhow::Result<Exit> {
             write_stdout(&format!("stored the secret of {account:?} in the OS keyring (bfx/{account})\n"))?;
         }
         ConfigCommand::Path { connect } => {
-            let where_ = config::config_path(&Overrides::from(connect), &env, default_config_path());
+            let where_ = config::config_path(&Overrides::from(connect), env, default_config_path());
             let path = where_.path().ok_or_else(|| ConfigError::Invalid("no home directory".into()))?;
             write_stdout(&format!("{}\n", path.display()))?;
         }
     }
     Ok(Exit::Ok)
-}
-
-/// Prints a report (stdout) and its problems (stderr); returns the exit code it deserves.
-pub(crate) fn print_report(report: report::Report, args: &cli::ReportArgs) -> anyhow::Result<Exit> {
-    let exit = balances::exit_code(&report);
-    let (out, err) = balances::render(report, args);
-    write_stdout(&out)?;
-    if !err.is_empty() {
-        let _ = io::stderr().write_all(err.as_bytes());
-    }
-    Ok(exit)
-}
-
-/// Writes to stdout in one piece; a closed pipe (`bfx … | head`) surfaces as an error that
-/// `main` turns into a quiet exit 0.
-pub(crate) fn write_stdout(text: &str) -> io::Result<()> {
-    let mut stdout = io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

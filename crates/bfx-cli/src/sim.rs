@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::cli::{ReportArgs, SimArgs, ValuationArgs};
+use crate::cli::SimArgs;
 use crate::config::Account;
 use crate::exit::Exit;
-use crate::{balances, print_report, watch, write_stdout};
+use crate::output::write_stdout;
 
 pub async fn serve(args: SimArgs) -> anyhow::Result<Exit> {
     if args.print_demo_state {
@@ -83,10 +83,10 @@ async fn shutdown_signal() {
 }
 
 /// The in-process emulator with the demo state, and its accounts as configured ones.
-struct Demo {
-    url: String,
-    accounts: Vec<Account>,
-    client: Client,
+pub struct Demo {
+    pub url: String,
+    pub accounts: Vec<Account>,
+    pub client: Client,
     stop: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -98,7 +98,7 @@ impl std::fmt::Debug for Demo {
 }
 
 impl Demo {
-    async fn start() -> anyhow::Result<Demo> {
+    pub async fn start() -> anyhow::Result<Demo> {
         let state = SimState::demo();
         let accounts: Vec<Account> = state
             .keys()
@@ -122,19 +122,11 @@ impl Demo {
         Ok(Demo { url, accounts, client, stop, server })
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.stop.send(());
         // Streams still open are closed by the emulator; do not hang on a slow one.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.server).await;
     }
-}
-
-pub async fn demo(args: &ReportArgs) -> anyhow::Result<Exit> {
-    let demo = Demo::start().await?;
-    let accounts = demo.accounts.clone();
-    let report = balances::fetch(&demo.client, accounts, args).await;
-    demo.stop().await;
-    print_report(report?, args)
 }
 
 /// Wallets `bfx demo watch` moves, in turn, by these deltas; each round goes up, the next down,
@@ -152,18 +144,8 @@ const MOVE_EVERY: Duration = Duration::from_millis(1500);
 /// round and down the next, so the values move through the ticker channel as well.
 const PRICE_MOVES: &[&str] = &["tBTCUSD", "tETHUSD", "tSOLUSD"];
 
-pub async fn demo_watch(json: bool, valuation: &ValuationArgs) -> anyhow::Result<Exit> {
-    let demo = Demo::start().await?;
-    let mover = tokio::spawn(move_balances(demo.url.clone()));
-    let options = bfx_client::StreamOptions::default();
-    let exit = watch::run(&demo.client, demo.accounts.clone(), options, json, valuation).await;
-    mover.abort();
-    demo.stop().await;
-    exit
-}
-
 /// Moves the demo balances and prices through the emulator's admin API until aborted.
-async fn move_balances(url: String) {
+pub async fn move_balances(url: String) {
     // `Demo::start` built the exchange client, which installed the TLS crypto provider reqwest needs.
     let http = reqwest::Client::new();
     let mut round = 0usize;

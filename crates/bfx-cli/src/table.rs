@@ -6,23 +6,25 @@
 //! when an account failed or an asset could not be priced.
 
 use bfx_core::format_decimal;
-use bfx_core::valuation::is_paper;
+use bfx_core::portfolio::{AccountError, Portfolio};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
-use crate::cli::View;
+use crate::output::{View, amount, opt_value, price, value};
 use crate::report::Report;
 
-/// Bitfinex's fiat currency ids: shown with 2 decimals.
-const FIAT: &[&str] = &["USD", "EUR", "GBP", "JPY", "CHF", "CNH", "TRY", "MXN", "CAD", "AUD"];
-
-pub fn render(report: &Report, view: View, dust: Option<(usize, Decimal)>) -> String {
+pub fn render(report: &Report, view: View, dust: Option<(usize, Option<Decimal>)>) -> String {
+    let p = &report.portfolio;
     let (header, rows, numeric) = match view {
-        View::Wallet => by_wallet(report),
-        View::Asset => by_asset(report),
-        View::Account => by_account(report),
+        View::Wallet => by_wallet(p),
+        View::Asset => by_asset(p),
+        View::Account => by_account(p),
     };
     let mut out = layout(header, rows, numeric);
+    if let Some((header, rows, numeric)) = positions(p) {
+        out.push('\n');
+        out.push_str(&layout(header, rows, numeric));
+    }
     for note in notes(report, dust) {
         out.push_str(&note);
         out.push('\n');
@@ -35,30 +37,30 @@ type Rows = Vec<Vec<String>>;
 /// Headers, rows, and which columns hold numbers (right-aligned, points lined up).
 type View3 = (Vec<String>, Rows, &'static [usize]);
 
-fn by_wallet(report: &Report) -> View3 {
-    let q = &report.quote;
+fn failed(error: &AccountError) -> String {
+    let code = error.code.map(|c| format!("{c} ")).unwrap_or_default();
+    format!("failed: {code}{}", error.message)
+}
+
+fn by_wallet(p: &Portfolio) -> View3 {
+    let q = &p.quote;
     let header = ["ACCOUNT", "WALLET", "CURRENCY", "BALANCE", "AVAILABLE", "UNSETTLED"]
         .map(str::to_owned)
         .into_iter()
         .chain([format!("PRICE {q}"), format!("VALUE {q}")])
         .collect();
     let mut rows = Vec::new();
-    for account in &report.accounts {
+    let name = |currency: &str| p.assets.iter().find(|a| a.currency == currency).map(|a| a.name.clone());
+    for account in &p.accounts {
         if let Some(error) = &account.error {
-            let code = error.code.map(|c| format!("{c} ")).unwrap_or_default();
-            rows.push(label_row(
-                8,
-                &account.name,
-                &format!("(failed: {code}{})", error.message),
-                String::new(),
-            ));
+            rows.push(label_row(8, &account.name, &format!("({})", failed(error)), String::new()));
             continue;
         }
         for w in &account.wallets {
             rows.push(vec![
                 account.name.clone(),
-                w.wallet_type.clone(),
-                report.display_name(&w.currency).to_owned(),
+                w.wallet_type.to_string(),
+                name(&w.currency).unwrap_or_else(|| w.currency.clone()),
                 amount(&w.currency, w.balance),
                 w.available.map_or_else(dash, |a| amount(&w.currency, a)),
                 w.unsettled_interest.map_or_else(dash, |a| amount(&w.currency, a)),
@@ -73,34 +75,27 @@ fn by_wallet(report: &Report) -> View3 {
         if account.wallets.is_empty() {
             rows.push(label_row(8, &account.name, "(no wallets)", String::new()));
         }
-        let total = account.total.map(|t| value(q, t)).unwrap_or_default();
-        rows.push(label_row(8, &format!("{} total", account.name), "", total));
+        rows.push(label_row(8, &format!("{} total", account.name), "", opt_value(q, account.total)));
     }
-    rows.push(label_row(8, "TOTAL", "", value(q, report.total)));
+    rows.push(label_row(8, "TOTAL", "", opt_value(q, p.total)));
     (header, rows, &[3, 4, 5, 6, 7])
 }
 
-fn by_asset(report: &Report) -> View3 {
-    let q = &report.quote;
+fn by_asset(p: &Portfolio) -> View3 {
+    let q = &p.quote;
     let header =
         vec!["ASSET".into(), "BALANCE".into(), format!("PRICE {q}"), format!("VALUE {q}"), "SHARE".into()];
-    let mut rows: Rows = report
+    let mut rows: Rows = p
         .assets
         .iter()
         .map(|a| {
-            let unit_price = report
-                .accounts
-                .iter()
-                .flat_map(|acc| &acc.wallets)
-                .find(|w| w.currency == a.currency)
-                .and_then(|w| w.price);
             vec![
                 a.name.clone(),
-                amount(&a.currency, a.balance),
-                unit_price.map_or_else(dash, price),
+                a.balance.map_or_else(dash, |b| amount(&a.currency, b)),
+                a.price.map_or_else(dash, price),
                 match a.value {
                     Some(v) => value(q, v),
-                    None if is_paper(&a.currency) => "paper".to_owned(),
+                    None if a.paper => "paper".to_owned(),
                     None => "unpriced".to_owned(),
                 },
                 a.share.map_or_else(String::new, |s| format!("{s:.2}%")),
@@ -109,61 +104,93 @@ fn by_asset(report: &Report) -> View3 {
         .collect();
     rows.push(label_row(5, "TOTAL", "", String::new()));
     if let Some(last) = rows.last_mut() {
-        last[3] = value(q, report.total);
+        last[3] = opt_value(q, p.total);
     }
     (header, rows, &[1, 2, 3, 4])
 }
 
-fn by_account(report: &Report) -> View3 {
-    let q = &report.quote;
+fn by_account(p: &Portfolio) -> View3 {
+    let q = &p.quote;
     let header =
         vec!["ACCOUNT".into(), "WALLETS".into(), format!("VALUE {q}"), "SHARE".into(), "STATUS".into()];
-    let mut rows: Rows = report
+    let mut rows: Rows = p
         .accounts
         .iter()
         .map(|a| {
             let share = a
                 .total
-                .filter(|_| !report.total.is_zero())
-                .and_then(|t| t.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(report.total))
+                .zip(p.total.filter(|t| !t.is_zero()))
+                .and_then(|(t, all)| t.checked_mul(Decimal::ONE_HUNDRED)?.checked_div(all))
                 .map_or_else(String::new, |s| format!("{:.2}%", s.round_dp(2)));
-            let status = match &a.error {
-                Some(e) => {
-                    format!("failed: {}{}", e.code.map(|c| format!("{c} ")).unwrap_or_default(), e.message)
-                }
-                None => "ok".to_owned(),
-            };
-            vec![
-                a.name.clone(),
-                a.wallets.len().to_string(),
-                a.total.map_or_else(dash, |t| value(q, t)),
-                share,
-                status,
-            ]
+            let status = a.error.as_ref().map_or_else(|| "ok".to_owned(), failed);
+            vec![a.name.clone(), a.wallets.len().to_string(), opt_value(q, a.total), share, status]
         })
         .collect();
-    rows.push(vec!["TOTAL".into(), String::new(), value(q, report.total), String::new(), String::new()]);
+    rows.push(vec!["TOTAL".into(), String::new(), opt_value(q, p.total), String::new(), String::new()]);
     (header, rows, &[1, 2, 3])
 }
 
+/// Open positions of the accounts whose positions were read, their P/L, and the net total
+/// (wallets + P/L); `None` when there are none.
+fn positions(p: &Portfolio) -> Option<View3> {
+    let q = &p.quote;
+    let mut rows: Rows = Vec::new();
+    for account in &p.accounts {
+        for pos in account.positions.iter().flatten() {
+            let base = pos.symbol.strip_prefix('t').unwrap_or(&pos.symbol);
+            rows.push(vec![
+                account.name.clone(),
+                base.to_owned(),
+                format_decimal(pos.amount),
+                price(pos.base_price),
+                match (pos.pl, &pos.pl_currency) {
+                    (Some(pl), Some(currency)) => format!("{} {currency}", amount(currency, pl)),
+                    _ => dash(),
+                },
+                pos.pl_value.map_or_else(dash, |v| value(q, v)),
+            ]);
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    rows.push(label_row(6, "POSITIONS P/L", "", opt_value(q, p.positions_pl)));
+    rows.push(label_row(6, "NET TOTAL", "wallets + P/L", opt_value(q, p.net_total)));
+    let header = ["ACCOUNT", "POSITION", "AMOUNT", "BASE PRICE", "P/L"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([format!("P/L {q}")])
+        .collect();
+    Some((header, rows, &[2, 3, 4, 5]))
+}
+
 /// What the reader must know to trust the total.
-fn notes(report: &Report, dust: Option<(usize, Decimal)>) -> Vec<String> {
+fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String> {
+    let p = &report.portfolio;
     let mut notes = Vec::new();
     if report.prices_unavailable {
         notes.push("INCOMPLETE: prices could not be fetched; nothing is valued and the total is not your portfolio's.".to_owned());
     }
-    let failed = report.accounts.iter().filter(|a| a.error.is_some()).count();
+    let failed = p.failed().count();
     if failed > 0 {
         notes.push(format!(
             "INCOMPLETE: {failed} account(s) could not be read; the total covers the others only."
         ));
     }
-    let (paper, unpriced): (Vec<_>, Vec<_>) = report.unpriced.iter().partition(|u| is_paper(&u.currency));
-    if !unpriced.is_empty() {
+    if p.total.is_none() {
+        notes.push("INCOMPLETE: a total is too large for a decimal (±7.9e28) and is not shown.".to_owned());
+    }
+    let display = |currency: &str| {
+        p.assets.iter().find(|a| a.currency == currency).map_or(currency.to_owned(), |a| a.name.clone())
+    };
+    let (paper, unpriced): (Vec<_>, Vec<_>) =
+        p.unpriced.iter().partition(|u| matches!(u.reason, bfx_core::Unpriced::Paper { .. }));
+    if !unpriced.is_empty() && !report.prices_unavailable {
         let list: Vec<String> = unpriced
             .iter()
             .map(|u| {
-                format!("{} {} ({})", format_decimal(u.balance), report.display_name(&u.currency), u.reason)
+                let balance = u.balance.map_or_else(dash, format_decimal);
+                format!("{balance} {} ({})", display(&u.currency), u.reason)
             })
             .collect();
         notes.push(format!("Totals exclude unpriced assets: {}", list.join(", ")));
@@ -175,12 +202,22 @@ fn notes(report: &Report, dust: Option<(usize, Decimal)>) -> Vec<String> {
     if let Some((count, sum)) = dust.filter(|(count, _)| *count > 0) {
         notes.push(format!(
             "{count} dust wallet(s) hidden (together {} {}); totals include them.",
-            value(&report.quote, sum),
-            report.quote
+            opt_value(&p.quote, sum),
+            p.quote
         ));
     }
-    if report.accounts.iter().any(|a| a.wallets.iter().any(|w| w.wallet_type == "margin")) {
-        notes.push("Margin wallet balances exclude open-position P/L.".to_owned());
+    if !report.positions_skipped.is_empty() {
+        notes.push(format!(
+            "Open positions not read for {} (the key lacks \"Positions\" read); the net total leaves them out.",
+            report.positions_skipped.join(", ")
+        ));
+    }
+    let margin = p.accounts.iter().any(|a| a.wallets.iter().any(|w| w.wallet_type.as_str() == "margin"));
+    let has_positions = p.accounts.iter().any(|a| a.positions.as_ref().is_some_and(|v| !v.is_empty()));
+    match (has_positions, margin) {
+        (true, _) => notes.push("Wallet balances exclude open-position P/L; NET TOTAL adds it.".to_owned()),
+        (false, true) => notes.push("Margin wallet balances exclude open-position P/L.".to_owned()),
+        (false, false) => {}
     }
     notes
 }
@@ -218,46 +255,6 @@ fn dash() -> String {
     "-".to_owned()
 }
 
-/// An amount of `currency`: fiat to 2 places, crypto to at most 8, for display only.
-pub(crate) fn amount(currency: &str, value: Decimal) -> String {
-    let places = if FIAT.contains(&currency) { 2 } else { 8 };
-    group(&format_decimal(round(value, places)))
-}
-
-/// A value in the quote currency: fiat with exactly 2 places, crypto with at most 8.
-pub(crate) fn value(quote: &str, value: Decimal) -> String {
-    if FIAT.contains(&quote) { group(&format!("{:.2}", round(value, 2))) } else { amount(quote, value) }
-}
-
-/// A price to 8 significant digits.
-fn price(value: Decimal) -> String {
-    group(&format_decimal(value.round_sf(8).unwrap_or(value)))
-}
-
-/// Half away from zero, as people round money; never `-0`.
-fn round(value: Decimal, places: u32) -> Decimal {
-    let rounded = value.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-    if rounded.is_zero() { Decimal::ZERO } else { rounded }
-}
-
-/// Thousands separators in the integer part: `1234567.5` → `1,234,567.5`.
-fn group(text: &str) -> String {
-    let (sign, digits) = text.strip_prefix('-').map_or(("", text), |d| ("-", d));
-    let (int, frac) = digits.split_once('.').map_or((digits, None), |(i, f)| (i, Some(f)));
-    let mut out = String::from(sign);
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if let Some(frac) = frac {
-        out.push('.');
-        out.push_str(frac);
-    }
-    out
-}
-
 /// Pads the decimals of a right-aligned column so the points line up.
 fn align_decimals(rows: &mut Rows, col: usize) {
     let is_number =
@@ -276,35 +273,6 @@ fn align_decimals(rows: &mut Rows, col: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
-
-    fn dec(s: &str) -> Decimal {
-        Decimal::from_str(s).unwrap()
-    }
-
-    #[test]
-    fn display_rounding_per_currency() {
-        assert_eq!(amount("ETH", dec("0.123456789012345678")), "0.12345679");
-        assert_eq!(amount("BTC", dec("0.00000025")), "0.00000025");
-        assert_eq!(amount("BTC", dec("-0.000000001")), "0");
-        assert_eq!(amount("USD", dec("1250.375")), "1,250.38");
-        assert_eq!(amount("USD", dec("-0.005")), "-0.01");
-        assert_eq!(value("USD", dec("172048.4185515")), "172,048.42");
-        assert_eq!(value("USD", dec("5")), "5.00");
-        assert_eq!(value("USD", dec("-0.001")), "0.00");
-        assert_eq!(value("BTC", dec("1.123456789")), "1.12345679");
-        assert_eq!(price(dec("114698.945701")), "114,698.95");
-        assert_eq!(price(dec("0.000004128700000001")), "0.0000041287");
-        assert_eq!(price(dec("0.14048199")), "0.14048199");
-    }
-
-    #[test]
-    fn thousands_groups() {
-        assert_eq!(group("1234567.891"), "1,234,567.891");
-        assert_eq!(group("-1000"), "-1,000");
-        assert_eq!(group("999.5"), "999.5");
-        assert_eq!(group("0.00000001"), "0.00000001");
-    }
 
     #[test]
     fn decimal_points_line_up() {

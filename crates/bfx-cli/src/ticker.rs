@@ -1,24 +1,28 @@
 //! `bfx ticker`: the price strip the project started from (data/seed-tickers.csv): name, last
-//! price and 24 h change of each coin, green or red on a terminal. Symbols may be given as the
-//! strip's names (`bitcoin`), Bitfinex currency ids (`BTC`) or trading pairs (`tBTCUSD`).
+//! price and 24 h change of each coin, green or red on a terminal. Coins may be given as the
+//! strip's names (`bitcoin`), Bitfinex currency ids (`ZEC`, `EUR`: priced in USD through the same
+//! price graph as balances, so a coin with no USD pair still has a price) or trading pairs
+//! (`tZECBTC`: priced in the pair's quote). The price column says what the prices are in.
+
+use std::collections::HashMap;
 
 use anyhow::Context;
-use bfx_client::{Client, Symbols};
-use bfx_core::valuation::pair_symbol;
-use bfx_core::{Ticker, TradingTicker, format_decimal};
+use bfx_client::Client;
+use bfx_core::{Market, Quoter, format_decimal, pair_symbol};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::config::ConfigError;
+use crate::output;
 
 const SEED: &str = include_str!("../../../data/seed-tickers.csv");
 
-/// One coin of the strip: its name, Bitfinex currency id and pair.
+/// One coin of the strip: its name, Bitfinex currency id, and what it is priced in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Coin {
     pub name: String,
     pub currency: String,
-    pub symbol: String,
+    pub quote: String,
 }
 
 /// The seed's 15 coins, in the seed's order.
@@ -28,62 +32,74 @@ pub fn seed_coins() -> Vec<Coin> {
         .filter_map(|line| {
             let mut fields = line.split(',');
             let (name, currency, symbol) = (fields.next()?, fields.next()?, fields.next()?);
-            Some(Coin { name: name.to_owned(), currency: currency.to_owned(), symbol: symbol.to_owned() })
+            let quote = pair_quote(symbol)?;
+            Some(Coin { name: name.to_owned(), currency: currency.to_owned(), quote })
         })
         .collect()
 }
 
-/// Resolves what the user typed to a coin: a seed name, a pair (`t…`), or a currency id (valued
-/// against USD).
+/// The quote of a trading pair symbol (`tBTCUSD` → `USD`, `tDOGE:USD` → `USD`).
+fn pair_quote(symbol: &str) -> Option<String> {
+    let pair = symbol.strip_prefix('t')?;
+    let quote = match pair.split_once(':') {
+        Some((_, quote)) => quote,
+        None => pair.get(3..).filter(|_| pair.len() == 6)?,
+    };
+    Some(quote.to_owned())
+}
+
+/// Resolves what the user typed to a coin: a seed name, a pair (`t…`), or a currency id (priced
+/// in USD). The name stays as typed.
 pub fn resolve(arg: &str) -> Coin {
     let seed = seed_coins();
-    if let Some(coin) = seed
-        .iter()
-        .find(|c| c.name.eq_ignore_ascii_case(arg) || c.currency.eq_ignore_ascii_case(arg) || c.symbol == arg)
-    {
+    if let Some(coin) = seed.iter().find(|c| {
+        c.name.eq_ignore_ascii_case(arg)
+            || c.currency.eq_ignore_ascii_case(arg)
+            || pair_symbol(&c.currency, &c.quote) == arg
+    }) {
         return coin.clone();
     }
-    let is_pair = arg.starts_with('t')
-        && arg[1..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ':')
-        && arg.len() > 1;
-    if is_pair {
+    let is_pair = arg.len() > 1
+        && arg.starts_with('t')
+        && arg[1..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ':');
+    if is_pair && let Some(quote) = pair_quote(arg) {
         // `tAVAX:USD`, or `tBTCUSD` where base and quote are three letters each.
-        let pair = &arg[1..];
-        let base = match pair.split_once(':') {
-            Some((base, _)) => base,
-            None => pair.get(..3).filter(|_| pair.len() == 6).unwrap_or(pair),
-        };
-        return Coin { name: arg.to_owned(), currency: base.to_owned(), symbol: arg.to_owned() };
+        let base = &arg[1..arg.len() - quote.len()];
+        return Coin { name: arg.to_owned(), currency: base.trim_end_matches(':').to_owned(), quote };
     }
-    let currency = arg.to_ascii_uppercase();
-    Coin { name: arg.to_ascii_lowercase(), symbol: pair_symbol(&currency, "USD"), currency }
+    Coin { name: arg.to_owned(), currency: arg.to_ascii_uppercase(), quote: "USD".to_owned() }
 }
 
 #[derive(Debug, Serialize)]
 pub struct StripEntry {
     pub name: String,
     pub currency: String,
-    pub symbol: String,
+    /// The pair the price is read from, when it is one pair (`null` for a longer route).
+    pub symbol: Option<String>,
+    /// What the price is in.
+    pub quote: String,
+    /// The tickers the price came from, from the currency towards the quote.
+    pub route: Vec<String>,
     pub last_price: Option<String>,
     /// 24 h change in percent, rounded to 2 places (`-0.81`).
     pub change_24h_pct: Option<String>,
-    /// Bitfinex's `DAILY_CHANGE_RELATIVE`, exact (`-0.0081`).
+    /// Bitfinex's `DAILY_CHANGE_RELATIVE` for one pair, composed along a longer route.
     pub daily_change_relative: Option<String>,
 }
 
-/// Fetches the coins' tickers in one request; a coin Bitfinex has no ticker for is an error naming it.
+/// Prices the coins from one market read; a coin with no route to its quote is an error naming it.
 pub async fn fetch(client: &Client, coins: &[Coin]) -> anyhow::Result<Vec<StripEntry>> {
-    let symbols: Vec<String> = coins.iter().map(|c| c.symbol.clone()).collect();
-    let tickers = client.tickers(Symbols::Only(&symbols)).await.context("cannot fetch the tickers")?;
+    let market = client.market().await.context("cannot fetch the tickers")?;
+    let mut quoters: HashMap<&str, Quoter<'_>> = HashMap::new();
     let mut unknown = Vec::new();
     let mut entries = Vec::with_capacity(coins.len());
     for coin in coins {
-        match tickers.iter().find_map(|t| match t {
-            Ticker::Trading(t) if t.symbol == coin.symbol => Some(t),
-            _ => None,
-        }) {
-            Some(ticker) => entries.push(entry(coin, ticker)),
-            None => unknown.push(format!("{} (no ticker {})", coin.name, coin.symbol)),
+        let quoter =
+            quoters.entry(&coin.quote).or_insert_with(|| market.quoter(&coin.quote, Default::default()));
+        match quoter.price(&coin.currency, true) {
+            Ok(price) => entries.push(entry(&market, coin, price.value, price.route)),
+            Err(_) => unknown
+                .push(format!("{} (no ticker route from {} to {})", coin.name, coin.currency, coin.quote)),
         }
     }
     if !unknown.is_empty() {
@@ -92,8 +108,9 @@ pub async fn fetch(client: &Client, coins: &[Coin]) -> anyhow::Result<Vec<StripE
     Ok(entries)
 }
 
-fn entry(coin: &Coin, ticker: &TradingTicker) -> StripEntry {
-    let pct = ticker.daily_change_relative.map(|r| {
+fn entry(market: &Market, coin: &Coin, price: Decimal, route: Vec<String>) -> StripEntry {
+    let change = market.daily_change(&coin.currency, &route);
+    let pct = change.map(|r| {
         let pct =
             (r * Decimal::ONE_HUNDRED).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
         format!("{pct:.2}")
@@ -101,20 +118,40 @@ fn entry(coin: &Coin, ticker: &TradingTicker) -> StripEntry {
     StripEntry {
         name: coin.name.clone(),
         currency: coin.currency.clone(),
-        symbol: coin.symbol.clone(),
-        last_price: ticker.last_price.map(format_decimal),
+        symbol: (route.len() == 1).then(|| route[0].clone()),
+        quote: coin.quote.clone(),
+        route,
+        last_price: Some(format_decimal(price)),
         change_24h_pct: pct,
-        daily_change_relative: ticker.daily_change_relative.map(format_decimal),
+        daily_change_relative: change.map(format_decimal),
     }
 }
 
-/// The strip as aligned lines; changes green (up) or red (down) when `color`.
+/// The strip as aligned lines; changes green (up) or red (down) when `color`. A price read from
+/// one pair is shown as Bitfinex sent it; one computed along a route, to 8 significant digits.
 pub fn render(entries: &[StripEntry], color: bool) -> String {
-    let name_w = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-    let price_w =
-        entries.iter().map(|e| e.last_price.as_deref().unwrap_or("-").len()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:<name_w$}  {:<5}  {:>price_w$}  {:>8}\n", "NAME", "COIN", "PRICE", "24H");
-    for e in entries {
+    let one_quote =
+        entries.first().map(|e| e.quote.as_str()).filter(|q| entries.iter().all(|e| e.quote == *q));
+    let shown: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let text = match (&e.last_price, &e.symbol) {
+                (Some(exact), Some(_)) => exact.clone(),
+                (Some(exact), None) => exact.parse().map_or_else(|_| exact.clone(), output::price),
+                (None, _) => "-".to_owned(),
+            };
+            match one_quote {
+                Some(_) => text,
+                None => format!("{text} {}", e.quote),
+            }
+        })
+        .collect();
+    let header = one_quote.map_or_else(|| "PRICE".to_owned(), |q| format!("PRICE {q}"));
+    let name_w = entries.iter().map(|e| e.name.chars().count()).max().unwrap_or(4).max(4);
+    let coin_w = entries.iter().map(|e| e.currency.len()).max().unwrap_or(5).max(5);
+    let price_w = shown.iter().map(String::len).max().unwrap_or(0).max(header.len());
+    let mut out = format!("{:<name_w$}  {:<coin_w$}  {header:>price_w$}  {:>8}\n", "NAME", "COIN", "24H");
+    for (e, price) in entries.iter().zip(&shown) {
         let change = e.change_24h_pct.as_deref().map_or_else(|| "-".to_owned(), |p| format!("{p}%"));
         let change = format!("{change:>8}");
         let change = match (color, e.change_24h_pct.as_deref()) {
@@ -123,8 +160,7 @@ pub fn render(entries: &[StripEntry], color: bool) -> String {
             (true, Some(_)) => format!("\x1b[32m{change}\x1b[0m"),
             _ => change,
         };
-        let price = e.last_price.as_deref().unwrap_or("-");
-        out.push_str(&format!("{:<name_w$}  {:<5}  {price:>price_w$}  {change}\n", e.name, e.currency));
+        out.push_str(&format!("{:<name_w$}  {:<coin_w$}  {price:>price_w$}  {change}\n", e.name, e.currency));
     }
     out
 }
@@ -137,48 +173,53 @@ mod tests {
     fn the_seed_has_fifteen_coins_in_order() {
         let coins = seed_coins();
         assert_eq!(coins.len(), 15);
-        assert_eq!(
-            coins[0],
-            Coin { name: "bitcoin".into(), currency: "BTC".into(), symbol: "tBTCUSD".into() }
-        );
+        assert_eq!(coins[0], Coin { name: "bitcoin".into(), currency: "BTC".into(), quote: "USD".into() });
         assert_eq!(coins[14].name, "sui");
-        assert_eq!(coins[7].symbol, "tDOGE:USD");
+        assert_eq!(coins[7].currency, "DOGE");
+        assert!(coins.iter().all(|c| c.quote == "USD"));
     }
 
     #[test]
     fn symbols_resolve_by_name_id_or_pair() {
-        assert_eq!(resolve("bitcoin").symbol, "tBTCUSD");
-        assert_eq!(resolve("doge").symbol, "tDOGE:USD");
+        let coin = |name: &str, currency: &str, quote: &str| Coin {
+            name: name.into(),
+            currency: currency.into(),
+            quote: quote.into(),
+        };
+        assert_eq!(resolve("bitcoin"), coin("bitcoin", "BTC", "USD"));
+        assert_eq!(resolve("doge").currency, "DOGE");
         assert_eq!(resolve("tAVAX:USD").name, "avalanche");
-        assert_eq!(
-            resolve("tZECBTC"),
-            Coin { name: "tZECBTC".into(), currency: "ZEC".into(), symbol: "tZECBTC".into() }
-        );
-        assert_eq!(
-            resolve("zec"),
-            Coin { name: "zec".into(), currency: "ZEC".into(), symbol: "tZECUSD".into() }
-        );
-        assert_eq!(resolve("NEAR").symbol, "tNEAR:USD");
+        assert_eq!(resolve("tZECBTC"), coin("tZECBTC", "ZEC", "BTC"));
+        assert_eq!(resolve("tTESTBTC:TESTUSD"), coin("tTESTBTC:TESTUSD", "TESTBTC", "TESTUSD"));
+        assert_eq!(resolve("zec"), coin("zec", "ZEC", "USD"));
+        assert_eq!(resolve("FOO"), coin("FOO", "FOO", "USD"), "the name as typed");
+        assert_eq!(resolve("NEAR").currency, "NEAR");
+    }
+
+    fn strip_entry(
+        name: &str,
+        currency: &str,
+        route: &[&str],
+        quote: &str,
+        last: &str,
+        pct: &str,
+    ) -> StripEntry {
+        StripEntry {
+            name: name.into(),
+            currency: currency.into(),
+            symbol: (route.len() == 1).then(|| route[0].to_owned()),
+            quote: quote.into(),
+            route: route.iter().map(|s| (*s).to_owned()).collect(),
+            last_price: Some(last.into()),
+            change_24h_pct: Some(pct.into()),
+            daily_change_relative: None,
+        }
     }
 
     fn sample() -> Vec<StripEntry> {
         vec![
-            StripEntry {
-                name: "bitcoin".into(),
-                currency: "BTC".into(),
-                symbol: "tBTCUSD".into(),
-                last_price: Some("114698.945701".into()),
-                change_24h_pct: Some("-0.81".into()),
-                daily_change_relative: Some("-0.0081".into()),
-            },
-            StripEntry {
-                name: "tether".into(),
-                currency: "UST".into(),
-                symbol: "tUSTUSD".into(),
-                last_price: Some("1.000596".into()),
-                change_24h_pct: Some("0.01".into()),
-                daily_change_relative: Some("0.0001".into()),
-            },
+            strip_entry("bitcoin", "BTC", &["tBTCUSD"], "USD", "114698.945701", "-0.81"),
+            strip_entry("tether", "UST", &["tUSTUSD"], "USD", "1.000596", "0.01"),
         ]
     }
 
@@ -186,9 +227,30 @@ mod tests {
     fn colours_only_when_asked() {
         let plain = render(&sample(), false);
         assert!(!plain.contains('\x1b'));
+        assert_eq!(plain.lines().next(), Some("NAME     COIN       PRICE USD       24H"));
         assert_eq!(plain.lines().nth(1), Some("bitcoin  BTC    114698.945701    -0.81%"));
         let coloured = render(&sample(), true);
         assert!(coloured.contains("\x1b[31m  -0.81%\x1b[0m"));
         assert!(coloured.contains("\x1b[32m   0.01%\x1b[0m"));
+    }
+
+    #[test]
+    fn the_price_column_says_what_prices_are_in() {
+        let routed = strip_entry(
+            "EUR",
+            "EUR",
+            &["tEURUST", "tUSTUSD"],
+            "USD",
+            "1.166714928000000000000000001",
+            "0.10",
+        );
+        let text = render(&[routed], false);
+        assert!(text.starts_with("NAME  COIN   PRICE USD"), "{text}");
+        assert!(text.contains("  1.1667149     0.10%"), "a routed price to 8 digits: {text}");
+        let mixed =
+            [sample().remove(0), strip_entry("tZECBTC", "ZEC", &["tZECBTC"], "BTC", "0.0049", "1.00")];
+        let text = render(&mixed, false);
+        assert!(text.lines().next().unwrap().contains(" PRICE "), "{text}");
+        assert!(text.contains("114698.945701 USD") && text.contains("0.0049 BTC"), "{text}");
     }
 }

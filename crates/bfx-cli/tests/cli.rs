@@ -207,7 +207,8 @@ fn one_failed_account_is_partial_exit_5() {
     assert_eq!(
         doc["accounts"][1],
         serde_json::json!({"name": "bob", "wallets": [], "total": null,
-            "error": {"code": 10100, "message": "apikey: digest invalid", "kind": "auth"}})
+            "error": {"code": 10100, "message": "apikey: digest invalid", "kind": "auth"},
+            "positions": null, "positions_pl": null, "positions_error": null})
     );
     // The total covers what was read; the failure is in the document and the exit code.
     assert_eq!(doc["total"], doc["accounts"][0]["total"]);
@@ -621,7 +622,37 @@ fn ticker_strip_colours_and_unknown_symbols() {
         .args(["ticker", "bitcoin", "nosuchcoin"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("unknown symbol: nosuchcoin (no ticker tNOSUCHCOIN:USD)"));
+        .stderr(predicate::str::contains(
+            "unknown symbol: nosuchcoin (no ticker route from NOSUCHCOIN to USD)",
+        ));
+}
+
+/// A currency with no USD pair is priced through the graph, and the strip says in what.
+#[test]
+fn ticker_prices_a_currency_through_the_price_graph() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let out = bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .args(["ticker", "ZEC", "EUR", "tZECBTC", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // ZEC trades only against BTC; EUR only against USDt (there is no tEURUSD).
+    assert_eq!(doc[0]["route"], serde_json::json!(["tZECBTC", "tBTCUSD"]));
+    assert_eq!((doc[0]["quote"].as_str(), doc[0]["symbol"].as_str()), (Some("USD"), None));
+    assert_eq!(doc[1]["route"], serde_json::json!(["tEURUST", "tUSTUSD"]));
+    assert_eq!((doc[2]["quote"].as_str(), doc[2]["symbol"].as_str()), (Some("BTC"), Some("tZECBTC")));
+    let zec_usd: rust_decimal::Decimal = doc[0]["last_price"].as_str().unwrap().parse().unwrap();
+    let zec_btc: rust_decimal::Decimal = doc[2]["last_price"].as_str().unwrap().parse().unwrap();
+    assert_eq!(zec_usd, zec_btc * rust_decimal::Decimal::from_str_exact("114698.945701").unwrap());
+    let table =
+        bfx(home.path()).env("BFX_API_URL", &sim.url).args(["ticker", "ZEC", "tZECBTC"]).output().unwrap();
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.lines().next().unwrap().contains(" PRICE "), "mixed quotes: {text}");
+    assert!(text.contains(" USD ") && text.contains(" BTC "), "{text}");
 }
 
 /// `bfx … | head`: the reader goes away before bfx writes; bfx exits 0 without a word.

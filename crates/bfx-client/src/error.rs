@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bfx_core::portfolio::AccountError;
 use bfx_core::wire_error::{ExchangeErrorKind, classify};
 use bfx_core::{NonceError, ParseError};
 
@@ -102,7 +103,34 @@ pub enum ErrorKind {
     Exchange,
 }
 
+impl ErrorKind {
+    /// The stable name used in machine-readable output (`bfx balances --json` error objects).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permission => "permission",
+            ErrorKind::Nonce => "nonce",
+            ErrorKind::RateLimited => "rate_limit",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Network => "network",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Config => "config",
+            ErrorKind::Exchange => "exchange",
+        }
+    }
+}
+
 impl Error {
+    /// This error as a portfolio records it: Bitfinex's code and message when it sent them
+    /// (otherwise what failed), and the kind's [`ErrorKind::name`].
+    pub fn account_error(&self) -> AccountError {
+        AccountError {
+            code: self.code(),
+            message: self.exchange_message().map_or_else(|| self.to_string(), str::to_owned),
+            kind: self.kind().name().to_owned(),
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Api { code, message, .. } => exchange_error_kind(*code, message),

@@ -9,8 +9,9 @@
 //! - [`nonce_store`]: nonce files shared by every process on the machine, one per key, locked.
 //! - [`limiter`]: client-side rate limits (sliding-window log per endpoint) and 429 blocks.
 //! - [`retry`]: which failures are retried, and the backoff.
-//! - [`client`]: [`Client`]: `wallets`, `permissions`, `user_info`, `tickers`, `conf_maps`,
-//!   `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`client`]: [`Client`]: `wallets`, `positions`, `permissions`, `user_info`, `tickers`,
+//!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
 //! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod limiter;
 pub mod nonce;
 pub mod nonce_store;
+pub mod portfolio;
 pub mod retry;
 pub mod stream;
 
@@ -33,6 +35,7 @@ pub use endpoints::Endpoints;
 pub use error::{Error, ErrorKind};
 pub use limiter::{RateLimits, WaitEvent, WaitReason};
 pub use nonce_store::NonceStore;
+pub use portfolio::{Account, AccountHoldings};
 pub use retry::{RetryDecision, RetryPolicy, retry_decision};
 pub use stream::{
     AccountStream, StreamEvent, StreamOptions, StreamState, TICKER_CHANNELS, TickerEvent, TickerStream,

@@ -33,6 +33,7 @@ impl RateLimits {
             ("auth/r/wallets", 90),
             ("auth/r/permissions", 90),
             ("auth/r/info/user", 90),
+            ("auth/r/positions", 90),
             ("conf", 90),
             ("ticker", 90),
             ("tickers", 30),

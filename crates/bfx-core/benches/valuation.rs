@@ -1,5 +1,6 @@
 //! Valuing 1 000 holdings in USD: `bfx_core::valuation::Market::new` over a ticker set, then
-//! `Market::value` per holding (direct, inverse and two-hop routes, derivatives, unpriced ones).
+//! one `Market::quoter` (the route search) and `Quoter::value` per holding (direct and two-hop
+//! routes, derivatives, unpriced ones).
 //! `cargo bench -p bfx-core --bench valuation`; see BENCHMARKS.md.
 
 use bfx_core::valuation::{Market, PriceKind};
@@ -61,7 +62,7 @@ fn market_new(bencher: Bencher) {
     bencher.bench(|| Market::new(black_box(&tickers), black_box(&underlying)));
 }
 
-/// `Market::new` + `value` of 1 000 holdings, summing what is priced.
+/// `Market::new` + `quoter` + `value` of 1 000 holdings, summing what is priced.
 #[divan::bench]
 fn new_and_value_1000(bencher: Bencher) {
     let tickers = tickers();
@@ -69,9 +70,10 @@ fn new_and_value_1000(bencher: Bencher) {
     let holdings = holdings();
     bencher.counter(ItemsCount::new(holdings.len())).bench(|| {
         let market = Market::new(black_box(&tickers), black_box(&underlying));
+        let quoter = market.quoter("USD", PriceKind::Last);
         let mut total = Decimal::ZERO;
         for (amount, currency) in &holdings {
-            if let Ok((_, value)) = market.value(*amount, currency, "USD", PriceKind::Last, false) {
+            if let Ok((_, value)) = quoter.value(*amount, currency, false) {
                 total += value;
             }
         }

@@ -36,6 +36,8 @@ pub struct Audit {
     /// Scopes the key can write, each with why that matters.
     pub write: Vec<WriteRisk>,
     pub wallets_read: bool,
+    /// Open positions can be read too (their P/L makes the net total).
+    pub positions_read: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +62,8 @@ pub fn audit(permissions: &[Permission]) -> Audit {
     } else {
         Verdict::Ok
     };
-    Audit { verdict, read, write, wallets_read }
+    let positions_read = permissions.iter().any(|p| p.scope == "positions" && p.read);
+    Audit { verdict, read, write, wallets_read, positions_read }
 }
 
 fn write_risk(scope: &str) -> String {

@@ -94,7 +94,8 @@ pub struct Portfolio {
     /// The sum of the accounts' wallet totals; `None` only when it does not fit a `Decimal`.
     #[serde(serialize_with = "opt_amount")]
     pub total: Option<Decimal>,
-    /// Unrealised P/L of the open positions read, in the quote; `None` when one is unknown.
+    /// Unrealised P/L of the open positions read, in the quote; `None` when one is unknown or no
+    /// account's positions could be read.
     #[serde(serialize_with = "opt_amount")]
     pub positions_pl: Option<Decimal>,
     /// `total + positions_pl`: what the wallets would hold with every position closed now.
@@ -233,6 +234,8 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
     let mut assets: BTreeMap<&str, AssetSum> = BTreeMap::new();
     let mut values = Vec::with_capacity(accounts.len());
     let (mut total, mut positions_pl) = (Sum::ZERO, Sum::ZERO);
+    // No account's positions read: their P/L is unknown, not 0.
+    let mut positions_read = false;
     let mut complete = true;
     for account in accounts {
         let holdings = match &account.holdings {
@@ -311,7 +314,10 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
             Err(error) => (None, None, Some(error.clone())),
         };
         match (holdings.positions.is_ok(), account_pl) {
-            (true, Some(pl)) => positions_pl.add(pl),
+            (true, Some(pl)) => {
+                positions_pl.add(pl);
+                positions_read = true;
+            }
             (true, None) => positions_pl = Sum(None),
             (false, _) => {}
         }
@@ -332,7 +338,8 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
     }
     complete &= total.0.is_some();
     let (assets, unpriced) = split_assets(assets, total.0, market);
-    let net_total = total.0.zip(positions_pl.0).and_then(|(t, pl)| t.checked_add(pl));
+    let positions_pl = positions_pl.0.filter(|_| positions_read);
+    let net_total = total.0.zip(positions_pl).and_then(|(t, pl)| t.checked_add(pl));
     Portfolio {
         quote: valuation.quote.clone(),
         price: valuation.kind,
@@ -340,7 +347,7 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
         assets,
         unpriced,
         total: total.0,
-        positions_pl: positions_pl.0,
+        positions_pl,
         net_total,
         complete,
     }

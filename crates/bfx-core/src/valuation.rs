@@ -145,6 +145,8 @@ struct PairTicker {
     last: Option<Decimal>,
     /// In the base currency; ranks routes of equal length.
     volume: Option<Decimal>,
+    /// `DAILY_CHANGE_RELATIVE`: the last price's change over 24 h, as a fraction.
+    change: Option<Decimal>,
 }
 
 /// One hop's price as `num / den`, so a route divides at most once.
@@ -156,7 +158,14 @@ struct Ratio {
 
 impl PairTicker {
     fn new(t: &TradingTicker) -> PairTicker {
-        PairTicker { symbol: t.symbol.clone(), bid: t.bid, ask: t.ask, last: t.last_price, volume: t.volume }
+        PairTicker {
+            symbol: t.symbol.clone(),
+            bid: t.bid,
+            ask: t.ask,
+            last: t.last_price,
+            volume: t.volume,
+            change: t.daily_change_relative,
+        }
     }
 
     fn positive(value: Option<Decimal>) -> Option<Decimal> {
@@ -393,6 +402,25 @@ impl Market {
         self.pairs.get(base)?.get(quote)
     }
 
+    /// How much a price along `route` (as [`Price::route`] gives it for `currency`) changed over
+    /// 24 h, as a fraction: each pair's `DAILY_CHANGE_RELATIVE` composed, a direct leg multiplying
+    /// by `1 + r`, an inverse one dividing. `None` when a pair lacks it or the route does not
+    /// start at `currency`.
+    pub fn daily_change(&self, currency: &str, route: &[String]) -> Option<Decimal> {
+        let mut at = self.spot(currency)?;
+        let mut ratio = Decimal::ONE;
+        for symbol in route {
+            let (base, quote) = parse_pair(symbol)?;
+            let factor = Decimal::ONE.checked_add(self.ticker(base, quote)?.change?)?;
+            (ratio, at) = match at {
+                _ if at == base => (ratio.checked_mul(factor)?, quote),
+                _ if at == quote => (ratio.checked_div(factor)?, base),
+                _ => return None,
+            };
+        }
+        ratio.checked_sub(Decimal::ONE)
+    }
+
     /// A pair's traded volume in USD (`VOLUME × LAST_PRICE × the quote's USD price`, the latter
     /// from the quote's own pair with USD, or 1 for USD itself); `None` when unknown.
     fn usd_volume(&self, ticker: &PairTicker) -> Option<Decimal> {
@@ -619,6 +647,7 @@ mod tests {
             ask: ask.map(dec),
             last: last.map(dec),
             volume: None,
+            change: None,
         }
     }
 

@@ -161,6 +161,9 @@ fn positions_pl_and_net_total() {
     assert_eq!(p.total, Some(dec("120000")));
     assert_eq!(p.positions_pl, Some(dec("-100")));
     assert_eq!(p.net_total, Some(dec("119900")));
+    // No account's positions read: their P/L is unknown, not 0.
+    let p = value(&accounts[1..], Some(&market()), &Valuation::new("USD"));
+    assert_eq!((p.total, p.positions_pl, p.net_total), (Some(dec("100000")), None, None));
 
     // A P/L Bitfinex did not send is unknown: no net total rather than a wrong one.
     let unknown = positions(r#"[["tBTCUSD","ACTIVE",0.5,90000,0,0,null]]"#);

@@ -570,3 +570,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn daily_change_composes_along_the_route() {
+    let m = market();
+    let change = |currency: &str, quote: &str| {
+        let route = last(&m, currency, quote).unwrap().route;
+        m.daily_change(currency, &route)
+    };
+    assert_eq!(change("BTC", "USD"), Some(dec("-0.0081")), "a direct pair's own change");
+    // Inverse: 1 / (1 − 0.0081) − 1.
+    assert_eq!(change("USD", "BTC"), Some(dec("0.0081661457808246799072487146")));
+    // Two hops, both direct: (1 + 0.0009)(1 + 0.0001) − 1.
+    assert_eq!(change("EUR", "USD"), Some(dec("0.00100009")));
+    assert_eq!(change("USD", "USD"), Some(Decimal::ZERO), "the quote itself does not move");
+    assert_eq!(m.daily_change("ETH", &["tBTCUSD".to_owned()]), None, "a route that does not start there");
+}

@@ -19,10 +19,10 @@ use bfx_core::{WalletRow, format_decimal};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::cli::ValuationArgs;
 use crate::config::Account;
-use crate::exit::{Exit, kind_name};
-use crate::write_stdout;
+use crate::exit::Exit;
+use crate::output::write_stdout;
+use bfx_core::portfolio::Valuation;
 
 /// Streams every account's events as NDJSON until Ctrl-C, or until every stream has ended.
 /// Exit 0 on Ctrl-C; 3 when every account failed for good (e.g. a rejected key).
@@ -54,7 +54,7 @@ pub async fn run(
     accounts: Vec<Account>,
     options: StreamOptions,
     json: bool,
-    valuation: &ValuationArgs,
+    valuation: &Valuation,
 ) -> anyhow::Result<Exit> {
     match !json && std::io::stdout().is_terminal() {
         true => screen::run(client, accounts, options, valuation).await,
@@ -111,7 +111,7 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128) -> Value {
                 StreamState::Polling { reason } => ("polling", Some(reason.clone()), json!({})),
                 StreamState::Maintenance => ("maintenance", None, json!({})),
                 StreamState::Failed { reason, kind } => {
-                    ("failed", Some(reason.clone()), json!({"kind": kind_name(*kind)}))
+                    ("failed", Some(reason.clone()), json!({"kind": kind.name()}))
                 }
                 _ => ("unknown", None, json!({})),
             };

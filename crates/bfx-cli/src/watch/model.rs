@@ -3,13 +3,15 @@
 //! `tickers` every 10 s and, for the pairs that value what is held, live from the ticker stream.
 //!
 //! Pure: every method that depends on time takes `now` (an `Instant`), so tests drive the clock.
-//! Values follow `bfx balances`: unpriced and paper currencies are left out of totals, and an
-//! account whose stream is neither live nor polling is stale, never current.
+//! Values are `bfx balances`' own (`bfx_core::portfolio`): unpriced and paper currencies are left
+//! out of totals, a sum too large for a decimal is unknown, never a panic; and an account whose
+//! stream is neither live nor polling is stale, never current.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use bfx_client::{StreamEvent, StreamState, TickerEvent};
+use bfx_core::portfolio::{self, AccountInput, Holdings, Portfolio, Valuation};
 use bfx_core::valuation::{Market, PriceKind};
 use bfx_core::{TradingTicker, WalletRow};
 use rust_decimal::Decimal;
@@ -37,8 +39,6 @@ pub struct Model {
     /// Tickers of followed pairs received since the ticker stream went live: newer than any REST
     /// fetch while it stays live, so they are applied over each one.
     live: BTreeMap<String, TradingTicker>,
-    /// Display names from `conf/pub:map:currency:sym` (`UST` → `USDt`).
-    names: HashMap<String, String>,
     /// In the order they were configured.
     pub accounts: Vec<AccountView>,
 }
@@ -68,10 +68,11 @@ pub struct WalletEntry {
 pub enum AccountValue {
     /// No wallets heard of yet.
     Unknown,
-    /// Live or polling: the value is current. `unpriced` wallets are left out.
-    Current { value: Decimal, unpriced: usize },
+    /// Live or polling: the value is current (`None`: too large for a decimal). `unpriced`
+    /// wallets are left out.
+    Current { value: Option<Decimal>, unpriced: usize },
     /// Not live or polling: the value is as of `age` ago, and may be wrong.
-    Stale { value: Decimal, unpriced: usize, age: Duration },
+    Stale { value: Option<Decimal>, unpriced: usize, age: Duration },
 }
 
 /// One currency across every account.
@@ -79,7 +80,8 @@ pub enum AccountValue {
 pub struct AssetLine {
     pub currency: String,
     pub name: String,
-    pub balance: Decimal,
+    /// `None` when the sum is too large for a decimal.
+    pub balance: Option<Decimal>,
     /// `None` when unpriced (or paper).
     pub value: Option<Decimal>,
     /// Some wallet of it changed within [`HIGHLIGHT`].
@@ -103,7 +105,8 @@ pub enum PriceAge {
 /// The total across accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrandTotal {
-    pub value: Decimal,
+    /// `None` when too large for a decimal.
+    pub value: Option<Decimal>,
     /// Accounts whose (last known) value is included but not current.
     pub stale_accounts: usize,
     /// Wallets left out because they have no price.
@@ -136,7 +139,6 @@ impl Model {
             following: BTreeSet::new(),
             prices_live: false,
             live: BTreeMap::new(),
-            names: HashMap::new(),
             accounts: accounts
                 .into_iter()
                 .map(|name| AccountView {
@@ -150,17 +152,14 @@ impl Model {
         }
     }
 
-    /// Prices fetched over REST at `fetched_at` (at start, then every 10 s), and display names.
+    /// Prices (and display names) fetched over REST at `fetched_at` (at start, then every 10 s).
     /// Live tickers stay: the REST ones of their pairs are no newer.
-    pub fn set_market(&mut self, mut market: Market, names: HashMap<String, String>, fetched_at: Instant) {
+    pub fn set_market(&mut self, mut market: Market, fetched_at: Instant) {
         for ticker in self.live.values() {
             market.update(ticker);
         }
         self.market = Some(market);
         self.fetched_at = Some(fetched_at);
-        if !names.is_empty() {
-            self.names = names;
-        }
     }
 
     /// Applies one event of the ticker stream.
@@ -189,9 +188,10 @@ impl Model {
         let market = self.market.as_ref()?;
         let held: BTreeSet<&str> =
             self.accounts.iter().flat_map(|a| a.wallets.values()).map(|w| w.row.currency.as_str()).collect();
+        let quoter = market.quoter(&self.quote, self.kind);
         let wanted: BTreeSet<String> = held
             .into_iter()
-            .filter_map(|currency| market.price(currency, &self.quote, self.kind, false).ok())
+            .filter_map(|currency| quoter.price(currency, false).ok())
             .flat_map(|price| price.route)
             .collect();
         if wanted == self.following {
@@ -262,14 +262,18 @@ impl Model {
         }
     }
 
-    /// The value of one wallet row, `None` when unpriced (paper included) or no prices yet.
-    fn value(&self, row: &WalletRow) -> Option<Decimal> {
-        let market = self.market.as_ref()?;
-        market.value(row.balance, &row.currency, &self.quote, self.kind, false).ok().map(|(_, v)| v)
-    }
-
-    pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
-        self.names.get(currency).map_or(currency, String::as_str)
+    /// What every account's wallets are worth, as `bfx balances` values them.
+    fn valued(&self) -> Portfolio {
+        let inputs: Vec<AccountInput> = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
+                AccountInput::read(&a.name, Holdings { wallets, positions: Ok(Vec::new()) })
+            })
+            .collect();
+        let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
+        portfolio::value(&inputs, self.market.as_ref(), &valuation)
     }
 
     pub fn has_prices(&self) -> bool {
@@ -281,13 +285,11 @@ impl Model {
         if account.last_data.is_none() && account.wallets.is_empty() {
             return AccountValue::Unknown;
         }
-        let (mut value, mut unpriced) = (Decimal::ZERO, 0);
-        for entry in account.wallets.values() {
-            match self.value(&entry.row) {
-                Some(v) => value += v,
-                None => unpriced += 1,
-            }
-        }
+        let valued = self.valued();
+        let Some(found) = valued.accounts.iter().find(|a| a.name == account.name) else {
+            return AccountValue::Unknown;
+        };
+        let (value, unpriced) = (found.total, found.wallets.iter().filter(|w| w.value.is_none()).count());
         match account.is_current() {
             true => AccountValue::Current { value, unpriced },
             false => AccountValue::Stale { value, unpriced, age: account.age(now).unwrap_or_default() },
@@ -296,64 +298,51 @@ impl Model {
 
     /// The sum over every account with data, saying how many of them are stale.
     pub fn grand_total(&self, now: Instant) -> GrandTotal {
-        let mut total = GrandTotal {
-            value: Decimal::ZERO,
-            stale_accounts: 0,
-            unpriced: 0,
+        let valued = self.valued();
+        let with_data = || self.accounts.iter().filter(|a| a.last_data.is_some() || !a.wallets.is_empty());
+        GrandTotal {
+            value: valued.total,
+            stale_accounts: with_data().filter(|a| !a.is_current()).count(),
+            unpriced: valued.accounts.iter().flat_map(|a| &a.wallets).filter(|w| w.value.is_none()).count(),
             no_prices: !self.has_prices(),
             stale_prices: self.prices_stale(now),
-        };
-        for account in &self.accounts {
-            match self.account_value(account, now) {
-                AccountValue::Unknown => {}
-                AccountValue::Current { value, unpriced } => {
-                    total.value += value;
-                    total.unpriced += unpriced;
-                }
-                AccountValue::Stale { value, unpriced, .. } => {
-                    total.value += value;
-                    total.unpriced += unpriced;
-                    total.stale_accounts += 1;
-                }
-            }
         }
-        total
     }
 
     /// Every currency held, summed across accounts and wallet types; most valuable first, then
     /// unpriced ones by id.
     pub fn assets(&self, now: Instant) -> Vec<AssetLine> {
-        let mut sums: BTreeMap<&str, AssetLine> = BTreeMap::new();
         let prices_stale = self.prices_stale(now);
-        for account in &self.accounts {
-            for entry in account.wallets.values() {
-                let currency = entry.row.currency.as_str();
-                let line = sums.entry(currency).or_insert_with(|| AssetLine {
-                    currency: currency.to_owned(),
-                    name: self.display_name(currency).to_owned(),
-                    balance: Decimal::ZERO,
-                    value: Some(Decimal::ZERO),
-                    changed: false,
-                    stale: prices_stale,
-                });
-                line.balance += entry.row.balance;
-                line.value = match (line.value, self.value(&entry.row)) {
-                    (Some(sum), Some(v)) => Some(sum + v),
-                    _ => None,
+        self.valued()
+            .assets
+            .into_iter()
+            .map(|asset| {
+                let recent = |w: &WalletEntry| {
+                    w.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT)
                 };
-                line.changed |=
-                    entry.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT);
-                line.stale |= !account.is_current();
-            }
-        }
-        let mut lines: Vec<AssetLine> = sums.into_values().collect();
-        lines.sort_by(|a, b| match (a.value, b.value) {
-            (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.currency.cmp(&b.currency)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => a.currency.cmp(&b.currency),
-        });
-        lines
+                let changed = self.holding(&asset.currency).any(|(_, w)| recent(w));
+                let stale = prices_stale || self.holding(&asset.currency).any(|(a, _)| !a.is_current());
+                AssetLine {
+                    currency: asset.currency,
+                    name: asset.name,
+                    balance: asset.balance,
+                    value: asset.value,
+                    changed,
+                    stale,
+                }
+            })
+            .collect()
+    }
+
+    /// The wallets of `currency`, with the account each is in.
+    fn holding<'a>(
+        &'a self,
+        currency: &'a str,
+    ) -> impl Iterator<Item = (&'a AccountView, &'a WalletEntry)> + 'a {
+        self.accounts
+            .iter()
+            .flat_map(|a| a.wallets.values().map(move |w| (a, w)))
+            .filter(move |(_, w)| w.row.currency == currency)
     }
 
     /// Every account has failed for good.
@@ -387,7 +376,7 @@ pub(crate) mod tests {
     fn snapshots_replace_and_wallets_upsert() {
         let t0 = Instant::now();
         let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
-        model.set_market(market(), HashMap::new(), t0);
+        model.set_market(market(), t0);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("margin", "ETH", "2")]), t0);
         let main = &model.accounts[0];
@@ -395,7 +384,7 @@ pub(crate) mod tests {
         assert!(main.wallets.values().all(|w| w.changed_at.is_none()), "a first snapshot is no change");
         assert_eq!(
             model.account_value(main, t0),
-            AccountValue::Current { value: "108000".parse().unwrap(), unpriced: 0 }
+            AccountValue::Current { value: Some("108000".parse().unwrap()), unpriced: 0 }
         );
 
         let t1 = t0 + Duration::from_secs(5);
@@ -434,12 +423,12 @@ pub(crate) mod tests {
         model.apply("paper", StreamEvent::Status(StreamState::Live), t0);
         model.apply("paper", snapshot(vec![row("exchange", "TESTBTC", "1")]), t0);
         assert!(model.grand_total(t0).no_prices);
-        model.set_market(market(), HashMap::from([("BTC".to_owned(), "Bitcoin".to_owned())]), t0);
+        model.set_market(market().with_names([("BTC".to_owned(), "Bitcoin".to_owned())]), t0);
         let total = model.grand_total(t0);
         assert_eq!(
             total,
             GrandTotal {
-                value: "100000".parse().unwrap(),
+                value: Some("100000".parse().unwrap()),
                 stale_accounts: 0,
                 unpriced: 2,
                 no_prices: false,
@@ -457,7 +446,7 @@ pub(crate) mod tests {
     fn only_live_or_polling_is_current() {
         let t0 = Instant::now();
         let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned()]);
-        model.set_market(market(), HashMap::new(), t0);
+        model.set_market(market(), t0);
         assert_eq!(model.account_value(&model.accounts[0], t0), AccountValue::Unknown);
         model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
         let later = t0 + Duration::from_secs(12);
@@ -480,8 +469,10 @@ pub(crate) mod tests {
         for (state, current) in states {
             model.apply("a", StreamEvent::Status(state.clone()), later);
             let expected = match current {
-                true => AccountValue::Current { value, unpriced: 0 },
-                false => AccountValue::Stale { value, unpriced: 0, age: Duration::from_secs(12) },
+                true => AccountValue::Current { value: Some(value), unpriced: 0 },
+                false => {
+                    AccountValue::Stale { value: Some(value), unpriced: 0, age: Duration::from_secs(12) }
+                }
             };
             assert_eq!(model.account_value(&model.accounts[0], later), expected, "{state:?}");
             assert_eq!(model.grand_total(later).stale_accounts, usize::from(!current), "{state:?}");
@@ -526,12 +517,12 @@ pub(crate) mod tests {
         model.apply("main", snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "ETH", "2")]), t0);
         assert_eq!(model.follow(), None, "no market yet: nothing to follow");
         assert_eq!(model.price_age(t0), PriceAge::None);
-        model.set_market(market(), HashMap::new(), t0);
+        model.set_market(market(), t0);
         let both = BTreeSet::from(["tBTCUSD".to_owned(), "tETHUSD".to_owned()]);
         assert_eq!(model.follow(), Some(both));
         assert_eq!(model.follow(), None, "unchanged");
         let value = |model: &Model, now| match model.account_value(&model.accounts[0], now) {
-            AccountValue::Current { value, .. } => value.to_string(),
+            AccountValue::Current { value: Some(value), .. } => value.to_string(),
             other => panic!("{other:?}"),
         };
         assert_eq!(model.price_age(at(5)), PriceAge::Fetched(Duration::from_secs(5)));
@@ -544,7 +535,7 @@ pub(crate) mod tests {
         model.apply_ticker(ticker("tETHUSD", "4000"));
         assert_eq!(model.price_age(at(7)), PriceAge::Live);
         // A REST fetch (of older prices) does not undo live ones; prices do not age while live.
-        model.set_market(market(), HashMap::new(), at(10));
+        model.set_market(market(), at(10));
         assert_eq!(value(&model, at(10)), "118000.5");
         assert!(!model.grand_total(at(100)).stale_prices);
 
@@ -556,7 +547,7 @@ pub(crate) mod tests {
         assert_eq!(model.price_age(at(40)), PriceAge::Fetched(Duration::from_secs(30)));
         assert!(!model.grand_total(at(40)).stale_prices);
         assert!(model.grand_total(at(41)).stale_prices);
-        model.set_market(market(), HashMap::new(), at(41));
+        model.set_market(market(), at(41));
         assert_eq!(value(&model, at(41)), "108000");
         // Live again: not all live until every pair has sent its current ticker.
         model.apply_ticker(TickerEvent::Status(StreamState::Live));
@@ -584,8 +575,8 @@ pub(crate) mod tests {
         let mut model = Model::new("EUR", PriceKind::Bid, ["main".to_owned()]);
         model.apply("main", StreamEvent::Status(StreamState::Live), t0);
         model.apply("main", snapshot(vec![row("exchange", "BTC", "2")]), t0);
-        model.set_market(market, HashMap::new(), t0);
-        let value = |model: &Model| model.grand_total(t0).value.to_string();
+        model.set_market(market, t0);
+        let value = |model: &Model| model.grand_total(t0).value.unwrap().to_string();
         assert_eq!(value(&model), "180000", "BTC at the tBTCEUR bid");
         assert_eq!(model.follow(), Some(BTreeSet::from(["tBTCEUR".to_owned()])));
         model.apply_ticker(TickerEvent::Status(StreamState::Live));

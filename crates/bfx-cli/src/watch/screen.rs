@@ -2,20 +2,19 @@
 //! every exit, error and panic included), a redraw on each event and once a second, prices fetched
 //! every 10 s and the pairs that value what is held followed live. `q`, Esc or Ctrl-C quits.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bfx_client::{Client, StreamEvent, StreamOptions, Symbols};
-use bfx_core::valuation::Market;
+use bfx_client::{Client, StreamEvent, StreamOptions};
+use bfx_core::Market;
+use bfx_core::portfolio::Valuation;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
 use super::model::Model;
 use super::tui::{Clock, draw};
-use crate::balances::{SYMBOL_NAMES, UNDERLYINGS, check_quote};
-use crate::cli::ValuationArgs;
-use crate::config::Account;
+use crate::config::{Account, check_quote};
 use crate::console;
 use crate::exit::Exit;
 
@@ -23,23 +22,19 @@ const PRICE_REFRESH: Duration = Duration::from_secs(10);
 /// Longest wait for the first prices before the view opens (to refuse an unknown quote first).
 const FIRST_PRICES: Duration = Duration::from_secs(5);
 
-/// Currency id → display name (`UST` → `USDt`).
-type Names = HashMap<String, String>;
-
 /// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good;
 /// an unknown quote is refused before the view opens (when the first prices come in time).
 pub async fn run(
     client: &Client,
     accounts: Vec<Account>,
     options: StreamOptions,
-    valuation: &ValuationArgs,
+    valuation: &Valuation,
 ) -> anyhow::Result<Exit> {
-    let quote = valuation.quote();
-    let mut model = Model::new(&quote, valuation.price, accounts.iter().map(|a| a.name.clone()));
+    let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
     let mut prices = spawn_price_refresh(client.clone());
-    if let Ok(Some((market, names, at))) = tokio::time::timeout(FIRST_PRICES, prices.recv()).await {
-        check_quote(&market, &quote)?;
-        model.set_market(market, names, at);
+    if let Ok(Some((market, at))) = tokio::time::timeout(FIRST_PRICES, prices.recv()).await {
+        check_quote(&market, &valuation.quote)?;
+        model.set_market(market, at);
     }
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let mut events = Some(super::spawn_streams(client, accounts, options));
@@ -63,7 +58,7 @@ pub async fn run(
                 // Every stream has ended (failed for good): keep showing why until `q`.
                 None => events = None,
             },
-            Some((market, names, at)) = prices.recv() => model.set_market(market, names, at),
+            Some((market, at)) = prices.recv() => model.set_market(market, at),
             Some(event) = tickers.next_event() => model.apply_ticker(event),
             _ = tick.tick() => {}
         }
@@ -159,25 +154,16 @@ fn spawn_input() -> mpsc::UnboundedReceiver<Input> {
     receiver
 }
 
-/// Fetches the currency maps (until they are had) and the tickers now and every 10 s (6 of the
-/// 30 `tickers` requests a minute allows), each with the time it was asked for. A failed fetch
-/// keeps the last market (or none: values then say "no prices").
-fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Names, Instant)> {
+/// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
+/// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
+/// "no prices").
+fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
     let (sender, receiver) = mpsc::channel(1);
     tokio::spawn(async move {
-        // Display names, and the underlying of each derivative currency.
-        let mut maps: Option<(Names, Vec<(String, String)>)> = None;
         loop {
-            if maps.is_none()
-                && let Ok(mut fetched) = client.conf_maps(&[SYMBOL_NAMES, UNDERLYINGS]).await
-            {
-                let underlying = fetched.pop().unwrap_or_default();
-                maps = Some((fetched.pop().unwrap_or_default().into_iter().collect(), underlying));
-            }
-            let (names, underlying) = maps.clone().unwrap_or_default();
             let asked = Instant::now();
-            if let Ok(tickers) = client.tickers(Symbols::All).await
-                && sender.send((Market::new(&tickers, &underlying), names, asked)).await.is_err()
+            if let Ok(market) = client.market().await
+                && sender.send((market, asked)).await.is_err()
             {
                 return;
             }

@@ -14,7 +14,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::model::{AccountValue, AssetLine, Model, PriceAge};
-use crate::table;
+use crate::output::{amount, opt_value};
 
 /// The time to show: `at` for ages and highlights, `clock` (e.g. `12:34:56 UTC`) for the header.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ fn header_line(model: &Model, now: &Clock) -> Line<'static> {
     if total.no_prices {
         spans.push(Span::styled("no prices yet", dim()));
     } else {
-        let value = format!("{} {}", table::value(&model.quote, total.value), model.quote);
+        let value = format!("{} {}", opt_value(&model.quote, total.value), model.quote);
         let mut why = Vec::new();
         if let n @ 1.. = total.stale_accounts {
             why.push(format!("{n} account{} not live", plural(n)));
@@ -200,7 +200,7 @@ fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
 /// One asset's cells and row style.
 fn asset_row(model: &Model, asset: &AssetLine) -> TextRow {
     let value = match asset.value {
-        Some(v) => table::value(&model.quote, v),
+        Some(v) => opt_value(&model.quote, Some(v)),
         None => "unpriced".to_owned(),
     };
     let style = match (asset.changed, asset.value.is_none() || asset.stale) {
@@ -214,7 +214,7 @@ fn asset_row(model: &Model, asset: &AssetLine) -> TextRow {
     };
     let cells = vec![
         (name, false, Style::new()),
-        (table::amount(&asset.currency, asset.balance), true, Style::new()),
+        (asset.balance.map_or_else(|| "-".to_owned(), |b| amount(&asset.currency, b)), true, Style::new()),
         (value, true, Style::new()),
     ];
     (cells, style)
@@ -277,10 +277,10 @@ fn state_cell(state: &StreamState) -> (String, Style) {
 }
 
 /// `83,000.00`, or `0.00 +2 unpriced` when some wallets could not be valued.
-fn value_text(quote: &str, value: rust_decimal::Decimal, unpriced: usize) -> String {
+fn value_text(quote: &str, value: Option<rust_decimal::Decimal>, unpriced: usize) -> String {
     match unpriced {
-        0 => table::value(quote, value),
-        n => format!("{} +{n} unpriced", table::value(quote, value)),
+        0 => opt_value(quote, value),
+        n => format!("{} +{n} unpriced", opt_value(quote, value)),
     }
 }
 
@@ -318,7 +318,6 @@ mod tests {
     use bfx_core::{PriceKind, parse_trading_ticker};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
-    use std::collections::HashMap;
 
     fn render(model: &Model, at: Instant) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(100, 20)).unwrap();
@@ -330,7 +329,7 @@ mod tests {
     /// Two live accounts with BTC, ETH and an unpriced coin, seen at `t0`.
     fn two_accounts(t0: Instant) -> Model {
         let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned(), "cold".to_owned()]);
-        model.set_market(market(), HashMap::from([("BTC".to_owned(), "BTC".to_owned())]), t0);
+        model.set_market(market(), t0);
         for name in ["main", "cold"] {
             model.apply(name, StreamEvent::Status(StreamState::Live), t0);
         }
