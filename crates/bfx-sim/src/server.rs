@@ -144,6 +144,7 @@ fn router(shared: Shared, access: AdminAccess) -> Router {
         .route("/v2/auth/r/wallets", post(wallets))
         .route("/v2/auth/r/permissions", post(permissions))
         .route("/v2/auth/r/info/user", post(user_info))
+        .route("/v2/auth/r/positions", post(positions))
         .route("/v2/tickers", get(tickers))
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
@@ -218,6 +219,15 @@ async fn user_info(
     body: Body,
 ) -> Response {
     authenticated(shared, peer, Endpoint::UserInfo, headers, body, account::user_info).await
+}
+
+async fn positions(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    authenticated(shared, peer, Endpoint::Positions, headers, body, account::positions).await
 }
 
 /// Runs a public endpoint: faults, rate limit, then `answer` on the state (public endpoints still

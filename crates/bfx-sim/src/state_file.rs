@@ -2,7 +2,9 @@
 //!
 //! Unknown fields, amounts that are not JSON number texts, duplicate accounts or API keys, ticker
 //! rows of the wrong length and unknown permission values are refused with `FILE:LINE: reason`,
-//! the line taken from the offending value's span.
+//! the line taken from the offending value's span. Positions are checked in [`position`].
+
+mod position;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -99,6 +101,8 @@ struct AccountFile {
     key: Vec<KeyFile>,
     #[serde(default)]
     wallet: Vec<WalletFile>,
+    #[serde(default)]
+    position: Vec<position::PositionFile>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +213,7 @@ impl Loader<'_> {
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut user_ids: HashMap<i64, usize> = HashMap::new();
         let mut api_keys: HashMap<String, usize> = HashMap::new();
+        let mut position_ids = position::PositionIds::default();
         let mut accounts = Vec::with_capacity(files.len());
         for file in files {
             let name_span = file.name.span();
@@ -244,8 +249,10 @@ impl Loader<'_> {
                 email: file.email,
                 keys,
                 wallets: self.wallets(file.wallet)?,
+                positions: self.positions(file.position, &mut position_ids)?,
             });
         }
+        position::assign_ids(&mut accounts, &position_ids);
         Ok(accounts)
     }
 
