@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("main", "demo-main", "demo-main-secret", "account:r wallets:r"),
+                ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
                 ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
                 ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
                 ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
