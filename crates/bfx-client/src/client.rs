@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bfx_core::sign::sign;
 use bfx_core::wire_error::{ErrorBody, parse_error_body};
-use bfx_core::{ParseError, Permission, Ticker, UserInfo, WalletRow};
+use bfx_core::{ParseError, Permission, Position, Ticker, UserInfo, WalletRow};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
@@ -81,6 +81,13 @@ impl Client {
         const ENDPOINT: &str = "auth/r/wallets";
         let body = self.auth_post(ENDPOINT, credentials).await?;
         bfx_core::parse_wallets(&body).map_err(parse_error(ENDPOINT))
+    }
+
+    /// The open positions of the key's account (`auth/r/positions`; needs `positions` read).
+    pub async fn positions(&self, credentials: &Credentials) -> Result<Vec<Position>, Error> {
+        const ENDPOINT: &str = "auth/r/positions";
+        let body = self.auth_post(ENDPOINT, credentials).await?;
+        bfx_core::parse_positions(&body).map_err(parse_error(ENDPOINT))
     }
 
     /// The key's permissions (`auth/r/permissions`; any valid key).

@@ -9,8 +9,8 @@
 //! - [`nonce_store`]: nonce files shared by every process on the machine, one per key, locked.
 //! - [`limiter`]: client-side rate limits (sliding-window log per endpoint) and 429 blocks.
 //! - [`retry`]: which failures are retried, and the backoff.
-//! - [`client`]: [`Client`]: `wallets`, `permissions`, `user_info`, `tickers`, `conf_maps`,
-//!   `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`client`]: [`Client`]: `wallets`, `positions`, `permissions`, `user_info`, `tickers`,
+//!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
 //! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
