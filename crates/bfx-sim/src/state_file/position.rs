@@ -271,8 +271,8 @@ email = "main@example.com"
         assert_eq!((&btc.pl, &btc.pl_perc, &btc.price_liq, &btc.leverage), (&None, &None, &None, &None));
         assert_eq!((btc.mts_create, btc.mts_update), (MTS_ACCOUNT_CREATE, MTS_ACCOUNT_CREATE));
         assert_eq!((btc.collateral.as_str(), btc.collateral_min.as_str()), ("0", "0"));
-        // Above the largest id given, as no id given is below the first assigned one.
-        assert_eq!(btc.id, 142355653.max(FIRST_ASSIGNED_ID));
+        // The id given (142355652) is below the first assigned one, so assigning starts there.
+        assert_eq!(btc.id, FIRST_ASSIGNED_ID);
 
         assert_eq!(eth.amount, "-1.5e0");
         assert_eq!((eth.margin_funding.as_str(), eth.margin_funding_type, eth.kind), ("-0.25", 1, 1));
