@@ -1,9 +1,10 @@
 //! The emulated world: accounts with their keys, wallets and open positions, public tickers, conf
 //! lists, limits.
 //!
-//! Amounts, position figures and ticker fields are kept as the JSON number texts the state file gave (validated at
-//! load), so responses carry them verbatim: `1e-8` stays `1e-8`, 18 decimals stay 18 decimals.
-//! Loading and validation live in [`crate::state_file`]; this module is the in-memory model.
+//! Amounts, position figures and ticker fields are kept as the JSON number texts the state file
+//! gave (validated at load), so responses carry them verbatim: `1e-8` stays `1e-8`, 18 decimals
+//! stay 18 decimals. Loading and validation live in [`crate::state_file`]; this module is the
+//! in-memory model.
 
 use std::collections::BTreeMap;
 use std::fmt;

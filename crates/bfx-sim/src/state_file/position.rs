@@ -91,7 +91,12 @@ impl Loader<'_> {
                     ));
                 }
             };
-            let amount = self.checked_number(file.amount, "amount", |v| !v.is_zero(), "must not be 0")?;
+            let amount = self.checked_number(
+                file.amount,
+                "amount",
+                |v| !v.is_zero(),
+                "a position is long (> 0) or short (< 0), never 0",
+            )?;
             let base_price =
                 self.checked_number(file.base_price, "base_price", |v| v > Decimal::ZERO, "must be above 0")?;
             let id = match file.id {
@@ -162,7 +167,7 @@ impl Loader<'_> {
         let text = self.number(value, what)?;
         match parse_json_number(&text) {
             Ok(v) if valid(v) => Ok(text),
-            _ => Err(self.error(span, format!("{what} {text} {rule}"))),
+            _ => Err(self.error(span, format!("{what} = {text}: {rule}"))),
         }
     }
 
@@ -255,7 +260,7 @@ email = "main@example.com"
         }
     }
 
-    /// `TWO` with `field = …` of the second position (line `line`) replaced by `with`.
+    /// `TWO` with its first `field_line` replaced by `with`.
     fn changed(field_line: &str, with: &str) -> String {
         assert!(TWO.contains(field_line), "{field_line}");
         TWO.replacen(field_line, with, 1)
@@ -313,7 +318,8 @@ email = "main@example.com"
         );
         assert_eq!(
             error(&TWO.replace("\"tETH:USD\"", "\"tBTCUSD\"")),
-            "state.toml:10: duplicate position in tBTCUSD (first at line 6); Bitfinex keeps one position per pair"
+            "state.toml:10: duplicate position in tBTCUSD (first at line 6); Bitfinex keeps one position \
+             per pair"
         );
     }
 
@@ -323,10 +329,13 @@ email = "main@example.com"
             error(&TWO.replace("\"0.2\"", "\"0,2\"")),
             "state.toml:7: amount: \"0,2\" is not a JSON number"
         );
-        assert_eq!(error(&TWO.replace("\"0.2\"", "\"0.000\"")), "state.toml:7: amount 0.000 must not be 0");
+        assert_eq!(
+            error(&TWO.replace("\"0.2\"", "\"0.000\"")),
+            "state.toml:7: amount = 0.000: a position is long (> 0) or short (< 0), never 0"
+        );
         assert_eq!(
             error(&TWO.replace("\"108250\"", "\"-1\"")),
-            "state.toml:8: base_price -1 must be above 0"
+            "state.toml:8: base_price = -1: must be above 0"
         );
         assert_eq!(
             error(&changed("pl = \"-335.92\"", "pl = \"NaN\"")),
@@ -372,7 +381,8 @@ email = "main@example.com"
             "state.toml:22: mts_update 1600000000000 is before mts_create 1700000000000"
         );
         let e = error(&format!(
-            "{TWO}[[account]]\nname = \"bot\"\nuser_id = 1002\nemail = \"b@example.com\"\n  [[account.position]]\n  \
+            "{TWO}[[account]]\nname = \"bot\"\nuser_id = 1002\nemail = \"b@example.com\"\n  \
+             [[account.position]]\n  \
              symbol = \"tSOLUSD\"\n  amount = \"3\"\n  base_price = \"200\"\n  id = 142355652\n"
         ));
         assert_eq!(e, "state.toml:34: duplicate position id 142355652 (first at line 20)");
