@@ -7,7 +7,7 @@
 //! `serve_with` also takes [`SimOptions`] (the admin token, WebSocket timings and limits).
 //!
 //! # Layout
-//! From the routes down to the state. No modules import each other, directly or in a loop: the
+//! From the routes down to the state. No two files import each other, directly or in a loop: the
 //! handlers reach each other only through `shared`, which imports none of them.
 //! - [`server`](crate::serve): routes and `serve`, `serve_with`.
 //! - `admin`: the admin API under `/sim/…` and who may use it; `admin_edit`, `admin_ticker`: its
@@ -22,7 +22,8 @@
 //! - `account`, `public`: the bodies of the authenticated and public endpoints.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
-//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files.
+//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files
+//!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
 //!
 
 mod account;

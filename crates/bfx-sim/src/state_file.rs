@@ -2,8 +2,10 @@
 //!
 //! Unknown fields, amounts that are not JSON number texts, duplicate accounts or API keys, ticker
 //! rows of the wrong length and unknown permission values are refused with `FILE:LINE: reason`,
-//! the line taken from the offending value's span. Positions are checked in [`position`].
+//! the line taken from the offending value's span. Positions are checked in [`position`], single
+//! values in [`check`]; both answer a span and a reason, which this loader turns into the line.
 
+mod check;
 mod position;
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,7 +13,6 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use bfx_core::parse_json_number;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -152,6 +153,10 @@ impl Loader<'_> {
         }
     }
 
+    fn refused(&self, refused: check::Refused) -> StateError {
+        self.error(refused.at, refused.reason)
+    }
+
     fn build(&self, file: StateFile) -> Result<SimState, StateError> {
         let operative = match &file.platform_status {
             None => true,
@@ -249,7 +254,8 @@ impl Loader<'_> {
                 email: file.email,
                 keys,
                 wallets: self.wallets(file.wallet)?,
-                positions: self.positions(file.position, &mut position_ids)?,
+                positions: position::positions(file.position, &mut position_ids, &|at| self.line_of(at))
+                    .map_err(|refused| self.refused(refused))?,
             });
         }
         position::assign_ids(&mut accounts, &position_ids);
@@ -393,10 +399,7 @@ impl Loader<'_> {
 
     /// Keeps a number's text as written, after checking it is a JSON number an exact decimal holds.
     fn number(&self, value: Spanned<String>, what: &str) -> Result<String, StateError> {
-        match parse_json_number(value.get_ref()) {
-            Ok(_) => Ok(value.into_inner()),
-            Err(e) => Err(self.error(value.span(), format!("{what}: {e}"))),
-        }
+        check::number(value, what).map_err(|refused| self.refused(refused))
     }
 }
 

@@ -12,9 +12,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Loader;
+use super::check::{Refused, number};
 use crate::state::{Account, MTS_ACCOUNT_CREATE, Position};
-use crate::state_file::StateError;
 
 /// Position ids handed out to positions the file gives none: from here, or above the largest
 /// id the file gives, whichever is higher.
@@ -51,152 +50,152 @@ pub(super) struct PositionIds {
     seen: HashMap<u64, usize>,
 }
 
-impl Loader<'_> {
-    /// One account's positions. Those without an `id` get 0 here, replaced by [`assign_ids`].
-    pub(super) fn positions(
-        &self,
-        files: Vec<PositionFile>,
-        ids: &mut PositionIds,
-    ) -> Result<Vec<Position>, StateError> {
-        let mut pairs: HashMap<String, usize> = HashMap::new();
-        let mut positions = Vec::with_capacity(files.len());
-        for file in files {
-            let symbol_span = file.symbol.span();
-            let symbol = file.symbol.into_inner();
-            if !is_trading_pair(&symbol) {
-                return Err(self.error(
-                    symbol_span,
-                    format!(
-                        "position symbol {symbol:?} is not a trading pair (t + base + quote, with a colon \
-                         unless both are 3 characters: tBTCUSD, tAVAX:USD, tBTCF0:USTF0)"
-                    ),
+/// One account's positions. Those without an `id` get 0 here, replaced by [`assign_ids`].
+/// `line_of` turns an offset in the file's text into its line, for "first at line N".
+pub(super) fn positions(
+    files: Vec<PositionFile>,
+    ids: &mut PositionIds,
+    line_of: &dyn Fn(usize) -> usize,
+) -> Result<Vec<Position>, Refused> {
+    let mut pairs: HashMap<String, usize> = HashMap::new();
+    let mut positions = Vec::with_capacity(files.len());
+    for file in files {
+        let symbol_span = file.symbol.span();
+        let symbol = file.symbol.into_inner();
+        if !is_trading_pair(&symbol) {
+            return Err(Refused::new(
+                symbol_span,
+                format!(
+                    "position symbol {symbol:?} is not a trading pair (t + base + quote, with a colon \
+                     unless both are 3 characters: tBTCUSD, tAVAX:USD, tBTCF0:USTF0)"
+                ),
+            ));
+        }
+        if let Some(first) = pairs.insert(symbol.clone(), line_of(symbol_span.start)) {
+            return Err(Refused::new(
+                symbol_span,
+                format!(
+                    "duplicate position in {symbol} (first at line {first}); Bitfinex keeps one \
+                     position per pair"
+                ),
+            ));
+        }
+        let status = match file.status {
+            None => "ACTIVE".to_owned(),
+            Some(status) if STATUSES.contains(&status.get_ref().as_str()) => status.into_inner(),
+            Some(status) => {
+                return Err(Refused::new(
+                    status.span(),
+                    format!("position status {:?} is not ACTIVE or CLOSED", status.get_ref()),
                 ));
             }
-            if let Some(first) = pairs.insert(symbol.clone(), self.line_of(symbol_span.start)) {
-                return Err(self.error(
-                    symbol_span,
-                    format!(
-                        "duplicate position in {symbol} (first at line {first}); Bitfinex keeps one \
-                         position per pair"
-                    ),
-                ));
-            }
-            let status = match file.status {
-                None => "ACTIVE".to_owned(),
-                Some(status) if STATUSES.contains(&status.get_ref().as_str()) => status.into_inner(),
-                Some(status) => {
-                    return Err(self.error(
-                        status.span(),
-                        format!("position status {:?} is not ACTIVE or CLOSED", status.get_ref()),
+        };
+        let amount = checked_number(
+            file.amount,
+            "amount",
+            |v| !v.is_zero(),
+            "a position is long (> 0) or short (< 0), never 0",
+        )?;
+        let base_price =
+            checked_number(file.base_price, "base_price", |v| v > Decimal::ZERO, "must be above 0")?;
+        let id = match file.id {
+            None => 0,
+            Some(id) => {
+                let span = id.span();
+                let id = whole(id, "id", 1, MAX_EXACT)?;
+                if let Some(first) = ids.seen.insert(id, line_of(span.start)) {
+                    return Err(Refused::new(
+                        span,
+                        format!("duplicate position id {id} (first at line {first})"),
                     ));
                 }
-            };
-            let amount = self.checked_number(
-                file.amount,
-                "amount",
-                |v| !v.is_zero(),
-                "a position is long (> 0) or short (< 0), never 0",
-            )?;
-            let base_price =
-                self.checked_number(file.base_price, "base_price", |v| v > Decimal::ZERO, "must be above 0")?;
-            let id = match file.id {
-                None => 0,
-                Some(id) => {
-                    let span = id.span();
-                    let id = self.whole(id, "id", 1, MAX_EXACT)?;
-                    if let Some(first) = ids.seen.insert(id, self.line_of(span.start)) {
-                        return Err(
-                            self.error(span, format!("duplicate position id {id} (first at line {first})"))
-                        );
-                    }
-                    id
+                id
+            }
+        };
+        let mts_create = match file.mts_create {
+            None => MTS_ACCOUNT_CREATE,
+            Some(mts) => whole(mts, "mts_create", 0, MAX_EXACT)?,
+        };
+        let mts_update = match file.mts_update {
+            None => mts_create,
+            Some(mts) => {
+                let span = mts.span();
+                let mts = whole(mts, "mts_update", 0, MAX_EXACT)?;
+                if mts < mts_create {
+                    return Err(Refused::new(
+                        span,
+                        format!("mts_update {mts} is before mts_create {mts_create}"),
+                    ));
                 }
-            };
-            let mts_create = match file.mts_create {
-                None => MTS_ACCOUNT_CREATE,
-                Some(mts) => self.whole(mts, "mts_create", 0, MAX_EXACT)?,
-            };
-            let mts_update = match file.mts_update {
-                None => mts_create,
-                Some(mts) => {
-                    let span = mts.span();
-                    let mts = self.whole(mts, "mts_update", 0, MAX_EXACT)?;
-                    if mts < mts_create {
-                        return Err(
-                            self.error(span, format!("mts_update {mts} is before mts_create {mts_create}"))
-                        );
-                    }
-                    mts
-                }
-            };
-            positions.push(Position {
-                symbol,
-                status,
-                amount,
-                base_price,
-                margin_funding: self.number_or_zero(file.margin_funding, "margin_funding")?,
-                margin_funding_type: self.flag(
-                    file.margin_funding_type,
-                    "margin_funding_type",
-                    "0 (daily) or 1 (term)",
-                )?,
-                pl: file.pl.map(|v| self.number(v, "pl")).transpose()?,
-                pl_perc: file.pl_perc.map(|v| self.number(v, "pl_perc")).transpose()?,
-                price_liq: file.price_liq.map(|v| self.number(v, "price_liq")).transpose()?,
-                leverage: file.leverage.map(|v| self.number(v, "leverage")).transpose()?,
-                id,
-                mts_create,
-                mts_update,
-                kind: self.flag(file.kind, "type", "0 (margin) or 1 (derivatives)")?,
-                collateral: self.number_or_zero(file.collateral, "collateral")?,
-                collateral_min: self.number_or_zero(file.collateral_min, "collateral_min")?,
-            });
-        }
-        Ok(positions)
+                mts
+            }
+        };
+        positions.push(Position {
+            symbol,
+            status,
+            amount,
+            base_price,
+            margin_funding: number_or_zero(file.margin_funding, "margin_funding")?,
+            margin_funding_type: flag(
+                file.margin_funding_type,
+                "margin_funding_type",
+                "0 (daily) or 1 (term)",
+            )?,
+            pl: file.pl.map(|v| number(v, "pl")).transpose()?,
+            pl_perc: file.pl_perc.map(|v| number(v, "pl_perc")).transpose()?,
+            price_liq: file.price_liq.map(|v| number(v, "price_liq")).transpose()?,
+            leverage: file.leverage.map(|v| number(v, "leverage")).transpose()?,
+            id,
+            mts_create,
+            mts_update,
+            kind: flag(file.kind, "type", "0 (margin) or 1 (derivatives)")?,
+            collateral: number_or_zero(file.collateral, "collateral")?,
+            collateral_min: number_or_zero(file.collateral_min, "collateral_min")?,
+        });
     }
+    Ok(positions)
+}
 
-    /// A JSON number text that must also pass `valid` (`rule` says how it failed).
-    fn checked_number(
-        &self,
-        value: Spanned<String>,
-        what: &str,
-        valid: impl Fn(Decimal) -> bool,
-        rule: &str,
-    ) -> Result<String, StateError> {
-        let span = value.span();
-        let text = self.number(value, what)?;
-        match parse_json_number(&text) {
-            Ok(v) if valid(v) => Ok(text),
-            _ => Err(self.error(span, format!("{what} = {text}: {rule}"))),
-        }
+/// A JSON number text that must also pass `valid` (`rule` says how it failed).
+fn checked_number(
+    value: Spanned<String>,
+    what: &str,
+    valid: impl Fn(Decimal) -> bool,
+    rule: &str,
+) -> Result<String, Refused> {
+    let span = value.span();
+    let text = number(value, what)?;
+    match parse_json_number(&text) {
+        Ok(v) if valid(v) => Ok(text),
+        _ => Err(Refused::new(span, format!("{what} = {text}: {rule}"))),
     }
+}
 
-    fn number_or_zero(&self, value: Option<Spanned<String>>, what: &str) -> Result<String, StateError> {
-        value.map_or_else(|| Ok("0".to_owned()), |v| self.number(v, what))
+fn number_or_zero(value: Option<Spanned<String>>, what: &str) -> Result<String, Refused> {
+    value.map_or_else(|| Ok("0".to_owned()), |v| number(v, what))
+}
+
+/// An integer within `min..=max`.
+fn whole(value: Spanned<i64>, what: &str, min: i64, max: i64) -> Result<u64, Refused> {
+    let n = *value.get_ref();
+    match u64::try_from(n) {
+        Ok(ok) if (min..=max).contains(&n) => Ok(ok),
+        _ => Err(Refused::new(
+            value.span(),
+            format!("{what} must be a whole number from {min} to {max}, found {n}"),
+        )),
     }
+}
 
-    /// An integer within `min..=max`.
-    fn whole(&self, value: Spanned<i64>, what: &str, min: i64, max: i64) -> Result<u64, StateError> {
-        let n = *value.get_ref();
-        match u64::try_from(n) {
-            Ok(ok) if (min..=max).contains(&n) => Ok(ok),
-            _ => Err(self.error(
-                value.span(),
-                format!("{what} must be a whole number from {min} to {max}, found {n}"),
-            )),
-        }
-    }
-
-    /// `0` (the default) or `1`.
-    fn flag(&self, value: Option<Spanned<i64>>, what: &str, meaning: &str) -> Result<u8, StateError> {
-        match value {
-            None => Ok(0),
-            Some(v) => match *v.get_ref() {
-                0 => Ok(0),
-                1 => Ok(1),
-                other => Err(self.error(v.span(), format!("{what} must be {meaning}, found {other}"))),
-            },
-        }
+/// `0` (the default) or `1`.
+fn flag(value: Option<Spanned<i64>>, what: &str, meaning: &str) -> Result<u8, Refused> {
+    match value {
+        None => Ok(0),
+        Some(v) => match *v.get_ref() {
+            0 => Ok(0),
+            1 => Ok(1),
+            other => Err(Refused::new(v.span(), format!("{what} must be {meaning}, found {other}"))),
+        },
     }
 }
 
