@@ -702,10 +702,10 @@ fn keys_check_judges_every_key() {
     let table = String::from_utf8(out).unwrap();
     assert_eq!(
         table,
-        "ACCOUNT  KEY        VERDICT          READ                    WRITE\n\
-         main     demo-main  OK               account,wallets         -\n\
-         bot      demo-bot   OVER-PRIVILEGED  account,orders,wallets  orders\n\
-         bad      demo-cold  BROKEN           -                       -\n"
+        "ACCOUNT  KEY        VERDICT          READ                       WRITE\n\
+         main     demo-main  OK               account,positions,wallets  -\n\
+         bot      demo-bot   OVER-PRIVILEGED  account,orders,wallets     orders\n\
+         bad      demo-cold  BROKEN           -                          -\n"
     );
     bfx(home.path()).args(["keys", "check", "--account", "main"]).assert().success();
 

@@ -83,7 +83,7 @@ impl Client {
         bfx_core::parse_wallets(&body).map_err(parse_error(ENDPOINT))
     }
 
-    /// The account's open positions (`auth/r/positions`; needs `positions` read).
+    /// The open positions of the key's account (`auth/r/positions`; needs `positions` read).
     pub async fn positions(&self, credentials: &Credentials) -> Result<Vec<Position>, Error> {
         const ENDPOINT: &str = "auth/r/positions";
         let body = self.auth_post(ENDPOINT, credentials).await?;

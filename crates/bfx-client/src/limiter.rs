@@ -281,6 +281,7 @@ mod tests {
         let limits = RateLimits::default();
         assert_eq!(limits.window, WINDOW);
         assert_eq!(limits.per_endpoint["auth/r/wallets"], 90);
+        assert_eq!(limits.per_endpoint["auth/r/positions"], 90);
         assert_eq!(limits.per_endpoint["tickers"], 30);
         assert_eq!(limits.per_endpoint["platform/status"], 30);
         assert_eq!(limits.clone().with_limit("tickers", 3).per_endpoint["tickers"], 3);

@@ -1,14 +1,14 @@
-//! Bodies of the authenticated endpoints: wallets, permissions, user info.
+//! Bodies of the authenticated endpoints: wallets, positions, permissions, user info.
 //!
 //! JSON is written as text so amounts go out exactly as the state file wrote them (`1e-8`,
-//! 18 decimals), never through `f64`. Wallet rows always carry all 7 fields: the official Python
-//! client crashes on shorter rows.
+//! 18 decimals), never through `f64`. Wallet rows always carry all 7 fields and position rows all
+//! 20: the official Python client crashes on wallet rows shorter than it expects.
 
 use crate::reply::quoted;
-use crate::state::{Account, ApiKey, Wallet};
+use crate::state::{Account, ApiKey, MTS_ACCOUNT_CREATE, Position, Wallet};
 
-/// When every emulated account was created: 2020-01-01T00:00:00Z, in milliseconds.
-const MTS_ACCOUNT_CREATE: u64 = 1_577_836_800_000;
+/// `META` of every position row: how the emulated positions came about.
+const POSITION_META: &str = r#"{"reason":"TRADE"}"#;
 
 /// `auth/r/wallets`: `[[TYPE, CURRENCY, BALANCE, UNSETTLED_INTEREST, AVAILABLE, LAST_CHANGE, null], …]`.
 pub(crate) fn wallets(account: &Account, _key: &ApiKey) -> String {
@@ -27,6 +27,38 @@ pub(crate) fn wallet_row(w: &Wallet, available: Option<&str>) -> String {
         w.unsettled_interest,
         available.unwrap_or("null"),
         w.last_change.as_deref().map_or_else(|| "null".to_owned(), quoted),
+    )
+}
+
+/// `auth/r/positions`: the account's open positions, 20 fields each (see [`position_row`]).
+pub(crate) fn positions(account: &Account, _key: &ApiKey) -> String {
+    let rows: Vec<String> = account.positions.iter().map(position_row).collect();
+    format!("[{}]", rows.join(","))
+}
+
+/// `[SYMBOL, STATUS, AMOUNT, BASE_PRICE, MARGIN_FUNDING, MARGIN_FUNDING_TYPE, PL, PL_PERC,
+/// PRICE_LIQ, LEVERAGE, null, POSITION_ID, MTS_CREATE, MTS_UPDATE, null, TYPE, null, COLLATERAL,
+/// COLLATERAL_MIN, META]`; the unused slots are `null` as on Bitfinex.
+pub(crate) fn position_row(p: &Position) -> String {
+    let opt = |value: &Option<String>| value.as_deref().unwrap_or("null").to_owned();
+    format!(
+        "[{},{},{},{},{},{},{},{},{},{},null,{},{},{},null,{},null,{},{},{POSITION_META}]",
+        quoted(&p.symbol),
+        quoted(&p.status),
+        p.amount,
+        p.base_price,
+        p.margin_funding,
+        p.margin_funding_type,
+        opt(&p.pl),
+        opt(&p.pl_perc),
+        opt(&p.price_liq),
+        opt(&p.leverage),
+        p.id,
+        p.mts_create,
+        p.mts_update,
+        p.kind,
+        p.collateral,
+        p.collateral_min,
     )
 }
 
@@ -79,6 +111,13 @@ email = "main@example.com"
   currency = "USD"
   balance = "-0.00000001"
   unsettled_interest = "2.5e-7"
+  [[account.position]]
+  symbol = "tETHUSD"
+  amount = "-1.5"
+  base_price = "4120"
+  pl = "-335.92"
+  leverage = "2.5E0"
+  id = 7
 "#;
 
     fn main_account() -> (Account, ApiKey) {
@@ -100,6 +139,25 @@ email = "main@example.com"
         assert_eq!(parsed[0].balance.to_string(), "0.123456789012345678");
         let empty = Account { wallets: Vec::new(), ..account };
         assert_eq!(wallets(&empty, &key), "[]");
+    }
+
+    #[test]
+    fn position_rows_are_verbatim_with_all_20_fields() {
+        let (account, key) = main_account();
+        let body = positions(&account, &key);
+        assert_eq!(
+            body,
+            r#"[["tETHUSD","ACTIVE",-1.5,4120,0,0,-335.92,null,null,2.5E0,null,7,1577836800000,1577836800000,null,0,null,0,0,{"reason":"TRADE"}]]"#
+        );
+        let row: Vec<serde_json::Value> =
+            serde_json::from_str::<Vec<Vec<serde_json::Value>>>(&body).unwrap().remove(0);
+        assert_eq!(row.len(), 20);
+        let parsed = bfx_core::parse_positions(body.as_bytes()).unwrap().remove(0);
+        assert_eq!(parsed.amount.to_string(), "-1.5");
+        assert_eq!(parsed.pl.map(|pl| pl.to_string()).as_deref(), Some("-335.92"));
+        assert_eq!((parsed.id, parsed.kind, parsed.price_liq), (Some(7), Some(0), None));
+        let none = Account { positions: Vec::new(), ..account };
+        assert_eq!(positions(&none, &key), "[]");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
@@ -22,11 +22,12 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::admin_edit::{self, EditError};
+use crate::admin_reply::{error, read};
 use crate::admin_ticker;
 use crate::connection::Peer;
 use crate::fault::FaultOrder;
-use crate::reply::{self, MAX_BODY_BYTES};
-use crate::server::Shared;
+use crate::reply;
+use crate::shared::Shared;
 use crate::ws;
 
 /// Who may use the admin API.
@@ -106,26 +107,12 @@ async fn guard(
     }
 }
 
-/// `{"error":"admin API: <message>"}`.
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    let mut response = reply::ok(json!({ "error": format!("admin API: {message}") }).to_string());
-    *response.status_mut() = status;
-    response
-}
-
 fn answer(result: Result<Value, EditError>) -> Response {
     match result {
         Ok(value) => reply::ok(value.to_string()),
         Err(EditError::Invalid(message)) => error(StatusCode::BAD_REQUEST, &message),
         Err(EditError::NotFound(message)) => error(StatusCode::NOT_FOUND, &message),
     }
-}
-
-/// The request body, or the 413 answer.
-pub(crate) async fn read(body: Body) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"))
 }
 
 /// Changes a wallet and, under the same lock, pushes it to the account's WebSocket sessions.
@@ -138,7 +125,7 @@ async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
     let edited = admin_edit::edit_wallet(&mut runtime.state, &body);
     if let Ok(wallet) = &edited {
         let field = |name: &str| wallet[name].as_str().unwrap_or_default();
-        shared.ws().wallet_changed(&runtime, field("account"), field("type"), field("currency"));
+        shared.ws().wallet_changed(&runtime.state, field("account"), field("type"), field("currency"));
     }
     drop(runtime);
     answer(edited)
@@ -153,7 +140,7 @@ async fn tickers(State(shared): State<Shared>, body: Body) -> Response {
     let mut runtime = shared.lock();
     let edited = admin_ticker::edit_ticker(&mut runtime.state, &body);
     if let Ok(ticker) = &edited {
-        shared.ws().ticker_changed(&runtime, ticker["symbol"].as_str().unwrap_or_default());
+        shared.ws().ticker_changed(&runtime.state, ticker["symbol"].as_str().unwrap_or_default());
     }
     drop(runtime);
     answer(edited)

@@ -4,7 +4,6 @@
 //! strictly increasing, atomic) → body shape → permission. The request is read strictly on its
 //! own terms: exact header texts and exact body bytes, never re-serialised.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::endpoint::Endpoint;
 use crate::reply::{self, MAX_BODY_BYTES, Rejection};
-use crate::server::{Runtime, Shared};
+use crate::shared::{Runtime, Shared, accept_nonce};
 use crate::state::{Account, ApiKey};
 
 const API_KEY: &str = "bfx-apikey";
@@ -133,18 +132,6 @@ fn verified<'a>(
         return Err(Rejection::Permission);
     }
     Ok((account, key))
-}
-
-/// Records `nonce` as `key`'s last if it is above the last one accepted, REST and WebSocket
-/// alike (one counter per key, as on Bitfinex); `false` means "nonce: small".
-pub(crate) fn accept_nonce(nonces: &mut HashMap<String, Nonce>, key: &str, nonce: Nonce) -> bool {
-    match nonces.get(key) {
-        Some(last) if nonce <= *last => false,
-        _ => {
-            nonces.insert(key.to_owned(), nonce);
-            true
-        }
-    }
 }
 
 fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {

@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use axum::extract::connect_info::Connected;
@@ -40,7 +40,7 @@ impl Listener for CutListener {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!("cannot set TCP_NODELAY on an accepted connection: {e}");
         }
-        (CutStream { tcp, order: Arc::new(AtomicU8::new(PASS)), cut: None }, addr)
+        (CutStream { tcp, order: Arc::new(AtomicUsize::new(PASS)), cut: None }, addr)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -52,7 +52,7 @@ impl Listener for CutListener {
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
     pub(crate) addr: SocketAddr,
-    order: Arc<AtomicU8>,
+    order: Arc<AtomicUsize>,
 }
 
 impl Peer {
@@ -64,11 +64,7 @@ impl Peer {
     /// Cuts this connection when the current response is written. Hyper writes a response only
     /// after its handler returned, so an order left by the handler applies to its own response.
     pub(crate) fn cut(&self, order: CutOrder) {
-        let code = match order {
-            CutOrder::Drop => DROP,
-            CutOrder::AfterBody(_) => TRUNCATE,
-        };
-        self.order.store(code, Ordering::Release);
+        self.order.store(order.code(), Ordering::Release);
     }
 }
 
@@ -78,15 +74,35 @@ impl Connected<IncomingStream<'_, CutListener>> for Peer {
     }
 }
 
-const PASS: u8 = 0;
-const DROP: u8 = 1;
-const TRUNCATE: u8 = 2;
+/// A connection's standing order, as one atomic word: [`PASS`], [`DROP`], or `n + 1` for
+/// "after `n` body bytes" (the count travels with the order, so this module needs to know no
+/// fault's numbers).
+const PASS: usize = 0;
+const DROP: usize = usize::MAX;
+
+impl CutOrder {
+    fn code(self) -> usize {
+        match self {
+            CutOrder::Drop => DROP,
+            // A body that long is never written whole anyway.
+            CutOrder::AfterBody(n) => n.saturating_add(1).min(DROP - 1),
+        }
+    }
+
+    fn from_code(code: usize) -> Option<CutOrder> {
+        match code {
+            PASS => None,
+            DROP => Some(CutOrder::Drop),
+            n => Some(CutOrder::AfterBody(n - 1)),
+        }
+    }
+}
 
 /// A TCP stream that writes normally until its [`Peer`] orders a cut.
 #[derive(Debug)]
 pub(crate) struct CutStream {
     tcp: TcpStream,
-    order: Arc<AtomicU8>,
+    order: Arc<AtomicUsize>,
     /// The cut in progress, once ordered.
     cut: Option<Cut>,
 }
@@ -160,11 +176,7 @@ impl CutStream {
     /// Starts the cut ordered for this connection, if one was ordered since the last write.
     fn follow_order(&mut self) {
         if self.cut.is_none() {
-            self.cut = match self.order.load(Ordering::Acquire) {
-                DROP => Some(Cut::new(CutOrder::Drop)),
-                TRUNCATE => Some(Cut::new(CutOrder::AfterBody(crate::fault::TRUNCATED_KEEP))),
-                _ => None,
-            };
+            self.cut = CutOrder::from_code(self.order.load(Ordering::Acquire)).map(Cut::new);
         }
     }
 }
@@ -222,6 +234,18 @@ impl AsyncWrite for CutStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orders_keep_their_byte_count() {
+        assert_eq!(CutOrder::from_code(PASS), None);
+        for order in [CutOrder::Drop, CutOrder::AfterBody(0), CutOrder::AfterBody(37)] {
+            assert_eq!(CutOrder::from_code(order.code()), Some(order));
+        }
+        assert_eq!(
+            CutOrder::from_code(CutOrder::AfterBody(usize::MAX).code()),
+            Some(CutOrder::AfterBody(DROP - 2))
+        );
+    }
 
     #[test]
     fn a_truncating_cut_passes_the_head_and_part_of_the_body() {

@@ -138,7 +138,7 @@ mod tests {
         counters.ws(WsCount::AuthFailed);
         let expected = json!({
             "requests": {"auth/r/wallets": 2, "auth/r/permissions": 0, "auth/r/info/user": 0,
-                         "tickers": 0, "ticker": 0, "conf": 0, "platform/status": 1},
+                         "auth/r/positions": 0, "tickers": 0, "ticker": 0, "conf": 0, "platform/status": 1},
             "rejections": {"maintenance": 0, "unknown_key": 0, "bad_signature": 0, "bad_nonce": 1,
                            "bad_body": 0, "body_too_large": 0, "permission": 0, "unknown_symbol": 0,
                            "missing_symbols": 0, "not_found": 0, "method_not_allowed": 0,

@@ -10,6 +10,7 @@ pub(crate) enum Endpoint {
     Wallets,
     Permissions,
     UserInfo,
+    Positions,
     Tickers,
     Ticker,
     Conf,
@@ -17,10 +18,11 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 7] = [
+    pub(crate) const ALL: [Endpoint; 8] = [
         Endpoint::Wallets,
         Endpoint::Permissions,
         Endpoint::UserInfo,
+        Endpoint::Positions,
         Endpoint::Tickers,
         Endpoint::Ticker,
         Endpoint::Conf,
@@ -33,6 +35,7 @@ impl Endpoint {
             Endpoint::Wallets => "auth/r/wallets",
             Endpoint::Permissions => "auth/r/permissions",
             Endpoint::UserInfo => "auth/r/info/user",
+            Endpoint::Positions => "auth/r/positions",
             Endpoint::Tickers => "tickers",
             Endpoint::Ticker => "ticker",
             Endpoint::Conf => "conf",
@@ -51,17 +54,20 @@ impl Endpoint {
             Endpoint::Wallets
             | Endpoint::Permissions
             | Endpoint::UserInfo
+            | Endpoint::Positions
             | Endpoint::Ticker
             | Endpoint::Conf => 90,
         }
     }
 
     /// The permission scope an authenticated endpoint needs read access to. The docs don't say;
-    /// the spec infers `wallets` and `account` from the scope names. `permissions` needs none.
+    /// the spec infers `wallets`, `account` and `positions` from the scope names. `permissions`
+    /// needs none.
     pub(crate) const fn required_scope(self) -> Option<&'static str> {
         match self {
             Endpoint::Wallets => Some("wallets"),
             Endpoint::UserInfo => Some("account"),
+            Endpoint::Positions => Some("positions"),
             _ => None,
         }
     }
@@ -77,6 +83,7 @@ mod tests {
             assert_eq!(Endpoint::from_name(endpoint.name()), Some(endpoint));
         }
         assert_eq!(Endpoint::from_name("auth/r/wallets/hist"), None);
+        assert_eq!(Endpoint::from_name("auth/r/positions"), Some(Endpoint::Positions));
     }
 
     #[test]
@@ -88,6 +95,7 @@ mod tests {
                 ("auth/r/wallets", 90),
                 ("auth/r/permissions", 90),
                 ("auth/r/info/user", 90),
+                ("auth/r/positions", 90),
                 ("tickers", 30),
                 ("ticker", 90),
                 ("conf", 90),

@@ -20,7 +20,7 @@ use crate::reply::{self, Rejection};
 
 /// The body a `truncated` fault promises; only its first [`TRUNCATED_KEEP`] bytes are sent.
 pub(crate) const TRUNCATED_BODY: &str = r#"[["bfx-sim","this response was cut off by a truncated fault"]]"#;
-pub(crate) const TRUNCATED_KEEP: usize = TRUNCATED_BODY.len() / 2;
+const TRUNCATED_KEEP: usize = TRUNCATED_BODY.len() / 2;
 
 /// Longest `delay` accepted, so a typo cannot hang a connection (and shutdown) for days.
 const MAX_DELAY: Duration = Duration::from_secs(3600);

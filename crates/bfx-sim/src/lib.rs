@@ -7,21 +7,29 @@
 //! `serve_with` also takes [`SimOptions`] (the admin token, WebSocket timings and limits).
 //!
 //! # Layout
-//! - [`server`](crate::serve): routes, the shared runtime behind one lock, `serve`, `serve_with`.
+//! From the routes down to the state. No two files import each other, directly or in a loop: the
+//! handlers reach each other only through `shared`, which imports none of them.
+//! - [`server`](crate::serve): routes and `serve`, `serve_with`.
 //! - `admin`: the admin API under `/sim/…` and who may use it; `admin_edit`, `admin_ticker`: its
-//!   changes to wallets and tickers; `ws::admin`: its WebSocket commands.
+//!   changes to wallets and tickers; `ws::admin`: its WebSocket commands; `admin_reply`: the
+//!   answers both share.
+//! - `ws`: the WebSocket v2 endpoint `/ws/2` (auth, wallet pushes, ticker channel, heartbeats);
+//!   `ws::hub`: the part of it the shared state holds.
+//! - `auth`: the verification pipeline of `auth/…` requests.
+//! - `shared`: the state every handler shares (the runtime behind one lock, counters, the hub).
 //! - `fault`: injected faults and their queue; `connection`: connections a fault can cut short.
 //! - `counters`: requests per endpoint, refusals per reason, faults per kind, WebSocket counts.
-//! - `auth`: the verification pipeline of `auth/…` requests.
 //! - `account`, `public`: the bodies of the authenticated and public endpoints.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
-//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files.
-//! - `ws`: the WebSocket v2 endpoint `/ws/2` (auth, wallet pushes, ticker channel, heartbeats).
+//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files
+//!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
+//!
 
 mod account;
 mod admin;
 mod admin_edit;
+mod admin_reply;
 mod admin_ticker;
 mod auth;
 mod connection;
@@ -32,6 +40,7 @@ mod public;
 mod rate_limit;
 mod reply;
 mod server;
+mod shared;
 mod state;
 mod state_file;
 mod ws;

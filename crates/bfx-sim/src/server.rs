@@ -1,14 +1,10 @@
-//! The HTTP server: routes under `/v2/`, `/ws/2` and `/sim/`, the shared runtime state, `serve`.
+//! The HTTP server: routes under `/v2/`, `/ws/2` and `/sim/`, and `serve`.
 //!
-//! One `std::sync::Mutex` guards the state, the per-key nonces, the rate limiter and the queued
-//! faults; it is never held across an `.await`. Counters are atomics beside it, and the WebSocket
-//! hub too. Every request to an endpoint is counted and offered to the fault queue first.
+//! It only routes and serves: the state the handlers share lives in [`crate::shared`]. Every
+//! request to an endpoint is counted and offered to the fault queue first.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,111 +15,18 @@ use axum::http::HeaderMap;
 use axum::middleware::map_response_with_state;
 use axum::response::Response;
 use axum::routing::{get, post};
-use bfx_core::Nonce;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::admin::{self, AdminAccess};
 use crate::connection::{CutListener, Peer};
-use crate::counters::Counters;
 use crate::endpoint::Endpoint;
-use crate::fault::FaultQueue;
-use crate::rate_limit::RateLimiter;
 use crate::reply::{self, MAX_BODY_BYTES, Rejection};
+use crate::shared::Shared;
 use crate::state::SimState;
-use crate::ws::{self, WsConfig, WsHub};
+use crate::ws::{self, hub::WsConfig};
 use crate::{account, auth, public};
-
-/// Everything a request may read or change, behind one lock.
-#[derive(Debug)]
-pub(crate) struct Runtime {
-    pub(crate) state: SimState,
-    /// The last accepted nonce of each API key, shared by REST requests and WebSocket `auth`.
-    pub(crate) nonces: HashMap<String, Nonce>,
-    pub(crate) limiter: RateLimiter,
-    /// Faults queued by the admin API for the next requests.
-    pub(crate) faults: FaultQueue,
-}
-
-impl Runtime {
-    /// Check 1 for every endpoint: the client IP's budget for this endpoint.
-    pub(crate) fn admit(&mut self, ip: IpAddr, endpoint: Endpoint, now: Instant) -> Result<(), Duration> {
-        let admitted = self.limiter.admit(ip, endpoint, &self.state.limits, now);
-        if admitted.is_err() {
-            tracing::debug!(endpoint = endpoint.name(), %ip, "rate limited");
-        }
-        admitted
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Shared(Arc<Inner>);
-
-#[derive(Debug)]
-struct Inner {
-    runtime: Mutex<Runtime>,
-    counters: Counters,
-    /// Turns `true` when shutdown begins, so injected delays end and WebSocket sessions close
-    /// instead of holding it up.
-    stopping: watch::Receiver<bool>,
-    ws: WsHub,
-}
-
-impl Shared {
-    fn new(state: SimState, stopping: watch::Receiver<bool>, ws: WsConfig) -> Shared {
-        let runtime = Runtime {
-            state,
-            nonces: HashMap::new(),
-            limiter: RateLimiter::default(),
-            faults: FaultQueue::default(),
-        };
-        Shared(Arc::new(Inner {
-            runtime: Mutex::new(runtime),
-            counters: Counters::default(),
-            stopping,
-            ws: WsHub::new(ws),
-        }))
-    }
-
-    /// The runtime. A panic while it was held cannot leave it half-updated in a way that matters
-    /// more than stopping the emulator would, so a poisoned lock is used as is.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Runtime> {
-        self.0.runtime.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.0.counters
-    }
-
-    pub(crate) fn ws(&self) -> &WsHub {
-        &self.0.ws
-    }
-
-    /// Turns `true` when shutdown begins.
-    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
-        self.0.stopping.clone()
-    }
-
-    /// Answers a refused request and counts it. Logs the endpoint and the reason only: never
-    /// keys, signatures or bodies of authenticated requests.
-    pub(crate) fn refuse(&self, endpoint: Option<Endpoint>, rejection: Rejection) -> Response {
-        self.counters().rejection(rejection);
-        tracing::debug!(
-            endpoint = endpoint.map_or("-", Endpoint::name),
-            code = rejection.code(),
-            reason = rejection.message(),
-            "refused"
-        );
-        rejection.response()
-    }
-
-    /// Answers a request over its budget (HTTP 429) and counts it.
-    pub(crate) fn rate_limited(&self, remaining: Duration) -> Response {
-        self.counters().rate_limited();
-        reply::rate_limited(remaining)
-    }
-}
 
 /// How the emulator runs, beyond its state. `SimOptions::default()` is what [`serve`] uses.
 ///
@@ -241,6 +144,7 @@ fn router(shared: Shared, access: AdminAccess) -> Router {
         .route("/v2/auth/r/wallets", post(wallets))
         .route("/v2/auth/r/permissions", post(permissions))
         .route("/v2/auth/r/info/user", post(user_info))
+        .route("/v2/auth/r/positions", post(positions))
         .route("/v2/tickers", get(tickers))
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
@@ -269,7 +173,7 @@ async fn enter(shared: &Shared, peer: &Peer, endpoint: Endpoint) -> Option<Respo
     let fault = shared.lock().faults.take(endpoint)?;
     shared.counters().fault(fault.kind());
     tracing::debug!(endpoint = endpoint.name(), fault = fault.kind().name(), "fault injected");
-    fault.apply(peer, shared.0.stopping.clone()).await
+    fault.apply(peer, shared.stopping()).await
 }
 
 /// Runs an authenticated endpoint: faults, then the verification pipeline of [`auth::handle`].
@@ -315,6 +219,15 @@ async fn user_info(
     body: Body,
 ) -> Response {
     authenticated(shared, peer, Endpoint::UserInfo, headers, body, account::user_info).await
+}
+
+async fn positions(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    authenticated(shared, peer, Endpoint::Positions, headers, body, account::positions).await
 }
 
 /// Runs a public endpoint: faults, rate limit, then `answer` on the state (public endpoints still

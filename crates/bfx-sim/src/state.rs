@@ -1,8 +1,10 @@
-//! The emulated world: accounts with their keys and wallets, public tickers, conf lists, limits.
+//! The emulated world: accounts with their keys, wallets and open positions, public tickers, conf
+//! lists, limits.
 //!
-//! Amounts and ticker fields are kept as the JSON number texts the state file gave (validated at
-//! load), so responses carry them verbatim: `1e-8` stays `1e-8`, 18 decimals stay 18 decimals.
-//! Loading and validation live in [`crate::state_file`]; this module is the in-memory model.
+//! Amounts, position figures and ticker fields are kept as the JSON number texts the state file
+//! gave (validated at load), so responses carry them verbatim: `1e-8` stays `1e-8`, 18 decimals
+//! stay 18 decimals. Loading and validation live in [`crate::state_file`]; this module is the
+//! in-memory model.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +14,10 @@ use crate::endpoint::Endpoint;
 
 /// The built-in demo state, printed by `bfx sim --print-demo-state` as an example state file.
 pub const DEMO_STATE_TOML: &str = include_str!("demo.toml");
+
+/// When every emulated account was created: 2020-01-01T00:00:00Z, in milliseconds. Also the
+/// default creation time of a position the state file does not date.
+pub(crate) const MTS_ACCOUNT_CREATE: u64 = 1_577_836_800_000;
 
 /// The permission scopes Bitfinex documents, in the order `auth/r/permissions` lists them.
 pub(crate) const DOCUMENTED_SCOPES: [&str; 10] = [
@@ -69,6 +75,8 @@ pub(crate) struct Account {
     pub(crate) email: String,
     pub(crate) keys: Vec<ApiKey>,
     pub(crate) wallets: Vec<Wallet>,
+    /// Open positions, one per trading pair, in state-file order.
+    pub(crate) positions: Vec<Position>,
 }
 
 #[derive(Clone)]
@@ -145,6 +153,36 @@ pub(crate) struct Wallet {
     /// `None` is served as `null`.
     pub(crate) available: Option<String>,
     pub(crate) last_change: Option<String>,
+}
+
+/// An open position (`auth/r/positions`). Figures are JSON number texts, served verbatim; PL and
+/// the rest that Bitfinex computes are given by the state file, never computed here.
+#[derive(Debug, Clone)]
+pub(crate) struct Position {
+    /// A trading pair: `tBTCUSD`, `tBTCF0:USTF0`.
+    pub(crate) symbol: String,
+    /// `ACTIVE` or `CLOSED`.
+    pub(crate) status: String,
+    /// Positive long, negative short, never 0.
+    pub(crate) amount: String,
+    pub(crate) base_price: String,
+    pub(crate) margin_funding: String,
+    /// `0` daily, `1` term.
+    pub(crate) margin_funding_type: u8,
+    /// `None` is served as `null`.
+    pub(crate) pl: Option<String>,
+    pub(crate) pl_perc: Option<String>,
+    pub(crate) price_liq: Option<String>,
+    pub(crate) leverage: Option<String>,
+    /// Unique across the state.
+    pub(crate) id: u64,
+    /// Milliseconds since the epoch.
+    pub(crate) mts_create: u64,
+    pub(crate) mts_update: u64,
+    /// `TYPE`: `0` margin, `1` derivatives.
+    pub(crate) kind: u8,
+    pub(crate) collateral: String,
+    pub(crate) collateral_min: String,
 }
 
 /// A ticker: the symbol and the fields after it, each a JSON number text or `null`.
@@ -253,7 +291,7 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("main", "demo-main", "demo-main-secret", "account:r wallets:r"),
+                ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
                 ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
                 ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
                 ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),

@@ -2,14 +2,17 @@
 //!
 //! Unknown fields, amounts that are not JSON number texts, duplicate accounts or API keys, ticker
 //! rows of the wrong length and unknown permission values are refused with `FILE:LINE: reason`,
-//! the line taken from the offending value's span.
+//! the line taken from the offending value's span. Positions are checked in [`position`], single
+//! values in [`check`]; both answer a span and a reason, which this loader turns into the line.
+
+mod check;
+mod position;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
-use bfx_core::parse_json_number;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -99,6 +102,8 @@ struct AccountFile {
     key: Vec<KeyFile>,
     #[serde(default)]
     wallet: Vec<WalletFile>,
+    #[serde(default)]
+    position: Vec<position::PositionFile>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +151,10 @@ impl Loader<'_> {
             line: Some(self.line_of(span.start)),
             reason: reason.into(),
         }
+    }
+
+    fn refused(&self, refused: check::Refused) -> StateError {
+        self.error(refused.at, refused.reason)
     }
 
     fn build(&self, file: StateFile) -> Result<SimState, StateError> {
@@ -209,6 +218,7 @@ impl Loader<'_> {
         let mut names: HashMap<String, usize> = HashMap::new();
         let mut user_ids: HashMap<i64, usize> = HashMap::new();
         let mut api_keys: HashMap<String, usize> = HashMap::new();
+        let mut position_ids = position::PositionIds::default();
         let mut accounts = Vec::with_capacity(files.len());
         for file in files {
             let name_span = file.name.span();
@@ -244,8 +254,11 @@ impl Loader<'_> {
                 email: file.email,
                 keys,
                 wallets: self.wallets(file.wallet)?,
+                positions: position::positions(file.position, &mut position_ids, &|at| self.line_of(at))
+                    .map_err(|refused| self.refused(refused))?,
             });
         }
+        position::assign_ids(&mut accounts, &position_ids);
         Ok(accounts)
     }
 
@@ -386,10 +399,7 @@ impl Loader<'_> {
 
     /// Keeps a number's text as written, after checking it is a JSON number an exact decimal holds.
     fn number(&self, value: Spanned<String>, what: &str) -> Result<String, StateError> {
-        match parse_json_number(value.get_ref()) {
-            Ok(_) => Ok(value.into_inner()),
-            Err(e) => Err(self.error(value.span(), format!("{what}: {e}"))),
-        }
+        check::number(value, what).map_err(|refused| self.refused(refused))
     }
 }
 

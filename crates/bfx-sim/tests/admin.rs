@@ -219,7 +219,7 @@ async fn counters_count_requests_and_every_refusal() {
     sim.auth("auth/r/permissions", "k-alice", "s-alice", NONCE + 9, None).await; // maintenance
     let (status, counters) = sim.admin("GET", "/sim/counters", None).await;
     let expected = json!({
-        "requests": {"auth/r/wallets": 6, "auth/r/permissions": 1, "auth/r/info/user": 1, "tickers": 2,
+        "requests": {"auth/r/wallets": 6, "auth/r/permissions": 1, "auth/r/info/user": 1, "auth/r/positions": 0, "tickers": 2,
                      "ticker": 1, "conf": 0, "platform/status": 0},
         "rejections": {"maintenance": 1, "unknown_key": 1, "bad_signature": 1, "bad_nonce": 1, "bad_body": 1,
                        "body_too_large": 1, "permission": 1, "unknown_symbol": 1, "missing_symbols": 1,

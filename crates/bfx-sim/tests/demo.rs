@@ -8,7 +8,7 @@ mod common;
 
 use std::str::FromStr;
 
-use bfx_core::{Ticker, WalletRow, format_decimal, parse_json_number};
+use bfx_core::{Position, Ticker, WalletRow, format_decimal, parse_json_number};
 use bfx_sim::{DEMO_STATE_TOML, SimState};
 use common::Sim;
 use rust_decimal::Decimal;
@@ -167,7 +167,7 @@ fn demo_accounts_and_keys() {
     assert_eq!(
         listed,
         [
-            ("main", "demo-main", "demo-main-secret", "account:r wallets:r"),
+            ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
             ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
             ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
             ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
@@ -212,6 +212,57 @@ async fn demo_is_served_in_shapes_bfx_core_parses() {
     }
     let eth = wallets.iter().find(|w| w.currency == "ETH").unwrap();
     assert_eq!(eth.balance, Decimal::from_str("0.123456789012345678").unwrap());
+}
+
+/// Bitfinex's fee to close a position, which its PL includes (spec: `auth/r/positions`).
+const CLOSE_FEE: &str = "0.002";
+
+#[tokio::test]
+async fn demo_positions_are_served_and_agree_with_the_tickers() {
+    let sim = Sim::start(SimState::demo()).await;
+    let reply = sim.auth("auth/r/positions", "demo-main", "demo-main-secret", NONCE, Some(b"{}")).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let rows: Vec<Vec<serde_json::Value>> = serde_json::from_str(&reply.body).unwrap();
+    assert!(rows.iter().all(|row| row.len() == 20), "{reply:?}");
+    let positions: Vec<Position> = bfx_core::parse_positions(reply.body.as_bytes()).unwrap();
+    let held: Vec<(&str, &str, Decimal)> =
+        positions.iter().map(|p| (p.symbol.as_str(), p.status.as_str(), p.amount)).collect();
+    assert_eq!(held, [("tBTCUSD", "ACTIVE", dec("0.2")), ("tETHUSD", "ACTIVE", dec("-1.5"))]);
+
+    for position in &positions {
+        let last = last_price(&sim, &position.symbol).await;
+        let pl = position.pl.unwrap_or_else(|| panic!("{}: PL is null", position.symbol));
+        // Long in profit when the price rose above the entry, short at a loss: the sign of PL
+        // follows (last - base) x amount.
+        let gross = (last - position.base_price) * position.amount;
+        assert!(
+            pl.is_sign_positive() == gross.is_sign_positive(),
+            "{}: PL {pl}, gross {gross}",
+            position.symbol
+        );
+        // And its value: the fee to close included, rounded to cents.
+        let expected = gross - dec(CLOSE_FEE) * last * position.amount.abs();
+        assert_eq!(pl, expected.round_dp(2), "{} PL", position.symbol);
+        assert_eq!(position.kind, Some(0), "{}: a margin position", position.symbol);
+    }
+    let btc = &positions[0];
+    assert!(btc.base_price < last_price(&sim, "tBTCUSD").await && btc.pl > Some(Decimal::ZERO));
+    let eth = &positions[1];
+    assert!(eth.base_price < last_price(&sim, "tETHUSD").await && eth.pl < Some(Decimal::ZERO));
+    // Position ids are distinct, as on Bitfinex.
+    assert_ne!(btc.id, eth.id);
+
+    // main trades on margin: its margin wallet is what the positions draw on.
+    let (main, _) = wallets(&sim, "demo-main", "demo-main-secret", NONCE + 1).await;
+    assert!(main.iter().any(|w| w.wallet_type.as_str() == "margin" && w.currency == "USD"));
+
+    // Every other demo key lacks positions read: a client sees the refusal.
+    for key in SimState::demo().keys().into_iter().filter(|k| k.account != "main") {
+        assert!(!key.permissions.contains("positions"), "{key:?}");
+        sim.auth("auth/r/positions", &key.key, &key.secret, NONCE + 2, None)
+            .await
+            .assert_error(10001, "api_key: permission invalid");
+    }
 }
 
 #[tokio::test]

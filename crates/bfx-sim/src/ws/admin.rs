@@ -13,10 +13,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::InfoCode;
-use crate::admin::{error, read};
+use super::frames::InfoCode;
+use crate::admin_reply::{error, read};
 use crate::reply;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 pub(crate) fn router() -> Router<Shared> {
     Router::new()

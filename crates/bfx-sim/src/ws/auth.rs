@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::frames;
-use crate::server::{Runtime, Shared};
+use crate::shared::{Runtime, Shared, accept_nonce};
 
 /// A verified `auth`: what the session keeps, and the frames to send in order.
 #[derive(Debug)]
@@ -80,7 +80,7 @@ pub(crate) fn authenticate(shared: &Shared, text: &str) -> Result<Authorized, Re
     let seq = shared.ws().seq();
     let Runtime { state, nonces, .. } = &mut *runtime;
     let (account, key) = state.find_key(&frame.api_key).ok_or(INVALID_KEY)?;
-    if !crate::auth::accept_nonce(nonces, &key.key, nonce) {
+    if !accept_nonce(nonces, &key.key, nonce) {
         return Err(BAD_NONCE);
     }
     let wallets = key.access("wallets").read;

@@ -13,10 +13,12 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::{InfoCode, SessionGuard, WsEvent, aum, auth, frames};
+use super::frames::{self, InfoCode};
+use super::hub::WsEvent;
+use super::{aum, auth};
 use crate::account::wallet_row;
 use crate::counters::WsCount;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// A send that takes longer means the client stopped reading: the connection is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,6 +75,24 @@ struct Session {
     tickers: Vec<TickerChannel>,
 }
 
+/// Counts a session in the hub from its upgrade until it ends (dropped with the session, or with
+/// the upgrade callback if the upgrade fails).
+#[derive(Debug)]
+pub(crate) struct SessionGuard(Shared);
+
+impl SessionGuard {
+    pub(crate) fn new(shared: Shared) -> SessionGuard {
+        shared.ws().session_opened();
+        SessionGuard(shared)
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.ws().session_closed();
+    }
+}
+
 /// Runs one connection to its end, then closes it as that end requires.
 pub(crate) async fn run(socket: WebSocket, shared: Shared, ip: IpAddr, guard: SessionGuard) {
     let events = shared.ws().subscribe();
@@ -104,11 +124,11 @@ enum Input {
 
 impl Session {
     async fn serve(&mut self) -> End {
-        let welcome = frames::welcome(&self.shared.ws().server_id, self.shared.lock().state.operative);
+        let welcome = frames::welcome(self.shared.ws().server_id(), self.shared.lock().state.operative);
         if let Err(end) = self.send(welcome).await {
             return end;
         }
-        let period = self.shared.ws().config.heartbeat;
+        let period = self.shared.ws().heartbeat();
         let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {

@@ -1,0 +1,173 @@
+//! The WebSocket hub: how admin changes reach the open sessions, how many sessions are live, and
+//! the per-IP connection limit. It lives in the shared state, so it knows nothing of sessions or
+//! handlers; what a change looks like on the wire is built here, under the runtime lock.
+//!
+//! Admin edits publish events on a broadcast channel while they hold the runtime lock, numbered in
+//! that order; a session's snapshot records the number it reflects, so no change is lost or sent
+//! twice. The hub also counts live sessions, so `serve` can wait for them to close.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
+
+use super::frames::{self, InfoCode};
+use super::{aum, limit};
+use crate::state::SimState;
+
+/// Events a session may fall behind by before it is closed (it would otherwise miss changes).
+const EVENT_BACKLOG: usize = 1024;
+
+/// How the endpoint behaves, from [`crate::SimOptions`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WsConfig {
+    pub(crate) heartbeat: Duration,
+    pub(crate) connections_per_window: u32,
+    pub(crate) connection_window: Duration,
+}
+
+/// What the admin API tells the sessions.
+#[derive(Debug, Clone)]
+pub(crate) enum WsEvent {
+    /// A wallet of `account` changed: `row` for `wu`, `totals` for `bu`.
+    Wallet {
+        seq: u64,
+        account: String,
+        row: String,
+        totals: String,
+    },
+    /// A ticker changed: its fields after the symbol, joined.
+    Ticker {
+        seq: u64,
+        symbol: String,
+        fields: String,
+    },
+    Info(InfoCode),
+    /// Close every connection without a close frame.
+    Drop,
+}
+
+#[derive(Debug)]
+pub(crate) struct WsHub {
+    config: WsConfig,
+    events: broadcast::Sender<WsEvent>,
+    /// Number of the last data event; changed and read under the runtime lock only.
+    seq: AtomicU64,
+    heartbeats: AtomicBool,
+    /// Live sessions, including upgrades not yet finished.
+    sessions: watch::Sender<usize>,
+    limiter: Mutex<limit::ConnectionLimiter>,
+    next_chan_id: AtomicU64,
+    server_id: String,
+}
+
+impl WsHub {
+    pub(crate) fn new(config: WsConfig) -> WsHub {
+        WsHub {
+            config,
+            events: broadcast::channel(EVENT_BACKLOG).0,
+            seq: AtomicU64::new(0),
+            heartbeats: AtomicBool::new(true),
+            sessions: watch::Sender::new(0),
+            limiter: Mutex::new(limit::ConnectionLimiter::default()),
+            // Bitfinex's channel ids are large numbers; any non-zero id unique per connection does.
+            next_chan_id: AtomicU64::new(100),
+            server_id: frames::uuid_like(),
+        }
+    }
+
+    /// Publishes a wallet change made through the admin API; `state` is the state the change was
+    /// made in, still under the runtime lock. An unknown account or wallet publishes nothing.
+    pub(crate) fn wallet_changed(&self, state: &SimState, account: &str, wallet_type: &str, currency: &str) {
+        let Some(holder) = state.accounts.iter().find(|a| a.name == account) else { return };
+        let Some(wallet) =
+            holder.wallets.iter().find(|w| w.wallet_type == wallet_type && w.currency == currency)
+        else {
+            return;
+        };
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let row = crate::account::wallet_row(wallet, None);
+        let totals = aum::totals(state, holder);
+        // No receiver (no connection) is not an error.
+        let _ = self.events.send(WsEvent::Wallet { seq, account: account.to_owned(), row, totals });
+    }
+
+    /// Publishes a ticker change made through the admin API, like [`WsHub::wallet_changed`].
+    pub(crate) fn ticker_changed(&self, state: &SimState, symbol: &str) {
+        let Some(ticker) = state.ticker(symbol) else { return };
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let fields = ticker.fields.join(",");
+        let _ = self.events.send(WsEvent::Ticker { seq, symbol: symbol.to_owned(), fields });
+    }
+
+    /// Sends an info event to every connection; returns how many connections there were.
+    pub(crate) fn info(&self, code: InfoCode) -> usize {
+        let _ = self.events.send(WsEvent::Info(code));
+        self.live()
+    }
+
+    /// Drops every connection; returns how many there were.
+    pub(crate) fn drop_all(&self) -> usize {
+        let _ = self.events.send(WsEvent::Drop);
+        self.live()
+    }
+
+    pub(crate) fn set_heartbeats(&self, enabled: bool) {
+        self.heartbeats.store(enabled, Ordering::Relaxed);
+    }
+
+    pub(crate) fn heartbeats(&self) -> bool {
+        self.heartbeats.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        *self.sessions.borrow()
+    }
+
+    /// Waits until every session has closed, or `limit` has passed.
+    pub(crate) async fn closed(&self, limit: Duration) {
+        let mut sessions = self.sessions.subscribe();
+        if tokio::time::timeout(limit, sessions.wait_for(|n| *n == 0)).await.is_err() {
+            tracing::warn!(open = self.live(), "WebSocket sessions still open at shutdown");
+        }
+    }
+
+    /// Counts a session from its upgrade on; [`WsHub::session_closed`] ends the count.
+    pub(crate) fn session_opened(&self) {
+        self.sessions.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn session_closed(&self) {
+        self.sessions.send_modify(|n| *n = n.saturating_sub(1));
+    }
+
+    /// Time between heartbeats on each channel.
+    pub(crate) fn heartbeat(&self) -> Duration {
+        self.config.heartbeat
+    }
+
+    /// The id this server sends in its welcome frame.
+    pub(crate) fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<WsEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn next_chan_id(&self) -> u64 {
+        self.next_chan_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        limiter.admit(ip, self.config.connections_per_window, self.config.connection_window, now)
+    }
+}
