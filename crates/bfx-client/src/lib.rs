@@ -13,7 +13,8 @@
 //!   `platform_status`; [`builder`]: [`ClientBuilder`].
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
-//! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
+//! - [`error`]: [`Error`] (WebSocket failures: [`SocketError`]) and its [`ErrorKind`], which callers
+//!   map to messages and exit codes.
 
 pub mod builder;
 pub mod client;
@@ -30,7 +31,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Symbols};
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, SocketError};
 pub use limiter::{RateLimits, WaitEvent, WaitReason};
 pub use nonce_store::NonceStore;
 pub use retry::{RetryDecision, RetryPolicy, retry_decision};

@@ -103,15 +103,15 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128) -> Value {
             let (name, reason, extra) = match state {
                 StreamState::Connecting => ("connecting", None, json!({})),
                 StreamState::Live => ("live", None, json!({})),
-                StreamState::Reconnecting { attempt, after, reason } => (
+                StreamState::Reconnecting { attempt, after, error } => (
                     "reconnecting",
-                    Some(reason.clone()),
+                    Some(error.to_string()),
                     json!({"attempt": attempt, "retry_in_ms": after.as_millis()}),
                 ),
-                StreamState::Polling { reason } => ("polling", Some(reason.clone()), json!({})),
+                StreamState::Polling { error } => ("polling", Some(error.to_string()), json!({})),
                 StreamState::Maintenance => ("maintenance", None, json!({})),
-                StreamState::Failed { reason, kind } => {
-                    ("failed", Some(reason.clone()), json!({"kind": kind_name(*kind)}))
+                StreamState::Failed { error } => {
+                    ("failed", Some(error.to_string()), json!({"kind": kind_name(error.kind())}))
                 }
                 _ => ("unknown", None, json!({})),
             };
@@ -143,7 +143,8 @@ fn now_ms() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bfx_client::ErrorKind;
+    use bfx_client::{Error, SocketError};
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn row(json: &str) -> WalletRow {
@@ -166,13 +167,14 @@ mod tests {
         let reconnecting = StreamState::Reconnecting {
             attempt: 2,
             after: Duration::from_millis(750),
-            reason: "closed".into(),
+            error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false })),
         };
         assert_eq!(
             event_json("a", &StreamEvent::Status(reconnecting), 1),
-            json!({"event": "status", "account": "a", "ts": 1, "state": "reconnecting", "reason": "closed", "attempt": 2, "retry_in_ms": 750})
+            json!({"event": "status", "account": "a", "ts": 1, "state": "reconnecting", "reason": "the connection ended", "attempt": 2, "retry_in_ms": 750})
         );
-        let failed = StreamState::Failed { reason: "apikey: invalid".into(), kind: ErrorKind::Auth };
+        let refused = Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() };
+        let failed = StreamState::Failed { error: Arc::new(refused) };
         assert_eq!(event_json("a", &StreamEvent::Status(failed), 1)["kind"], "auth");
         assert_eq!(event_json("a", &StreamEvent::Status(StreamState::Live), 1)["reason"], Value::Null);
     }

@@ -269,9 +269,7 @@ fn state_cell(state: &StreamState) -> (String, Style) {
         }
         StreamState::Polling { .. } => ("polling (REST)".into(), Style::new().fg(Color::Cyan)),
         StreamState::Maintenance => ("maintenance".into(), Style::new().fg(Color::Yellow)),
-        StreamState::Failed { reason, .. } => {
-            (ellipsis(&format!("failed: {reason}")), Style::new().fg(Color::Red))
-        }
+        StreamState::Failed { error } => (ellipsis(&format!("failed: {error}")), Style::new().fg(Color::Red)),
         _ => ("unknown".into(), Style::new()),
     }
 }
@@ -314,11 +312,26 @@ pub fn age_text(age: Duration) -> String {
 mod tests {
     use super::*;
     use crate::watch::model::tests::{market, row};
-    use bfx_client::{ErrorKind, StreamEvent, TickerEvent};
+    use bfx_client::{Error, SocketError, StreamEvent, TickerEvent};
     use bfx_core::{PriceKind, parse_trading_ticker};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use std::collections::HashMap;
+    use std::sync::Arc;
+
+    fn closed() -> Arc<Error> {
+        Arc::new(Error::Socket(SocketError::Closed {
+            code: None,
+            reason: String::new(),
+            awaiting_auth: false,
+        }))
+    }
+
+    fn refused(message: &str) -> StreamState {
+        StreamState::Failed {
+            error: Arc::new(Error::WsAuth { code: Some(10100), message: message.to_owned() }),
+        }
+    }
 
     fn render(model: &Model, at: Instant) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(100, 20)).unwrap();
@@ -363,7 +376,7 @@ mod tests {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
         let reconnecting =
-            StreamState::Reconnecting { attempt: 2, after: Duration::from_secs(1), reason: "closed".into() };
+            StreamState::Reconnecting { attempt: 2, after: Duration::from_secs(1), error: closed() };
         model.apply("cold", StreamEvent::Status(reconnecting), later(t0, 20));
         insta::assert_snapshot!(render(&model, later(t0, 25)).backend());
     }
@@ -372,7 +385,7 @@ mod tests {
     fn polling_is_current() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        model.apply("main", StreamEvent::Status(StreamState::Polling { reason: "refused".into() }), t0);
+        model.apply("main", StreamEvent::Status(StreamState::Polling { error: closed() }), t0);
         insta::assert_snapshot!(render(&model, later(t0, 65)).backend());
     }
 
@@ -380,8 +393,7 @@ mod tests {
     fn old_prices_make_the_total_stale() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        let down =
-            StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), reason: "x".into() };
+        let down = StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), error: closed() };
         model.apply_ticker(TickerEvent::Status(down));
         let dim_at = |terminal: &Terminal<TestBackend>, text: &str| {
             let buffer = terminal.backend().buffer();
@@ -402,8 +414,7 @@ mod tests {
         // Every value is dim, not only the total.
         assert!(dim_at(&old, "250,000.00") && dim_at(&old, "325,000.00") && dim_at(&old, "333,000.00"));
         // With an account not live too, one note says both.
-        let reconnecting =
-            StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, reason: "x".into() };
+        let reconnecting = StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, error: closed() };
         model.apply("cold", StreamEvent::Status(reconnecting), later(t0, 45));
         let text = format!("{}", render(&model, later(t0, 45)).backend());
         assert!(text.contains("stale (1 account not live, prices 45s old)"), "{text}");
@@ -413,8 +424,7 @@ mod tests {
     fn failed() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        let failed = StreamState::Failed { reason: "key rejected (10100)".into(), kind: ErrorKind::Auth };
-        model.apply("cold", StreamEvent::Status(failed), later(t0, 1));
+        model.apply("cold", StreamEvent::Status(refused("apikey: invalid")), later(t0, 1));
         insta::assert_snapshot!(render(&model, later(t0, 2)).backend());
     }
 
@@ -474,14 +484,13 @@ mod tests {
         assert!(!fits(width - 1, 14) && !fits(width, height - 1));
         // A long failure reason is shortened, not the numbers beside it.
         let mut failed = two_accounts(t0);
-        let reason = "apikey: invalid (10100) ".repeat(5);
-        failed.apply("cold", StreamEvent::Status(StreamState::Failed { reason, kind: ErrorKind::Auth }), t0);
+        failed.apply("cold", StreamEvent::Status(refused(&"apikey: invalid ".repeat(5))), t0);
         let mut terminal = Terminal::new(TestBackend::new(100, height)).unwrap();
         let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
         terminal.draw(|frame| draw(frame, &failed, &clock)).unwrap();
         let text = format!("{}", terminal.backend());
         assert!(
-            text.contains("failed: apikey: invalid (10100) apikey:…") && text.contains("stale 250,000.00"),
+            text.contains("failed: WebSocket auth refused: 10100 \"…") && text.contains("stale 250,000.00"),
             "{text}"
         );
     }
