@@ -72,7 +72,7 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
             Some(format!(
                 "Bitfinex answers this both for an unknown key and for a secret that does not belong to the key: \
                  check the key for typos, that it was not deleted or created on another account (Bitfinex → Account → API Keys), \
-                 and that the secret in {secret_source} belongs to it"
+                 and that the secret belongs to it (check {secret_source})"
             )),
         ),
         Error::WsAuth { code, message } if error.kind() == ErrorKind::Nonce => (

@@ -8,6 +8,7 @@
 //! as current; a state that follows a failure says it as `bfx balances` would (message, hint,
 //! code and kind).
 
+mod failures;
 mod model;
 mod screen;
 mod tui;
@@ -77,7 +78,7 @@ impl SecretSources {
     }
 
     pub fn of(&self, account: &str) -> &str {
-        self.0.get(account).map_or("the account's API secret", String::as_str)
+        self.0.get(account).map_or("the account's secret", String::as_str)
     }
 }
 
