@@ -268,7 +268,8 @@ impl Error {
         }
     }
 
-    /// Bitfinex's error code, when the exchange sent one.
+    /// Bitfinex's code, when the exchange sent one: an error code (REST or WebSocket), or the
+    /// `info` code 20051 of a restart that ended a WebSocket connection.
     pub fn code(&self) -> Option<i64> {
         match self {
             Error::Api { code, .. } => Some(*code),

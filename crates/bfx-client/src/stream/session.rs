@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
@@ -176,29 +177,23 @@ pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Res
         };
         match frame {
             Some(Ok(Message::Text(text))) => return Ok(text),
-            Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-            other => return Err(connection_over(other, false)),
+            Some(Ok(Message::Close(close))) => return Err(closed(close, false)),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(SocketError::Broken { cause: e.to_string(), awaiting_auth: false }),
+            None => return Err(SocketError::Ended { awaiting_auth: false }),
         }
     }
 }
 
-/// Why a connection is over, from what reading it gave (neither text nor a ping): nothing, a
-/// failure, or a close frame; `awaiting_auth` while the reply to `auth` was awaited.
-fn connection_over(
-    frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
-    awaiting_auth: bool,
-) -> SocketError {
-    match frame {
-        Some(Err(e)) => SocketError::Broken { cause: e.to_string(), awaiting_auth },
-        Some(Ok(Message::Close(Some(close)))) => SocketError::Closed {
+/// The server's close frame (with its code and reason, when it gave them) as the connection's end.
+fn closed(close: Option<CloseFrame>, awaiting_auth: bool) -> SocketError {
+    match close {
+        Some(close) => SocketError::Closed {
             code: Some(u16::from(close.code)),
             reason: close.reason.as_str().to_owned(),
             awaiting_auth,
         },
-        Some(Ok(Message::Close(None))) => {
-            SocketError::Closed { code: None, reason: String::new(), awaiting_auth }
-        }
-        _ => SocketError::Ended { awaiting_auth },
+        None => SocketError::Closed { code: None, reason: String::new(), awaiting_auth },
     }
 }
 
@@ -212,8 +207,12 @@ async fn auth_reply(ws: &mut Socket) -> Result<Reply, End> {
                 Inbound::Info { code: Some(INFO_RESTART) } => return Err(lost(SocketError::Restarting)),
                 _ => {}
             },
-            Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-            other => return Err(lost(connection_over(other, true))),
+            Some(Ok(Message::Close(close))) => return Err(lost(closed(close, true))),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                return Err(lost(SocketError::Broken { cause: e.to_string(), awaiting_auth: true }));
+            }
+            None => return Err(lost(SocketError::Ended { awaiting_auth: true })),
         }
     }
 }
