@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use bfx_client::{Error, ErrorKind};
+use bfx_client::{Error, ErrorKind, SocketError};
 
 /// The documented exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +40,8 @@ pub struct Diagnosis {
     pub hint: Option<String>,
 }
 
-/// Explains a client error. `secret_source` names where the account's secret came from
-/// (e.g. `BFX_API_SECRET`), for hints.
+/// Explains a client error, from a REST request or a WebSocket stream. `secret_source` names
+/// where the account's secret came from (e.g. `BFX_API_SECRET`), for hints.
 pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
     let (message, hint) = match error {
         Error::Api { code: 10100, message, .. } if message.contains("digest") => (
@@ -64,10 +64,29 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
         ),
         Error::Api { code, message, .. } if error.kind() == ErrorKind::Nonce => (
             format!("Bitfinex rejected the nonce as too small ({}: {code} {message})", endpoint(error)),
-            Some("this key has already been used with larger nonces, most likely by another program using the same key \
-                  (some tools count in milliseconds, bfx in microseconds, but once a key has seen a larger nonce, smaller ones fail for good); \
-                  give each program its own API key".into()),
+            Some(NONCE_HINT.into()),
         ),
+        // Over the WebSocket, an unknown key and a wrong secret get the same answer.
+        Error::WsAuth { code: Some(code @ 10100), message } => (
+            format!("Bitfinex refused the API key or its signature (WebSocket auth: {code} {message})"),
+            Some(format!(
+                "Bitfinex answers this both for an unknown key and for a secret that does not belong to the key: \
+                 check the key for typos, that it was not deleted or created on another account (Bitfinex → Account → API Keys), \
+                 and that the secret belongs to it (check {secret_source})"
+            )),
+        ),
+        Error::WsAuth { code, message } if error.kind() == ErrorKind::Nonce => (
+            format!("Bitfinex rejected the nonce as too small (WebSocket auth: {})", coded(*code, message)),
+            Some(NONCE_HINT.into()),
+        ),
+        Error::WsAuth { code, message } if error.kind() == ErrorKind::Permission => (
+            format!("the API key lacks a permission the account stream needs (WebSocket auth: {})", coded(*code, message)),
+            Some("following balances needs the key's \"Wallets\" read permission; edit the key on Bitfinex, and keep it read-only".into()),
+        ),
+        Error::WsAuth { code, message } => {
+            (format!("Bitfinex refused the WebSocket auth ({})", coded(*code, message)), None)
+        }
+        Error::Socket(socket) => (error.to_string(), socket_hint(socket)),
         Error::Api { code: 20060, message, .. } => (
             format!("Bitfinex is in maintenance ({}: 20060 {message})", endpoint(error)),
             Some("try again in a few minutes".into()),
@@ -104,6 +123,97 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
     Diagnosis { message, hint }
 }
 
+const NONCE_HINT: &str = "this key has already been used with larger nonces, most likely by another program using the same key \
+    (some tools count in milliseconds, bfx in microseconds, but once a key has seen a larger nonce, smaller ones fail for good); \
+    give each program its own API key";
+
+/// What to do when a WebSocket connection cannot be had; nothing when bfx copes by itself
+/// (it reconnects, and polls REST meanwhile).
+fn socket_hint(socket: &SocketError) -> Option<String> {
+    let setting = "check the --ws-url / BFX_WS_URL setting";
+    match socket {
+        SocketError::Url { .. } | SocketError::TlsSetup { .. } => Some(setting.into()),
+        SocketError::Connect { .. } => Some("check the network, or the --ws-url / BFX_WS_URL setting".into()),
+        SocketError::Upgrade { status: Some(500..), .. } => {
+            Some("the exchange or a proxy in front of it is having trouble; try again shortly".into())
+        }
+        SocketError::Upgrade { status: Some(_), .. } => {
+            Some(format!("that URL answers HTTP but is not a WebSocket endpoint: {setting}"))
+        }
+        _ => None,
+    }
+}
+
 fn endpoint(error: &Error) -> &'static str {
     error.endpoint().unwrap_or("request")
+}
+
+/// `10100 apikey: invalid`, or the message alone.
+fn coded(code: Option<i64>, message: &str) -> String {
+    match code {
+        Some(code) => format!("{code} {message}"),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ws_auth(code: i64, message: &str) -> Error {
+        Error::WsAuth { code: Some(code), message: message.to_owned() }
+    }
+
+    #[test]
+    fn a_refused_websocket_auth_is_explained_like_a_rest_refusal() {
+        let d = diagnose(&ws_auth(10100, "apikey: invalid"), "BFX_MAIN_SECRET");
+        assert_eq!(
+            d.message,
+            "Bitfinex refused the API key or its signature (WebSocket auth: 10100 apikey: invalid)"
+        );
+        // Both causes, since the WebSocket does not tell them apart; the secret's source named.
+        let hint = d.hint.unwrap();
+        assert!(hint.contains("check the key for typos") && hint.contains("BFX_MAIN_SECRET"), "{hint}");
+        // A nonce refusal gets the very hint `bfx balances` gives for REST's.
+        let rest = Error::Api {
+            endpoint: "auth/r/wallets",
+            status: 500,
+            code: 10114,
+            message: "nonce: small".into(),
+        };
+        let (ws, rest) = (diagnose(&ws_auth(10114, "nonce: small"), "S"), diagnose(&rest, "S"));
+        assert_eq!(
+            ws.message,
+            "Bitfinex rejected the nonce as too small (WebSocket auth: 10114 nonce: small)"
+        );
+        assert_eq!((ws.hint.as_deref(), rest.hint.is_some()), (rest.hint.as_deref(), true));
+        let permission = diagnose(&ws_auth(10001, "api_key: permission invalid"), "S");
+        assert!(permission.message.starts_with("the API key lacks a permission"), "{permission:?}");
+        let other = diagnose(&Error::WsAuth { code: None, message: "auth: dup".into() }, "S");
+        assert_eq!(
+            (other.message.as_str(), other.hint),
+            ("Bitfinex refused the WebSocket auth (auth: dup)", None)
+        );
+    }
+
+    #[test]
+    fn socket_failures_say_what_happened_and_what_to_do_when_anything_helps() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let connect = Error::Socket(SocketError::Connect { url: "ws://h:1/ws/2".into(), cause: refused });
+        let d = diagnose(&connect, "S");
+        assert!(d.message.starts_with("cannot connect to ws://h:1/ws/2: "), "{d:?}");
+        assert_eq!(d.hint.as_deref(), Some("check the network, or the --ws-url / BFX_WS_URL setting"));
+        let upgrade = |status| {
+            Error::Socket(SocketError::Upgrade { url: "ws://h/x".into(), status, cause: "HTTP error".into() })
+        };
+        assert!(diagnose(&upgrade(Some(404)), "S").hint.unwrap().contains("not a WebSocket endpoint"));
+        assert!(diagnose(&upgrade(Some(502)), "S").hint.unwrap().contains("try again shortly"));
+        // bfx reconnects by itself: nothing for the user to do.
+        let silent = Error::Socket(SocketError::Silent { silence: Duration::from_secs(30) });
+        assert_eq!(
+            diagnose(&silent, "S"),
+            Diagnosis { message: "no message or heartbeat for 30s".into(), hint: None }
+        );
+    }
 }

@@ -137,6 +137,8 @@ fn refused_websocket_falls_back_to_polling() {
     let watch = Watch::start(home.path(), &env);
     let polling = watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
     assert!(polling["reason"].as_str().unwrap().contains("cannot connect"), "{polling}");
+    assert_eq!((&polling["code"], &polling["kind"]), (&Value::Null, &Value::from("network")), "{polling}");
+    assert!(polling["hint"].as_str().unwrap().contains("BFX_WS_URL"), "{polling}");
     assert_eq!(btc(&watch.until("snapshot", |e| e["event"] == "snapshot")), "2.5");
     admin(
         &sim.url,
@@ -164,6 +166,10 @@ fn a_rejected_key_fails_for_good() {
     assert_eq!(out.status.code(), Some(3), "{text}");
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!((last["state"].as_str(), last["kind"].as_str()), (Some("failed"), Some("auth")));
+    // Bitfinex's code and kind as `balances --json` has them, and what `balances` would say.
+    assert_eq!(last["code"], 10100, "{last}");
+    assert!(last["reason"].as_str().unwrap().contains("10100 apikey: invalid"), "{last}");
+    assert!(last["hint"].as_str().unwrap().contains("BFX_API_SECRET"), "{last}");
     assert!(!text.contains("CANARY"));
 }
 

@@ -72,8 +72,10 @@ impl Drop for Tmux {
     }
 }
 
-/// The clock (`12:34:56 UTC`) and the AGE column (`3s`, `1m05s`) vary from run to run.
+/// The clock (`12:34:56 UTC`) and the AGE column (`3s`, `1m05s`) vary from run to run, in width
+/// too (`9s`, `10s`): an age is masked with the padding before it (the column is right-aligned).
 fn masked(screen: &str) -> String {
+    const AGE: &str = "<age>";
     screen
         .lines()
         .map(|line| {
@@ -86,12 +88,16 @@ fn masked(screen: &str) -> String {
                         && word[..word.len() - 1].chars().all(|c| c.is_ascii_digit() || c == 'm');
                     match (is_clock, is_age) {
                         (true, _) => "HH:MM:SS".to_owned(),
-                        (_, true) => "#".repeat(word.len()),
+                        (_, true) => AGE.to_owned(),
                         _ => word.to_owned(),
                     }
                 })
                 .collect();
-            words.join(" ").trim_end().to_owned()
+            let mut line = words.join(" ").trim_end().to_owned();
+            while line.contains(&format!("  {AGE}")) {
+                line = line.replace(&format!("  {AGE}"), &format!(" {AGE}"));
+            }
+            line
         })
         .collect::<Vec<_>>()
         .join("\n")

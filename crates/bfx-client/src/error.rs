@@ -1,6 +1,7 @@
-//! The client's error type. Every variant names the endpoint; exchange errors keep Bitfinex's code
-//! and message; unreadable responses keep the HTTP status and the first bytes of the body. No
-//! variant ever holds a secret.
+//! The client's error type. Every REST variant names the endpoint; exchange errors keep Bitfinex's
+//! code and message (over REST and over the WebSocket); unreadable responses keep the HTTP status
+//! and the first bytes of the body; WebSocket failures say how the connection was lost
+//! ([`SocketError`]). No variant ever holds a secret.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,6 +77,136 @@ pub enum Error {
 
     #[error("cannot set up the HTTP client")]
     Build(#[source] reqwest::Error),
+
+    /// The WebSocket server refused `auth`:
+    /// `{"event":"auth","status":"FAILED","code":10100,"msg":"apikey: invalid"}`. Bitfinex sends
+    /// the same `10100 "apikey: invalid"` for an unknown key and for a wrong signature.
+    #[error("WebSocket auth refused: {}", coded(*code, message))]
+    WsAuth { code: Option<i64>, message: String },
+
+    /// A WebSocket connection could not be opened, broke, or had to be given up.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+}
+
+/// How a WebSocket connection could not be opened or was lost. Each message is whole on its own,
+/// its cause included (a stream's status is one line), so no variant has a `source()`. None
+/// holds a secret: WebSocket URLs have none.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SocketError {
+    #[error("invalid WebSocket URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+
+    /// TCP could not connect (refused, unreachable, unknown host…).
+    #[error("cannot connect to {url}: {cause}")]
+    Connect { url: String, cause: std::io::Error },
+
+    #[error("cannot set up TLS for {url}: {cause}")]
+    TlsSetup { url: String, cause: String },
+
+    #[error("TLS handshake with {url} failed: {cause}")]
+    TlsHandshake { url: String, cause: std::io::Error },
+
+    /// The HTTP upgrade to a WebSocket failed; `status` when the server answered with one.
+    #[error("WebSocket upgrade at {url} refused: {cause}")]
+    Upgrade { url: String, status: Option<u16>, cause: String },
+
+    /// TCP, TLS and the upgrade took longer than the connect timeout.
+    #[error("no WebSocket connection to {url} within {limit:?}")]
+    ConnectTimeout { url: String, limit: Duration },
+
+    #[error("no reply to auth within {limit:?}")]
+    AuthTimeout { limit: Duration },
+
+    /// Two heartbeat intervals without any frame: the connection is taken for dead.
+    #[error("no message or heartbeat for {silence:?}")]
+    Silent { silence: Duration },
+
+    /// The server sent a close frame (`code` and `reason` when it said them).
+    #[error("the server closed the connection{}{}", close_detail(*code, reason), before_auth(*awaiting_auth))]
+    Closed { code: Option<u16>, reason: String, awaiting_auth: bool },
+
+    /// The connection ended without a close frame.
+    #[error("the connection ended{}", before_auth(*awaiting_auth))]
+    Ended { awaiting_auth: bool },
+
+    /// Reading failed (a reset, a protocol violation…).
+    #[error("the connection failed{}: {cause}", before_auth(*awaiting_auth))]
+    Broken { cause: String, awaiting_auth: bool },
+
+    #[error("cannot send to the WebSocket: {cause}")]
+    Send { cause: String },
+
+    #[error("a write to the WebSocket did not complete within {limit:?}")]
+    SendTimeout { limit: Duration },
+
+    /// Bitfinex announced a restart (`info` code 20051): connect again.
+    #[error("Bitfinex is restarting (info 20051)")]
+    Restarting,
+
+    /// A `subscribe` was answered "already subscribed" (`10301`) on a channel we were never told
+    /// of: the connection is started afresh.
+    #[error("the server had {symbol} subscribed already ({})", coded(Some(ALREADY_SUBSCRIBED), message))]
+    AlreadySubscribed { symbol: String, message: String },
+}
+
+/// `20051` (an `info` code): the server is stopping or restarting; reconnect.
+pub(crate) const INFO_RESTART: i64 = 20051;
+/// `10301` (an `error` code): already subscribed.
+pub(crate) const ALREADY_SUBSCRIBED: i64 = 10301;
+
+impl SocketError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SocketError::Url { .. } | SocketError::TlsSetup { .. } => ErrorKind::Config,
+            SocketError::Upgrade { status: Some(500..), .. } | SocketError::Restarting => {
+                ErrorKind::Unavailable
+            }
+            SocketError::AlreadySubscribed { .. } => ErrorKind::Protocol,
+            SocketError::Connect { .. }
+            | SocketError::TlsHandshake { .. }
+            | SocketError::Upgrade { .. }
+            | SocketError::ConnectTimeout { .. }
+            | SocketError::AuthTimeout { .. }
+            | SocketError::Silent { .. }
+            | SocketError::Closed { .. }
+            | SocketError::Ended { .. }
+            | SocketError::Broken { .. }
+            | SocketError::Send { .. }
+            | SocketError::SendTimeout { .. } => ErrorKind::Network,
+        }
+    }
+
+    /// Bitfinex's code, when the exchange sent one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            SocketError::Restarting => Some(INFO_RESTART),
+            SocketError::AlreadySubscribed { .. } => Some(ALREADY_SUBSCRIBED),
+            _ => None,
+        }
+    }
+}
+
+/// `10100 "apikey: invalid"`, or the message alone when there is no code.
+fn coded(code: Option<i64>, message: &str) -> String {
+    match code {
+        Some(code) => format!("{code} {message:?}"),
+        None => format!("{message:?}"),
+    }
+}
+
+fn close_detail(code: Option<u16>, reason: &str) -> String {
+    match (code, reason) {
+        (None, "") => String::new(),
+        (Some(code), "") => format!(" ({code})"),
+        (Some(code), reason) => format!(" ({code} {reason:?})"),
+        (None, reason) => format!(" ({reason:?})"),
+    }
+}
+
+fn before_auth(awaiting_auth: bool) -> &'static str {
+    if awaiting_auth { " before the auth reply" } else { "" }
 }
 
 /// What kind of failure an [`Error`] is: what the caller should tell the user and whether trying
@@ -140,6 +271,8 @@ impl Error {
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
             Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
             Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
+            Error::WsAuth { code, message } => ws_auth_kind(*code, message),
+            Error::Socket(socket) => socket.kind(),
         }
     }
 
@@ -154,14 +287,22 @@ impl Error {
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }
             | Error::Transport { endpoint, .. } => Some(endpoint),
-            Error::Nonce(_) | Error::NonceFile { .. } | Error::Url { .. } | Error::Build(_) => None,
+            Error::Nonce(_)
+            | Error::NonceFile { .. }
+            | Error::Url { .. }
+            | Error::Build(_)
+            | Error::WsAuth { .. }
+            | Error::Socket(_) => None,
         }
     }
 
-    /// Bitfinex's error code, when the exchange sent one.
+    /// Bitfinex's code, when the exchange sent one: an error code (REST or WebSocket), or the
+    /// `info` code 20051 of a restart that ended a WebSocket connection.
     pub fn code(&self) -> Option<i64> {
         match self {
             Error::Api { code, .. } => Some(*code),
+            Error::WsAuth { code, .. } => *code,
+            Error::Socket(socket) => socket.code(),
             _ => None,
         }
     }
@@ -169,9 +310,22 @@ impl Error {
     /// Bitfinex's message (or the closest thing to one), for machine-readable output.
     pub fn exchange_message(&self) -> Option<&str> {
         match self {
-            Error::Api { message, .. } | Error::RateLimited { message, .. } => Some(message),
+            Error::Api { message, .. }
+            | Error::RateLimited { message, .. }
+            | Error::WsAuth { message, .. }
+            | Error::Socket(SocketError::AlreadySubscribed { message, .. }) => Some(message),
             _ => None,
         }
+    }
+}
+
+/// The [`ErrorKind`] of a refused WebSocket `auth`. The Node client also looks for "nonce" in the
+/// message.
+fn ws_auth_kind(code: Option<i64>, message: &str) -> ErrorKind {
+    match code {
+        _ if message.contains("nonce") => ErrorKind::Nonce,
+        Some(code) => exchange_error_kind(code, message),
+        None => ErrorKind::Exchange,
     }
 }
 
@@ -185,5 +339,62 @@ pub(crate) fn exchange_error_kind(code: i64, message: &str) -> ErrorKind {
         ExchangeErrorKind::Unavailable => ErrorKind::Unavailable,
         ExchangeErrorKind::Params => ErrorKind::Protocol,
         _ => ErrorKind::Exchange,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws_auth(code: Option<i64>, message: &str) -> Error {
+        Error::WsAuth { code, message: message.to_owned() }
+    }
+
+    #[test]
+    fn a_refused_websocket_auth_keeps_the_code_and_message() {
+        let refused = ws_auth(Some(10100), "apikey: invalid");
+        assert_eq!((refused.kind(), refused.code()), (ErrorKind::Auth, Some(10100)));
+        assert_eq!(refused.exchange_message(), Some("apikey: invalid"));
+        assert_eq!(refused.endpoint(), None);
+        assert_eq!(refused.to_string(), r#"WebSocket auth refused: 10100 "apikey: invalid""#);
+        assert_eq!(ws_auth(Some(10114), "nonce: small").kind(), ErrorKind::Nonce);
+        // The Node client's rule: "nonce" in the message is a nonce failure, whatever the code.
+        assert_eq!(ws_auth(Some(10001), "nonce: too big").kind(), ErrorKind::Nonce);
+        assert_eq!(ws_auth(Some(10001), "api_key: permission invalid").kind(), ErrorKind::Permission);
+        let uncoded = ws_auth(None, "who knows");
+        assert_eq!((uncoded.kind(), uncoded.code()), (ErrorKind::Exchange, None));
+        assert_eq!(uncoded.to_string(), r#"WebSocket auth refused: "who knows""#);
+    }
+
+    #[test]
+    fn socket_failures_say_how_and_what_kind() {
+        let closed = |code, reason: &str, awaiting_auth| {
+            Error::from(SocketError::Closed { code, reason: reason.to_owned(), awaiting_auth }).to_string()
+        };
+        assert_eq!(
+            closed(Some(1001), "going away", false),
+            r#"the server closed the connection (1001 "going away")"#
+        );
+        assert_eq!(closed(Some(1000), "", false), "the server closed the connection (1000)");
+        assert_eq!(closed(None, "", true), "the server closed the connection before the auth reply");
+        let ended = Error::from(SocketError::Ended { awaiting_auth: true });
+        assert_eq!(ended.to_string(), "the connection ended before the auth reply");
+        assert_eq!((ended.kind(), ended.code()), (ErrorKind::Network, None));
+        let restarting = Error::from(SocketError::Restarting);
+        assert_eq!((restarting.kind(), restarting.code()), (ErrorKind::Unavailable, Some(20051)));
+        let upgrade = |status| SocketError::Upgrade { url: "ws://h/ws/2".into(), status, cause: "x".into() };
+        assert_eq!(upgrade(Some(503)).kind(), ErrorKind::Unavailable);
+        assert_eq!(upgrade(Some(404)).kind(), ErrorKind::Network);
+        assert_eq!(upgrade(None).kind(), ErrorKind::Network);
+        let url = SocketError::Url { url: "http://h".into(), reason: "the scheme must be ws or wss".into() };
+        assert_eq!(url.kind(), ErrorKind::Config);
+        let dup = Error::from(SocketError::AlreadySubscribed {
+            symbol: "tX".into(),
+            message: "subscribe: dup".into(),
+        });
+        assert_eq!(
+            (dup.kind(), dup.code(), dup.exchange_message()),
+            (ErrorKind::Protocol, Some(10301), Some("subscribe: dup"))
+        );
     }
 }

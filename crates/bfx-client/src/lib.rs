@@ -14,7 +14,8 @@
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
-//! - [`error`]: [`Error`] and its [`ErrorKind`], which callers map to messages and exit codes.
+//! - [`error`]: [`Error`] (WebSocket failures: [`SocketError`]) and its [`ErrorKind`], which callers
+//!   map to messages and exit codes.
 
 pub mod builder;
 pub mod client;
@@ -32,7 +33,7 @@ pub use builder::ClientBuilder;
 pub use client::{Client, Symbols};
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, SocketError};
 pub use limiter::{RateLimits, WaitEvent, WaitReason};
 pub use nonce_store::NonceStore;
 pub use portfolio::{Account, AccountHoldings};

@@ -46,10 +46,8 @@ async fn market_is_one_request_each_and_holdings_keep_each_account() {
     let seen = counters(&url).await;
     assert_eq!((seen["requests"]["tickers"].as_u64(), seen["requests"]["conf"].as_u64()), (Some(1), Some(1)));
 
-    accounts.push(Account {
-        name: "wrong".into(),
-        credentials: creds(&accounts[0].credentials.key().to_owned(), "nope"),
-    });
+    accounts
+        .push(Account { name: "wrong".into(), credentials: creds(accounts[0].credentials.key(), "nope") });
     let holdings = client.holdings(&accounts).await;
     let names: Vec<&str> = holdings.iter().map(|h| h.name.as_str()).collect();
     let expected: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
@@ -110,7 +108,7 @@ async fn every_asset_valued_in_usd_is_valued_in_btc_ust_eth_and_eur() {
 async fn the_example_prints_the_valued_wallets_and_total() {
     let (url, accounts, _stop) = demo().await;
     let main = accounts.iter().find(|a| a.name == "main").unwrap().clone();
-    let expected = client(&url).portfolio(&[main.clone()], &Valuation::new("EUR")).await.unwrap();
+    let expected = client(&url).portfolio(std::slice::from_ref(&main), &Valuation::new("EUR")).await.unwrap();
     let run = tokio::task::spawn_blocking(move || {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let build = std::process::Command::new(cargo)

@@ -7,7 +7,7 @@ mod common;
 use std::str::FromStr;
 use std::time::Duration;
 
-use bfx_client::{Client, Endpoints, ErrorKind, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{Client, Endpoints, Error, ErrorKind, StreamEvent, StreamOptions, StreamState};
 use bfx_core::WalletType;
 use common::fake_ws::{FakeWs, PATIENCE, next, next_snapshot, next_status, nonce_of};
 use common::{STATE, creds, sim_with};
@@ -142,11 +142,10 @@ async fn a_rejected_key_fails_once_without_reconnecting() {
     let mut conn = fake.next_conn().await;
     conn.greet_and_read_auth().await;
     conn.send(r#"{"event":"auth","status":"FAILED","chanId":0,"code":10100,"msg":"apikey: invalid"}"#).await;
-    let StreamState::Failed { reason, kind } = next_status(&mut stream).await else {
-        panic!("expected Failed")
-    };
-    assert_eq!(kind, ErrorKind::Auth);
-    assert!(reason.contains("10100") && reason.contains("apikey: invalid"), "{reason}");
+    let StreamState::Failed { error } = next_status(&mut stream).await else { panic!("expected Failed") };
+    assert_eq!(error.kind(), ErrorKind::Auth);
+    let Error::WsAuth { code, message } = &*error else { panic!("{error:?}") };
+    assert_eq!((*code, message.as_str()), (Some(10100), "apikey: invalid"));
     // Terminal: the stream ends, nothing reconnects.
     let end = tokio::time::timeout(PATIENCE, stream.next_event()).await.unwrap();
     assert_eq!(end, None);
@@ -182,8 +181,9 @@ async fn a_nonce_failure_is_retried_once_with_a_fresh_nonce() {
     conn.send(nonce_small).await;
     conn.recv_json().await;
     conn.send(nonce_small).await;
-    let StreamState::Failed { kind, .. } = next_status(&mut stream).await else { panic!("expected Failed") };
-    assert_eq!(kind, ErrorKind::Nonce);
+    let StreamState::Failed { error } = next_status(&mut stream).await else { panic!("expected Failed") };
+    assert_eq!((error.kind(), error.code()), (ErrorKind::Nonce, Some(10114)));
+    assert!(matches!(*error, Error::WsAuth { .. }), "{error:?}");
     assert_eq!(tokio::time::timeout(PATIENCE, stream.next_event()).await.unwrap(), None);
 }
 
@@ -221,6 +221,11 @@ async fn a_rest_auth_failure_ends_the_stream() {
     assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
     fake.next_conn().await.accept_auth().await;
     assert_eq!(next_status(&mut stream).await, StreamState::Live);
-    let StreamState::Failed { kind, .. } = next_status(&mut stream).await else { panic!("expected Failed") };
-    assert_eq!(kind, ErrorKind::Auth);
+    let StreamState::Failed { error } = next_status(&mut stream).await else { panic!("expected Failed") };
+    // REST's own error, endpoint and all.
+    assert_eq!(
+        (error.kind(), error.code(), error.endpoint()),
+        (ErrorKind::Auth, Some(10100), Some("auth/r/wallets"))
+    );
+    assert!(matches!(*error, Error::Api { .. }), "{error:?}");
 }

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bfx_client::{AccountStream, Client, Endpoints, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{
+    AccountStream, Client, Endpoints, Error, ErrorKind, SocketError, StreamEvent, StreamOptions, StreamState,
+};
 use common::fake_ws::{Conn, FakeWs, next, next_snapshot, next_status, nonce_of};
 use common::{STATE, creds, sim_with};
 use tokio::net::TcpListener;
@@ -48,11 +50,11 @@ async fn go_live(fake: &mut FakeWs, stream: &mut AccountStream) -> (Conn, u64) {
     (conn, nonce)
 }
 
-async fn reconnecting_reason(stream: &mut AccountStream) -> String {
+async fn reconnecting_error(stream: &mut AccountStream) -> std::sync::Arc<Error> {
     match next_status(stream).await {
-        StreamState::Reconnecting { attempt: 1, after, reason } => {
+        StreamState::Reconnecting { attempt: 1, after, error } => {
             assert!(after <= Duration::from_millis(20), "{after:?}");
-            reason
+            error
         }
         other => panic!("expected Reconnecting attempt 1, got {other:?}"),
     }
@@ -67,14 +69,16 @@ async fn a_closed_connection_is_replaced_with_fresh_auth_and_a_rest_snapshot() {
     let (mut conn, first) = go_live(&mut fake, &mut stream).await;
 
     conn.ws.close(None).await.unwrap();
-    let reason = reconnecting_reason(&mut stream).await;
-    assert!(reason.contains("closed"), "{reason}");
+    let error = reconnecting_error(&mut stream).await;
+    assert!(matches!(*error, Error::Socket(SocketError::Closed { .. })), "{error:?}");
+    assert!(error.to_string().contains("closed"), "{error}");
+    assert_eq!((error.kind(), error.code()), (ErrorKind::Network, None));
     let (_conn, second) = go_live(&mut fake, &mut stream).await;
     assert!(second > first, "a fresh nonce: {second} > {first}");
 
     // A connection dropped without a close frame counts the same.
     drop(_conn);
-    reconnecting_reason(&mut stream).await;
+    reconnecting_error(&mut stream).await;
     let (_conn, third) = go_live(&mut fake, &mut stream).await;
     assert!(third > second);
 }
@@ -97,9 +101,10 @@ async fn silence_for_two_heartbeat_intervals_reconnects() {
     assert!(fake.conns.try_recv().is_err(), "no reconnect while heartbeats flow");
     // …and when they stop, the stream reconnects after ≈300 ms of silence.
     let silent = Instant::now();
-    let reason = reconnecting_reason(&mut stream).await;
+    let error = reconnecting_error(&mut stream).await;
     let waited = silent.elapsed();
-    assert!(reason.contains("heartbeat"), "{reason}");
+    assert!(matches!(*error, Error::Socket(SocketError::Silent { .. })), "{error:?}");
+    assert!(error.to_string().contains("heartbeat"), "{error}");
     assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(3), "{waited:?}");
     assert!(start.elapsed() >= Duration::from_millis(800));
     go_live(&mut fake, &mut stream).await;
@@ -114,8 +119,10 @@ async fn info_20051_reconnects() {
     assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
     let (mut conn, first) = go_live(&mut fake, &mut stream).await;
     conn.send(r#"{"event":"info","code":20051,"msg":"Stopping. Please try to reconnect"}"#).await;
-    let reason = reconnecting_reason(&mut stream).await;
-    assert!(reason.contains("20051"), "{reason}");
+    let error = reconnecting_error(&mut stream).await;
+    assert!(matches!(*error, Error::Socket(SocketError::Restarting)), "{error:?}");
+    assert_eq!((error.code(), error.kind()), (Some(20051), ErrorKind::Unavailable));
+    assert!(error.to_string().contains("20051"), "{error}");
     let (_conn, second) = go_live(&mut fake, &mut stream).await;
     assert!(second > first);
 }
@@ -129,12 +136,14 @@ async fn no_socket_means_polling_until_one_can_be_had() {
     // The client's connection budget counts refused attempts too; lifted here.
     let mut stream = client(&sim.url, &ws_url).account_stream(creds("alice-key", "alice-secret"), quick());
     assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
-    let StreamState::Reconnecting { attempt: 1, reason, .. } = next_status(&mut stream).await else {
+    let StreamState::Reconnecting { attempt: 1, error, .. } = next_status(&mut stream).await else {
         panic!("expected Reconnecting")
     };
-    assert!(reason.contains("cannot connect"), "{reason}");
-    let StreamState::Polling { reason } = next_status(&mut stream).await else { panic!("expected Polling") };
-    assert!(reason.contains("cannot connect"), "{reason}");
+    assert!(matches!(*error, Error::Socket(SocketError::Connect { .. })), "{error:?}");
+    assert!(error.to_string().contains("cannot connect"), "{error}");
+    let StreamState::Polling { error } = next_status(&mut stream).await else { panic!("expected Polling") };
+    assert!(matches!(*error, Error::Socket(SocketError::Connect { .. })), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Network);
     // Snapshots from REST polls, with no status changes while the socket is retried.
     for _ in 0..3 {
         assert_eq!(next_snapshot(&mut stream).await.len(), 4);
@@ -164,8 +173,10 @@ async fn an_upgrade_refused_counts_as_no_socket() {
     let mut stream = client(&sim.url, &ws_url).account_stream(creds("alice-key", "alice-secret"), quick());
     assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
     assert!(matches!(next_status(&mut stream).await, StreamState::Reconnecting { .. }));
-    let StreamState::Polling { reason } = next_status(&mut stream).await else { panic!("expected Polling") };
-    assert!(reason.contains("upgrade"), "{reason}");
+    let StreamState::Polling { error } = next_status(&mut stream).await else { panic!("expected Polling") };
+    let Error::Socket(SocketError::Upgrade { status, .. }) = &*error else { panic!("{error:?}") };
+    assert_eq!(*status, Some(404), "{error}");
+    assert!(error.to_string().contains("upgrade"), "{error}");
     assert_eq!(next_snapshot(&mut stream).await.len(), 4);
     stream.close().await;
 }

@@ -9,7 +9,7 @@ mod common;
 use std::str::FromStr;
 use std::time::Duration;
 
-use bfx_client::{Client, Endpoints, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{Client, Endpoints, Error, ErrorKind, SocketError, StreamEvent, StreamOptions, StreamState};
 use common::fake_ws::{next, next_snapshot, next_status};
 use common::{STATE, creds, sim_with};
 use rust_decimal::Decimal;
@@ -69,10 +69,11 @@ async fn wallet_changes_stream_from_the_emulator_across_reconnects() {
 
     // A restart notice: reconnect, fresh auth (the emulator checks its nonce), both snapshots.
     admin_post(&sim.url, "/sim/ws/info", r#"{"code":20051}"#).await;
-    let StreamState::Reconnecting { reason, .. } = next_status(&mut stream).await else {
+    let StreamState::Reconnecting { error, .. } = next_status(&mut stream).await else {
         panic!("expected Reconnecting")
     };
-    assert!(reason.contains("20051"), "{reason}");
+    assert!(matches!(*error, Error::Socket(SocketError::Restarting)), "{error:?}");
+    assert_eq!(error.code(), Some(20051));
     assert_eq!(next_status(&mut stream).await, StreamState::Live);
     assert_eq!(balance_of(&next_snapshot(&mut stream).await, "BTC"), dec("2"));
     assert_eq!(balance_of(&next_snapshot(&mut stream).await, "BTC"), dec("2"));
@@ -96,6 +97,27 @@ async fn wallet_changes_stream_from_the_emulator_across_reconnects() {
     stream.close().await;
 }
 
+/// The emulator refuses a key whose secret is wrong over the WebSocket (`10100 "apikey: invalid"`):
+/// the stream ends in `Failed` with that code and message, typed, and nothing follows.
+#[tokio::test]
+async fn a_key_the_emulator_rejects_fails_with_its_code_and_kind() {
+    let sim = sim_with(STATE).await;
+    let nonces = tempfile::tempdir().unwrap();
+    let client = Client::builder()
+        .endpoints(Endpoints::single(&sim.url).unwrap())
+        .nonce_dir(nonces.path())
+        .build()
+        .unwrap();
+    let mut stream = client.account_stream(creds("alice-key", "not-alice-secret"), StreamOptions::default());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let StreamState::Failed { error } = next_status(&mut stream).await else { panic!("expected Failed") };
+    assert_eq!((error.code(), error.kind()), (Some(10100), ErrorKind::Auth), "{error}");
+    assert_eq!(error.exchange_message(), Some("apikey: invalid"));
+    assert!(matches!(*error, Error::WsAuth { code: Some(10100), .. }), "{error:?}");
+    assert_eq!(error.to_string(), r#"WebSocket auth refused: 10100 "apikey: invalid""#);
+    assert_eq!(tokio::time::timeout(common::fake_ws::PATIENCE, stream.next_event()).await.unwrap(), None);
+}
+
 /// The emulator on `listener` with heartbeats every `heartbeat`; stopped when the sender is used
 /// or dropped, and the task ends once it has.
 fn serve(
@@ -117,7 +139,7 @@ async fn live_again(stream: &mut bfx_client::AccountStream) -> Vec<bfx_core::Wal
     loop {
         match next(stream).await {
             StreamEvent::Status(StreamState::Live) => return next_snapshot(stream).await,
-            StreamEvent::Status(StreamState::Failed { reason, .. }) => panic!("failed: {reason}"),
+            StreamEvent::Status(StreamState::Failed { error }) => panic!("failed: {error}"),
             _ => {}
         }
     }
@@ -157,14 +179,15 @@ async fn a_silent_server_and_an_emulator_restart_resynchronise() {
         r#"{"account":"alice","type":"exchange","currency":"BTC","balance":"3"}"#,
     )
     .await;
-    let reason = loop {
+    let error = loop {
         match next(&mut stream).await {
-            StreamEvent::Status(StreamState::Reconnecting { reason, .. }) => break reason,
+            StreamEvent::Status(StreamState::Reconnecting { error, .. }) => break error,
             StreamEvent::Status(other) => panic!("expected Reconnecting, got {other:?}"),
             _ => {}
         }
     };
-    assert!(reason.contains("heartbeat"), "{reason}");
+    assert!(matches!(*error, Error::Socket(SocketError::Silent { .. })), "{error:?}");
+    assert!(error.to_string().contains("heartbeat"), "{error}");
     admin_post(&url, "/sim/ws/heartbeats", r#"{"enabled":true}"#).await;
     let snapshot = live_again(&mut stream).await;
     assert_eq!(balance_of(&snapshot, "BTC"), dec("3"));

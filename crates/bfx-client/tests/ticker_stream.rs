@@ -13,7 +13,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bfx_client::{Client, Endpoints, StreamOptions, StreamState, Symbols, TickerEvent, TickerStream};
+use bfx_client::{
+    Client, Endpoints, Error, SocketError, StreamOptions, StreamState, Symbols, TickerEvent, TickerStream,
+};
 use bfx_core::{Ticker, TradingTicker};
 use common::fake_ws::{Conn, FakeWs};
 use common::{STATE, sim_with};
@@ -101,10 +103,11 @@ async fn tickers_follow_the_emulator_across_reconnects() {
 
     // A restart notice: the same.
     admin_post(&sim.url, "/sim/ws/info", r#"{"code":20051}"#).await;
-    let StreamState::Reconnecting { reason, .. } = next_status(&mut stream).await else {
+    let StreamState::Reconnecting { error, .. } = next_status(&mut stream).await else {
         panic!("expected Reconnecting")
     };
-    assert!(reason.contains("20051"), "{reason}");
+    assert!(matches!(*error, Error::Socket(SocketError::Restarting)), "{error:?}");
+    assert!(error.to_string().contains("20051"), "{error}");
     assert_eq!(next_status(&mut stream).await, StreamState::Live);
     assert_eq!(next_ticker(&mut stream).await, rest_ticker(&client, "tETHUSD").await);
 
@@ -308,10 +311,14 @@ async fn refusals_maintenance_10301_and_idle() {
         r#"{"event":"error","code":10301,"msg":"subscribe: dup","channel":"ticker","symbol":"tXRPUSD"}"#,
     )
     .await;
-    let StreamState::Reconnecting { reason, .. } = next_status(&mut stream).await else {
+    let StreamState::Reconnecting { error, .. } = next_status(&mut stream).await else {
         panic!("expected Reconnecting")
     };
-    assert!(reason.contains("10301"), "{reason}");
+    assert!(
+        matches!(&*error, Error::Socket(SocketError::AlreadySubscribed { symbol, .. }) if symbol == "tXRPUSD")
+    );
+    assert_eq!((error.code(), error.exchange_message()), (Some(10301), Some("subscribe: dup")));
+    assert_eq!(error.to_string(), r#"the server had tXRPUSD subscribed already (10301 "subscribe: dup")"#);
     let mut conn = fake.next_conn().await;
     assert_eq!(next_status(&mut stream).await, StreamState::Live);
     assert_eq!(

@@ -5,29 +5,33 @@
 //! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`),
 //! schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
 //! `maintenance`, `failed`) is always said before its data, so a stale total is never presented
-//! as current.
+//! as current; a state that follows a failure says it as `bfx balances` would (message, hint,
+//! code and kind).
 
+mod failures;
 mod model;
 mod screen;
 mod tui;
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bfx_client::{Client, StreamEvent, StreamOptions, StreamState};
+use bfx_core::portfolio::Valuation;
 use bfx_core::{WalletRow, format_decimal};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::config::Account;
-use crate::exit::Exit;
+use crate::exit::{Diagnosis, Exit, diagnose};
 use crate::output::write_stdout;
-use bfx_core::portfolio::Valuation;
 
 /// Streams every account's events as NDJSON until Ctrl-C, or until every stream has ended.
 /// Exit 0 on Ctrl-C; 3 when every account failed for good (e.g. a rejected key).
 pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
     let count = accounts.len();
+    let sources = SecretSources::new(&accounts);
     let mut receiver = spawn_streams(client, accounts, options);
     let mut failed = 0;
     loop {
@@ -38,7 +42,8 @@ pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOpti
                     if matches!(event, StreamEvent::Status(StreamState::Failed { .. })) {
                         failed += 1;
                     }
-                    write_stdout(&format!("{}\n", event_json(&account, &event, now_ms())))?;
+                    let line = event_json(&account, &event, now_ms(), sources.of(&account));
+                    write_stdout(&format!("{line}\n"))?;
                 }
                 // Every stream has ended: they end only by failing for good.
                 None => return Ok(if failed == count { Exit::Auth } else { Exit::Ok }),
@@ -59,6 +64,21 @@ pub async fn run(
     match !json && std::io::stdout().is_terminal() {
         true => screen::run(client, accounts, options, valuation).await,
         false => ndjson(client, accounts, options).await,
+    }
+}
+
+/// Where each account's secret comes from (`BFX_API_SECRET`, `secret_file …`), for the hints
+/// that explain a stream's failure.
+#[derive(Debug, Clone, Default)]
+pub struct SecretSources(HashMap<String, String>);
+
+impl SecretSources {
+    pub fn new(accounts: &[Account]) -> SecretSources {
+        SecretSources(accounts.iter().map(|a| (a.name.clone(), a.secret_source.clone())).collect())
+    }
+
+    pub fn of(&self, account: &str) -> &str {
+        self.0.get(account).map_or("the account's secret", String::as_str)
     }
 }
 
@@ -85,8 +105,11 @@ fn spawn_streams(
     receiver
 }
 
-/// One event as a JSON object (see README "bfx watch").
-pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128) -> Value {
+/// One event as a JSON object (see README "bfx watch"). A state that follows a failure has the
+/// failure as `bfx balances` reports it: `reason` (its message), `hint` (when there is one),
+/// `code` (Bitfinex's, or null) and `kind` (as in `balances --json` errors); `secret_source` is
+/// for the hint.
+pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128, secret_source: &str) -> Value {
     match event {
         StreamEvent::Snapshot { wallets } => json!({
             "event": "snapshot", "account": account, "ts": ts_ms,
@@ -100,25 +123,29 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128) -> Value {
             "aum": format_decimal(*aum), "aum_net": format_decimal(*aum_net),
         }),
         StreamEvent::Status(state) => {
-            let (name, reason, extra) = match state {
-                StreamState::Connecting => ("connecting", None, json!({})),
-                StreamState::Live => ("live", None, json!({})),
-                StreamState::Reconnecting { attempt, after, reason } => (
-                    "reconnecting",
-                    Some(reason.clone()),
-                    json!({"attempt": attempt, "retry_in_ms": after.as_millis()}),
-                ),
-                StreamState::Polling { reason } => ("polling", Some(reason.clone()), json!({})),
-                StreamState::Maintenance => ("maintenance", None, json!({})),
-                StreamState::Failed { reason, kind } => {
-                    ("failed", Some(reason.clone()), json!({"kind": kind.name()}))
-                }
-                _ => ("unknown", None, json!({})),
+            let name = match state {
+                StreamState::Connecting => "connecting",
+                StreamState::Live => "live",
+                StreamState::Reconnecting { .. } => "reconnecting",
+                StreamState::Polling { .. } => "polling",
+                StreamState::Maintenance => "maintenance",
+                StreamState::Failed { .. } => "failed",
+                _ => "unknown",
             };
             let mut object =
-                json!({"event": "status", "account": account, "ts": ts_ms, "state": name, "reason": reason});
-            if let (Value::Object(map), Value::Object(more)) = (&mut object, extra) {
-                map.extend(more);
+                json!({"event": "status", "account": account, "ts": ts_ms, "state": name, "reason": null});
+            if let StreamState::Reconnecting { attempt, after, .. } = state {
+                object["attempt"] = json!(attempt);
+                object["retry_in_ms"] = json!(after.as_millis());
+            }
+            if let Some(error) = state.error() {
+                let Diagnosis { message, hint } = diagnose(error, secret_source);
+                object["reason"] = json!(message);
+                object["code"] = json!(error.code());
+                object["kind"] = json!(error.kind().name());
+                if let Some(hint) = hint {
+                    object["hint"] = json!(hint);
+                }
             }
             object
         }
@@ -143,37 +170,89 @@ fn now_ms() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bfx_client::ErrorKind;
+    use bfx_client::{Error, SocketError};
+    use std::sync::Arc;
     use std::time::Duration;
 
     fn row(json: &str) -> WalletRow {
         bfx_core::parse_wallets(json.as_bytes()).unwrap().remove(0)
     }
 
+    fn status(state: StreamState) -> Value {
+        event_json("a", &StreamEvent::Status(state), 1, "BFX_API_SECRET")
+    }
+
     #[test]
     fn events_as_json() {
         let w = row(r#"[["exchange","BTC",1e-8,0,null,null,null]]"#);
         assert_eq!(
-            event_json("main", &StreamEvent::Wallet(w.clone()), 7).to_string(),
+            event_json("main", &StreamEvent::Wallet(w.clone()), 7, "S").to_string(),
             r#"{"account":"main","event":"wallet","ts":7,"wallet":{"available":null,"balance":"0.00000001","currency":"BTC","type":"exchange","unsettled_interest":"0"}}"#
         );
         assert_eq!(
-            event_json("main", &StreamEvent::Snapshot { wallets: vec![w] }, 7)["wallets"][0]["balance"],
+            event_json("main", &StreamEvent::Snapshot { wallets: vec![w] }, 7, "S")["wallets"][0]["balance"],
             "0.00000001"
         );
         let total = StreamEvent::Total { aum: "1.50".parse().unwrap(), aum_net: "-2".parse().unwrap() };
-        assert_eq!(event_json("a", &total, 1)["aum"], "1.5");
-        let reconnecting = StreamState::Reconnecting {
-            attempt: 2,
-            after: Duration::from_millis(750),
-            reason: "closed".into(),
-        };
+        assert_eq!(event_json("a", &total, 1, "S")["aum"], "1.5");
         assert_eq!(
-            event_json("a", &StreamEvent::Status(reconnecting), 1),
-            json!({"event": "status", "account": "a", "ts": 1, "state": "reconnecting", "reason": "closed", "attempt": 2, "retry_in_ms": 750})
+            status(StreamState::Live),
+            json!({"event": "status", "account": "a", "ts": 1, "state": "live", "reason": null})
         );
-        let failed = StreamState::Failed { reason: "apikey: invalid".into(), kind: ErrorKind::Auth };
-        assert_eq!(event_json("a", &StreamEvent::Status(failed), 1)["kind"], "auth");
-        assert_eq!(event_json("a", &StreamEvent::Status(StreamState::Live), 1)["reason"], Value::Null);
+    }
+
+    #[test]
+    fn a_failure_has_the_code_kind_message_and_hint_balances_gives() {
+        let refused = Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() };
+        let expected = diagnose(&refused, "BFX_API_SECRET");
+        let failed = status(StreamState::Failed { error: Arc::new(refused) });
+        assert_eq!(
+            failed,
+            json!({"event": "status", "account": "a", "ts": 1, "state": "failed",
+                   "reason": expected.message, "hint": expected.hint.unwrap(), "code": 10100, "kind": "auth"})
+        );
+        assert!(failed["hint"].as_str().unwrap().contains("BFX_API_SECRET"), "{failed}");
+        // A REST refusal ends a stream too: the same fields, as `balances --json` has them.
+        let rest = Error::Api {
+            endpoint: "auth/r/wallets",
+            status: 500,
+            code: 10114,
+            message: "nonce: small".into(),
+        };
+        let failed = status(StreamState::Failed { error: Arc::new(rest) });
+        assert_eq!((&failed["code"], &failed["kind"]), (&json!(10114), &json!("nonce")));
+        assert!(
+            failed["reason"].as_str().unwrap().contains("auth/r/wallets: 10114 nonce: small"),
+            "{failed}"
+        );
+    }
+
+    #[test]
+    fn reconnecting_and_polling_say_why_with_a_null_code_when_bitfinex_sent_none() {
+        let ended = Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false }));
+        let reconnecting =
+            StreamState::Reconnecting { attempt: 2, after: Duration::from_millis(750), error: ended };
+        assert_eq!(
+            status(reconnecting),
+            json!({"event": "status", "account": "a", "ts": 1, "state": "reconnecting",
+                   "reason": "the connection ended", "code": null, "kind": "network",
+                   "attempt": 2, "retry_in_ms": 750})
+        );
+        let restarting = Arc::new(Error::Socket(SocketError::Restarting));
+        let reconnecting =
+            status(StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, error: restarting });
+        assert_eq!((&reconnecting["code"], &reconnecting["kind"]), (&json!(20051), &json!("unavailable")));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let connect = Error::Socket(SocketError::Connect { url: "ws://h:1/ws/2".into(), cause: refused });
+        let polling = status(StreamState::Polling { error: Arc::new(connect) });
+        assert_eq!(
+            (&polling["state"], &polling["code"], &polling["kind"]),
+            (&json!("polling"), &Value::Null, &json!("network"))
+        );
+        assert_eq!(polling["hint"], "check the network, or the --ws-url / BFX_WS_URL setting");
+        assert!(
+            polling["reason"].as_str().unwrap().starts_with("cannot connect to ws://h:1/ws/2"),
+            "{polling}"
+        );
     }
 }

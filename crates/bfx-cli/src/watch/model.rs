@@ -355,7 +355,8 @@ impl Model {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use bfx_client::ErrorKind;
+    use bfx_client::{Error, SocketError};
+    use std::sync::Arc;
 
     pub(crate) fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
         let json = format!(r#"[["{wallet_type}","{currency}",{balance},0,null,null,null]]"#);
@@ -454,17 +455,27 @@ pub(crate) mod tests {
         let states = [
             (StreamState::Connecting, false),
             (StreamState::Live, true),
-            (StreamState::Polling { reason: "refused".into() }, true),
+            (
+                StreamState::Polling {
+                    error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false })),
+                },
+                true,
+            ),
             (
                 StreamState::Reconnecting {
                     attempt: 1,
                     after: Duration::from_secs(1),
-                    reason: "closed".into(),
+                    error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false })),
                 },
                 false,
             ),
             (StreamState::Maintenance, false),
-            (StreamState::Failed { reason: "key".into(), kind: ErrorKind::Auth }, false),
+            (
+                StreamState::Failed {
+                    error: Arc::new(Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() }),
+                },
+                false,
+            ),
         ];
         for (state, current) in states {
             model.apply("a", StreamEvent::Status(state.clone()), later);

@@ -37,6 +37,7 @@ pub async fn run(
         model.set_market(market, at);
     }
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
+    let sources = super::SecretSources::new(&accounts);
     let mut events = Some(super::spawn_streams(client, accounts, options));
     let mut input = spawn_input();
     let mut screen = Screen::enter()?;
@@ -46,7 +47,7 @@ pub async fn run(
         if let Some(pairs) = model.follow() {
             tickers.set_symbols(pairs);
         }
-        screen.terminal.draw(|frame| draw(frame, &model, &clock()))?;
+        screen.terminal.draw(|frame| draw(frame, &model, &sources, &clock()))?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             key = input.recv() => match key {

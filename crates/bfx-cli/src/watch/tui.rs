@@ -1,8 +1,9 @@
 //! The full-screen view of `bfx watch`: a header with the total, one row per account (state, age
-//! of its data, value) and one per asset (changed rows highlighted), and a footer.
+//! of its data, value), why any account failed (as `bfx balances` says it), one row per asset
+//! (changed rows highlighted), and a footer.
 //!
-//! [`draw`] is pure over the model and the clock, so tests render it into a `TestBackend`; the
-//! event loop lives in `watch::screen`.
+//! [`draw`] is pure over the model, the accounts' secret sources and the clock, so tests render
+//! it into a `TestBackend`; the event loop lives in `watch::screen`.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
+use super::SecretSources;
+use super::failures::{self, failures};
 use super::model::{AccountValue, AssetLine, Model, PriceAge};
 use crate::output::{amount, opt_value};
 
@@ -26,10 +29,9 @@ pub struct Clock {
 /// Columns between cells (ratatui's default) and the two borders of a table.
 const SPACING: u16 = 1;
 const BORDERS: u16 = 2;
-/// The longest state shown in full; longer failure reasons end in `…` (the NDJSON form has them).
-const STATE_WIDTH: usize = 40;
 
-pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
+/// Draws the view; `sources` say where each account's secret comes from, for failures' hints.
+pub fn draw(frame: &mut Frame, model: &Model, sources: &SecretSources, now: &Clock) {
     let area = frame.area();
     let header = header_line(model, now);
     let (accounts_header, accounts) = account_rows(model, now.at);
@@ -39,8 +41,11 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
     let longest_more = (vec![(more_text(assets.len(), assets.len()), false, Style::new())], Style::new());
     let assets_widths = column_widths(&assets_header(model), asset_rows.iter().chain([&longest_more]));
     let accounts_height = u16::try_from(accounts.len()).unwrap_or(u16::MAX).saturating_add(3);
-    // Header, the accounts, at least one asset row (or the count of those left out), footer.
-    let height = 1u16.saturating_add(accounts_height).saturating_add(4).saturating_add(1);
+    // Header, the accounts, at least one asset row (or the count of those left out), footer…
+    let fixed = 1u16.saturating_add(accounts_height).saturating_add(4).saturating_add(1);
+    // …and at least a line for each failed account.
+    let failures = failures(model, sources);
+    let height = fixed.saturating_add(u16::try_from(failures.len()).unwrap_or(u16::MAX));
     let header_width = u16::try_from(header.width()).unwrap_or(u16::MAX);
     let width = table_width(&accounts_widths).max(table_width(&assets_widths)).max(header_width);
     if area.width < width || area.height < height {
@@ -53,9 +58,17 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
         frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
         return;
     }
-    let [header_area, accounts_area, assets_area, footer_area] = Layout::vertical([
+    // Each failure's message and hint in full where they fit, else a line each.
+    let room = usize::from(area.height.saturating_sub(fixed));
+    let mut explained = failures::full(&failures, usize::from(area.width));
+    if explained.len() > room {
+        explained = failures::compact(&failures, usize::from(area.width));
+    }
+    let explained_height = u16::try_from(explained.len()).unwrap_or(u16::MAX);
+    let [header_area, accounts_area, failures_area, assets_area, footer_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(accounts_height),
+        Constraint::Length(explained_height),
         Constraint::Min(4),
         Constraint::Length(1),
     ])
@@ -68,6 +81,7 @@ pub fn draw(frame: &mut Frame, model: &Model, now: &Clock) {
         frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), header_area);
     }
     frame.render_widget(table(" Accounts ", accounts_header, accounts, &accounts_widths), accounts_area);
+    frame.render_widget(Paragraph::new(explained), failures_area);
     let capacity = usize::from(assets_area.height.saturating_sub(3));
     frame.render_widget(assets_table(model, asset_rows, &assets, capacity, &assets_widths), assets_area);
     let prices = match model.price_age(now.at) {
@@ -269,9 +283,8 @@ fn state_cell(state: &StreamState) -> (String, Style) {
         }
         StreamState::Polling { .. } => ("polling (REST)".into(), Style::new().fg(Color::Cyan)),
         StreamState::Maintenance => ("maintenance".into(), Style::new().fg(Color::Yellow)),
-        StreamState::Failed { reason, .. } => {
-            (ellipsis(&format!("failed: {reason}")), Style::new().fg(Color::Red))
-        }
+        // Why, and what to do, is said under the table.
+        StreamState::Failed { .. } => ("failed".into(), Style::new().fg(Color::Red)),
         _ => ("unknown".into(), Style::new()),
     }
 }
@@ -281,14 +294,6 @@ fn value_text(quote: &str, value: Option<rust_decimal::Decimal>, unpriced: usize
     match unpriced {
         0 => opt_value(quote, value),
         n => format!("{} +{n} unpriced", opt_value(quote, value)),
-    }
-}
-
-/// `text` cut to [`STATE_WIDTH`] characters, ending in `…` when cut.
-fn ellipsis(text: &str) -> String {
-    match text.char_indices().nth(STATE_WIDTH - 1) {
-        Some((at, _)) if text.chars().count() > STATE_WIDTH => format!("{}…", &text[..at]),
-        _ => text.to_owned(),
     }
 }
 
@@ -313,16 +318,58 @@ pub fn age_text(age: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Account;
+    use crate::exit::diagnose;
     use crate::watch::model::tests::{market, row};
-    use bfx_client::{ErrorKind, StreamEvent, TickerEvent};
+    use bfx_client::Credentials;
+    use bfx_client::{Error, SocketError, StreamEvent, TickerEvent};
     use bfx_core::{PriceKind, parse_trading_ticker};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
+    use secrecy::SecretString;
+    use std::sync::Arc;
+
+    /// The secrets of `main` and `cold` come from these variables.
+    fn sources() -> SecretSources {
+        let account = |name: &str, source: &str| Account {
+            name: name.to_owned(),
+            credentials: Credentials::new("k", SecretString::from("s")),
+            secret_source: source.to_owned(),
+        };
+        SecretSources::new(&[account("main", "BFX_MAIN_SECRET"), account("cold", "BFX_COLD_SECRET")])
+    }
+
+    /// `text` with every run of whitespace (and line ends) made one space.
+    fn words(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The screen's text, one string per row, borders and all.
+    fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+        let buffer = terminal.backend().buffer();
+        (0..buffer.area.height)
+            .map(|y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect())
+            .collect()
+    }
+
+    fn closed() -> Arc<Error> {
+        Arc::new(Error::Socket(SocketError::Closed {
+            code: None,
+            reason: String::new(),
+            awaiting_auth: false,
+        }))
+    }
+
+    fn refused(message: &str) -> StreamState {
+        StreamState::Failed {
+            error: Arc::new(Error::WsAuth { code: Some(10100), message: message.to_owned() }),
+        }
+    }
 
     fn render(model: &Model, at: Instant) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(100, 20)).unwrap();
         let clock = Clock { at, clock: "12:34:56 UTC".into() };
-        terminal.draw(|frame| draw(frame, model, &clock)).unwrap();
+        terminal.draw(|frame| draw(frame, model, &sources(), &clock)).unwrap();
         terminal
     }
 
@@ -362,7 +409,7 @@ mod tests {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
         let reconnecting =
-            StreamState::Reconnecting { attempt: 2, after: Duration::from_secs(1), reason: "closed".into() };
+            StreamState::Reconnecting { attempt: 2, after: Duration::from_secs(1), error: closed() };
         model.apply("cold", StreamEvent::Status(reconnecting), later(t0, 20));
         insta::assert_snapshot!(render(&model, later(t0, 25)).backend());
     }
@@ -371,7 +418,7 @@ mod tests {
     fn polling_is_current() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        model.apply("main", StreamEvent::Status(StreamState::Polling { reason: "refused".into() }), t0);
+        model.apply("main", StreamEvent::Status(StreamState::Polling { error: closed() }), t0);
         insta::assert_snapshot!(render(&model, later(t0, 65)).backend());
     }
 
@@ -379,8 +426,7 @@ mod tests {
     fn old_prices_make_the_total_stale() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        let down =
-            StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), reason: "x".into() };
+        let down = StreamState::Reconnecting { attempt: 3, after: Duration::from_secs(4), error: closed() };
         model.apply_ticker(TickerEvent::Status(down));
         let dim_at = |terminal: &Terminal<TestBackend>, text: &str| {
             let buffer = terminal.backend().buffer();
@@ -401,8 +447,7 @@ mod tests {
         // Every value is dim, not only the total.
         assert!(dim_at(&old, "250,000.00") && dim_at(&old, "325,000.00") && dim_at(&old, "333,000.00"));
         // With an account not live too, one note says both.
-        let reconnecting =
-            StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, reason: "x".into() };
+        let reconnecting = StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, error: closed() };
         model.apply("cold", StreamEvent::Status(reconnecting), later(t0, 45));
         let text = format!("{}", render(&model, later(t0, 45)).backend());
         assert!(text.contains("stale (1 account not live, prices 45s old)"), "{text}");
@@ -412,9 +457,21 @@ mod tests {
     fn failed() {
         let t0 = Instant::now();
         let mut model = two_accounts(t0);
-        let failed = StreamState::Failed { reason: "key rejected (10100)".into(), kind: ErrorKind::Auth };
-        model.apply("cold", StreamEvent::Status(failed), later(t0, 1));
-        insta::assert_snapshot!(render(&model, later(t0, 2)).backend());
+        model.apply("cold", StreamEvent::Status(refused("apikey: invalid")), later(t0, 1));
+        let terminal = render(&model, later(t0, 2));
+        insta::assert_snapshot!(terminal.backend());
+        // Under the accounts, what `bfx balances` prints for that error: message and hint, whole
+        // (wrapped), the hint naming where cold's secret comes from; the state cell says `failed`.
+        let error = Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() };
+        let expected = diagnose(&error, "BFX_COLD_SECRET");
+        let text = words(&rows(&terminal).join("\n"));
+        assert!(text.contains(&format!("error: account \"cold\": {}", expected.message)), "{text}");
+        assert!(text.contains(&format!("hint: {}", words(&expected.hint.unwrap()))), "{text}");
+        assert!(text.contains("BFX_COLD_SECRET") && !text.contains("BFX_MAIN_SECRET"), "{text}");
+        let cold = rows(&terminal).into_iter().find(|row| row.contains("│cold")).unwrap();
+        assert_eq!(words(&cold), "│cold failed 2s stale 250,000.00│");
+        // Every line of it within the screen.
+        assert!(rows(&terminal).iter().all(|row| row.chars().count() == 100));
     }
 
     #[test]
@@ -444,7 +501,7 @@ mod tests {
         model.apply("cold", StreamEvent::Wallet(row("exchange", "AIO", "11")), later(t0, 1));
         let mut terminal = Terminal::new(TestBackend::new(100, 12)).unwrap();
         let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
-        terminal.draw(|frame| draw(frame, &model, &clock)).unwrap();
+        terminal.draw(|frame| draw(frame, &model, &sources(), &clock)).unwrap();
         insta::assert_snapshot!(terminal.backend());
     }
 
@@ -455,7 +512,7 @@ mod tests {
         let screen = |width: u16, height: u16| {
             let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
             let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
-            terminal.draw(|frame| draw(frame, &model, &clock)).unwrap();
+            terminal.draw(|frame| draw(frame, &model, &sources(), &clock)).unwrap();
             terminal
         };
         insta::assert_snapshot!(screen(40, 14).backend());
@@ -471,18 +528,28 @@ mod tests {
         let text = format!("{}", screen(width, height).backend());
         assert!(text.contains("+3 more") && text.contains("250,000.00"), "{text}");
         assert!(!fits(width - 1, 14) && !fits(width, height - 1));
-        // A long failure reason is shortened, not the numbers beside it.
+        // A failed account takes a line more. Where its message and hint do not fit in full, it
+        // gets that one line, its text cut, never the numbers beside it.
         let mut failed = two_accounts(t0);
-        let reason = "apikey: invalid (10100) ".repeat(5);
-        failed.apply("cold", StreamEvent::Status(StreamState::Failed { reason, kind: ErrorKind::Auth }), t0);
-        let mut terminal = Terminal::new(TestBackend::new(100, height)).unwrap();
-        let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
-        terminal.draw(|frame| draw(frame, &failed, &clock)).unwrap();
-        let text = format!("{}", terminal.backend());
-        assert!(
-            text.contains("failed: apikey: invalid (10100) apikey:…") && text.contains("stale 250,000.00"),
-            "{text}"
-        );
+        failed.apply("cold", StreamEvent::Status(refused("apikey: invalid")), t0);
+        let failed_screen = |width: u16, height: u16| {
+            let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+            let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
+            terminal.draw(|frame| draw(frame, &failed, &sources(), &clock)).unwrap();
+            rows(&terminal).join("\n")
+        };
+        let fits = |width, height| !failed_screen(width, height).contains("needs");
+        let width = (20..200).find(|w| fits(*w, 30)).unwrap();
+        assert_eq!((3..50).find(|h| fits(width, *h)), Some(height + 1));
+        let text = failed_screen(width, height);
+        assert!(text.contains(&format!("needs {width}×{}", height + 1)), "{text}");
+        let text = failed_screen(width, height + 1);
+        assert!(text.contains(" error: account \"cold\": Bitfinex refused the API key"), "{text}");
+        assert!(text.contains("…") && !text.contains("hint:"), "{text}");
+        assert!(text.contains("stale 250,000.00") && text.contains("83,000.00 +1 unpriced"), "{text}");
+        let text = failed_screen(width, height + 8);
+        assert!(text.contains("hint:") && !text.contains("…"), "{text}");
+        assert!(words(&text).contains("(check BFX_COLD_SECRET)"), "{text}");
     }
 
     #[test]

@@ -10,8 +10,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// `20051`: the server is stopping or restarting; reconnect.
-pub(crate) const INFO_RESTART: i64 = 20051;
+pub(crate) use crate::error::INFO_RESTART;
 /// `20060`: maintenance starts; keep the connection and wait for `20061`.
 pub(crate) const INFO_MAINTENANCE_START: i64 = 20060;
 /// `20061`: maintenance is over.

@@ -16,6 +16,7 @@ mod socket;
 mod supervisor;
 mod tickers;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bfx_core::WalletRow;
@@ -25,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::credentials::Credentials;
-use crate::error::ErrorKind;
+use crate::error::Error;
 
 pub use tickers::{TICKER_CHANNELS, TickerEvent, TickerStream};
 
@@ -84,23 +85,65 @@ pub enum StreamEvent {
     Status(StreamState),
 }
 
-/// Where the stream stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the stream stands. Each state that follows a failure carries it as the typed [`Error`]
+/// (its `kind()`, Bitfinex's `code()` and message where there is one), shared so that states
+/// stay cheap to clone. States are equal when their errors read the same (kind, code, message).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum StreamState {
     /// Opening the first connection.
     Connecting,
     /// Authenticated; changes arrive as they happen.
     Live,
-    /// The connection was lost (or could not be authenticated); the next attempt starts `after`
-    /// (plus any wait for the connection budget).
-    Reconnecting { attempt: u32, after: Duration, reason: String },
-    /// No socket could be opened: wallets are polled over REST while the socket is retried.
-    Polling { reason: String },
+    /// The connection was lost (or could not be had, or `auth` was refused for a reason that may
+    /// pass); the next attempt starts `after` (plus any wait for the connection budget).
+    Reconnecting { attempt: u32, after: Duration, error: Arc<Error> },
+    /// No socket could be opened (`error` says why): wallets are polled over REST while the
+    /// socket is retried.
+    Polling { error: Arc<Error> },
     /// Bitfinex announced maintenance (info 20060); the connection is kept until it ends (20061).
     Maintenance,
-    /// Terminal: retrying cannot help (the key was rejected, …). No event follows.
-    Failed { reason: String, kind: ErrorKind },
+    /// Terminal: retrying cannot help (the key was rejected over the WebSocket or REST, its nonces
+    /// are unusable, …). No event follows.
+    Failed { error: Arc<Error> },
+}
+
+impl StreamState {
+    /// The failure this state follows, if any.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            StreamState::Reconnecting { error, .. }
+            | StreamState::Polling { error }
+            | StreamState::Failed { error } => Some(error),
+            StreamState::Connecting | StreamState::Live | StreamState::Maintenance => None,
+        }
+    }
+}
+
+impl PartialEq for StreamState {
+    fn eq(&self, other: &StreamState) -> bool {
+        use StreamState::{Connecting, Failed, Live, Maintenance, Polling, Reconnecting};
+        match (self, other) {
+            (Connecting, Connecting) | (Live, Live) | (Maintenance, Maintenance) => true,
+            (
+                Reconnecting { attempt, after, error },
+                Reconnecting { attempt: other_attempt, after: other_after, error: other_error },
+            ) => attempt == other_attempt && after == other_after && same_error(error, other_error),
+            (Polling { error }, Polling { error: other }) | (Failed { error }, Failed { error: other }) => {
+                same_error(error, other)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Reflexive: an error reads the same as itself.
+impl Eq for StreamState {}
+
+/// The same failure, as far as a reader can tell: kind, code and message. (Errors holding I/O
+/// errors cannot be compared field by field.)
+fn same_error(a: &Error, b: &Error) -> bool {
+    std::ptr::eq(a, b) || (a.kind() == b.kind() && a.code() == b.code() && a.to_string() == b.to_string())
 }
 
 /// A running account stream. Dropping it stops the stream; [`AccountStream::close`] also waits
@@ -161,5 +204,43 @@ pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::SocketError;
+
+    fn failed(error: Error) -> StreamState {
+        StreamState::Failed { error: Arc::new(error) }
+    }
+
+    #[test]
+    fn states_are_equal_when_their_errors_read_the_same() {
+        let refused = || Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() };
+        assert_eq!(failed(refused()), failed(refused()));
+        assert_ne!(
+            failed(refused()),
+            failed(Error::WsAuth { code: Some(10100), message: "apikey: digest invalid".into() })
+        );
+        assert_ne!(
+            failed(refused()),
+            failed(Error::WsAuth { code: None, message: "apikey: invalid".into() })
+        );
+        let ended = Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false }));
+        let reconnecting =
+            |attempt| StreamState::Reconnecting { attempt, after: Duration::ZERO, error: ended.clone() };
+        assert_eq!(reconnecting(1), reconnecting(1));
+        assert_ne!(reconnecting(1), reconnecting(2));
+        assert_ne!(
+            StreamState::Polling { error: ended.clone() },
+            StreamState::Failed { error: ended.clone() }
+        );
+        assert_eq!(
+            StreamState::Polling { error: ended.clone() }.error().map(Error::kind),
+            Some(crate::ErrorKind::Network)
+        );
+        assert_eq!(StreamState::Live.error().map(Error::kind), None);
     }
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
 use super::socket::{self, Socket};
 use super::supervisor::Supervisor;
 use super::{StreamEvent, StreamState, stopped};
-use crate::error::{Error, ErrorKind, exchange_error_kind};
+use crate::error::{Error, ErrorKind, SocketError};
 
 /// Longest wait for our close frame to go out when the stream is closed.
 pub(super) const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -23,13 +24,13 @@ pub(super) enum End {
     /// The stream's owner closed it or went away.
     Stopped,
     /// Retrying cannot help.
-    Fatal { reason: String, kind: ErrorKind },
+    Fatal(Error),
     /// Try again; `opened`: the socket was had (so polling is not called for).
-    Lost { reason: String, opened: bool },
+    Lost { error: Error, opened: bool },
 }
 
-fn lost(reason: impl Into<String>) -> End {
-    End::Lost { reason: reason.into(), opened: true }
+fn lost(error: impl Into<Error>) -> End {
+    End::Lost { error: error.into(), opened: true }
 }
 
 /// The server's answer to `auth`.
@@ -48,7 +49,7 @@ impl Supervisor {
         };
         let mut ws = match opened {
             Ok(ws) => ws,
-            Err(reason) => return End::Lost { reason, opened: false },
+            Err(error) => return End::Lost { error: error.into(), opened: false },
         };
         let authed = tokio::select! {
             () = stopped(&mut stop) => Err(End::Stopped),
@@ -76,40 +77,31 @@ impl Supervisor {
         let key = self.credentials.key();
         let mut resigned = false;
         loop {
-            let mut slot = self.client.nonces.acquire(key).await.map_err(fatal)?;
-            let nonce = slot.allocate().await.map_err(fatal)?;
+            // A local failure to get a nonce: REST requests with the key would fail the same way.
+            let mut slot = self.client.nonces.acquire(key).await.map_err(End::Fatal)?;
+            let nonce = slot.allocate().await.map_err(End::Fatal)?;
             let frame = frames::auth_frame(key, self.credentials.secret_bytes(), nonce);
             tracing::debug!(key, %nonce, "WebSocket auth");
-            ws.send(Message::text(frame)).await.map_err(|e| lost(format!("cannot send auth: {e}")))?;
+            ws.send(Message::text(frame))
+                .await
+                .map_err(|e| lost(SocketError::Send { cause: e.to_string() }))?;
             let limit = self.options.auth_timeout;
             let reply = timeout(limit, auth_reply(ws)).await;
             drop(slot);
-            let (code, msg) = match reply {
-                Err(_) => return Err(lost(format!("no reply to auth within {limit:?}"))),
+            let error = match reply {
+                Err(_) => return Err(lost(SocketError::AuthTimeout { limit })),
                 Ok(Err(end)) => return Err(end),
                 Ok(Ok(Reply::Ok)) => return Ok(()),
-                Ok(Ok(Reply::Failed { code, msg })) => (code, msg),
+                Ok(Ok(Reply::Failed { code, msg })) => Error::WsAuth { code, message: msg },
             };
-            // The Node client also looks for "nonce" in the message.
-            let kind = match code {
-                _ if msg.contains("nonce") => ErrorKind::Nonce,
-                Some(code) => exchange_error_kind(code, &msg),
-                None => ErrorKind::Exchange,
-            };
-            let reason = match code {
-                Some(code) => format!("WebSocket auth refused: {code} {msg:?}"),
-                None => format!("WebSocket auth refused: {msg:?}"),
-            };
-            match kind {
+            match error.kind() {
                 // Another program may have used the key: once more with a fresh nonce.
                 ErrorKind::Nonce if !resigned => {
-                    tracing::warn!(key, "{reason}; signing again with a fresh nonce");
+                    tracing::warn!(key, "{error}; signing again with a fresh nonce");
                     resigned = true;
                 }
-                ErrorKind::Auth | ErrorKind::Permission | ErrorKind::Nonce => {
-                    return Err(End::Fatal { reason, kind });
-                }
-                _ => return Err(lost(reason)),
+                ErrorKind::Auth | ErrorKind::Permission | ErrorKind::Nonce => return Err(End::Fatal(error)),
+                _ => return Err(lost(error)),
             }
         }
     }
@@ -127,7 +119,7 @@ impl Supervisor {
                 }
                 text = next_text(&mut ws, Some(silence)) => match text {
                     Ok(text) => text,
-                    Err(reason) => return lost(reason),
+                    Err(error) => return lost(error),
                 },
             };
             let event = match frames::parse(text.as_str()) {
@@ -136,7 +128,7 @@ impl Supervisor {
                 Inbound::Total { aum, aum_net } => StreamEvent::Total { aum, aum_net },
                 Inbound::Info { code: Some(INFO_RESTART) } => {
                     let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
-                    return lost("Bitfinex is restarting (info 20051)");
+                    return lost(SocketError::Restarting);
                 }
                 Inbound::Info { code: Some(INFO_MAINTENANCE_START) } => {
                     StreamEvent::Status(StreamState::Maintenance)
@@ -175,28 +167,33 @@ impl Supervisor {
 /// The next text frame, or why the connection is over: `silence` passed without any frame (when
 /// given), it failed, or it was closed. Pings are answered by tungstenite; binary frames are not
 /// Bitfinex's. Cancel-safe.
-pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Result<Utf8Bytes, String> {
+pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Result<Utf8Bytes, SocketError> {
     loop {
         let frame = match silence {
-            Some(silence) => timeout(silence, ws.next())
-                .await
-                .map_err(|_| format!("no message or heartbeat for {silence:?}"))?,
+            Some(silence) => {
+                timeout(silence, ws.next()).await.map_err(|_| SocketError::Silent { silence })?
+            }
             None => ws.next().await,
         };
         match frame {
-            None => return Err("the connection ended".to_owned()),
-            Some(Err(e)) => return Err(format!("the connection failed: {e}")),
             Some(Ok(Message::Text(text))) => return Ok(text),
-            Some(Ok(Message::Close(Some(close)))) => {
-                return Err(format!(
-                    "the server closed the connection ({} {:?})",
-                    close.code,
-                    close.reason.as_str()
-                ));
-            }
-            Some(Ok(Message::Close(None))) => return Err("the server closed the connection".to_owned()),
+            Some(Ok(Message::Close(close))) => return Err(closed(close, false)),
             Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(SocketError::Broken { cause: e.to_string(), awaiting_auth: false }),
+            None => return Err(SocketError::Ended { awaiting_auth: false }),
         }
+    }
+}
+
+/// The server's close frame (with its code and reason, when it gave them) as the connection's end.
+fn closed(close: Option<CloseFrame>, awaiting_auth: bool) -> SocketError {
+    match close {
+        Some(close) => SocketError::Closed {
+            code: Some(u16::from(close.code)),
+            reason: close.reason.as_str().to_owned(),
+            awaiting_auth,
+        },
+        None => SocketError::Closed { code: None, reason: String::new(), awaiting_auth },
     }
 }
 
@@ -204,25 +201,18 @@ pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Res
 async fn auth_reply(ws: &mut Socket) -> Result<Reply, End> {
     loop {
         match ws.next().await {
-            None => return Err(lost("the connection ended before the auth reply")),
-            Some(Err(e)) => return Err(lost(format!("the connection failed before the auth reply: {e}"))),
-            Some(Ok(Message::Close(_))) => {
-                return Err(lost("the server closed the connection before the auth reply"));
-            }
             Some(Ok(Message::Text(text))) => match frames::parse(text.as_str()) {
                 Inbound::AuthOk => return Ok(Reply::Ok),
                 Inbound::AuthFailed { code, msg } => return Ok(Reply::Failed { code, msg }),
-                Inbound::Info { code: Some(INFO_RESTART) } => {
-                    return Err(lost("Bitfinex is restarting (info 20051)"));
-                }
+                Inbound::Info { code: Some(INFO_RESTART) } => return Err(lost(SocketError::Restarting)),
                 _ => {}
             },
+            Some(Ok(Message::Close(close))) => return Err(lost(closed(close, true))),
             Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                return Err(lost(SocketError::Broken { cause: e.to_string(), awaiting_auth: true }));
+            }
+            None => return Err(lost(SocketError::Ended { awaiting_auth: true })),
         }
     }
-}
-
-/// A local failure to get a nonce: REST requests with the key would fail the same way.
-fn fatal(error: Error) -> End {
-    End::Fatal { reason: error.to_string(), kind: error.kind() }
 }

@@ -14,9 +14,10 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::{self, http::Uri};
 
 use crate::client::Client;
+use crate::error::SocketError;
 
 /// A byte stream the WebSocket runs over: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -26,48 +27,52 @@ pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// Opens a connection to `client`'s WebSocket URL once its connection budget allows, within
 /// `limit` (the wait for the budget not included).
-pub(crate) async fn open(client: &Client, limit: Duration) -> Result<Socket, String> {
+pub(crate) async fn open(client: &Client, limit: Duration) -> Result<Socket, SocketError> {
     client.ws_gate.admit().await;
     let url = &client.endpoints.ws_url;
-    timeout(limit, connect(url))
-        .await
-        .map_err(|_| format!("no WebSocket connection to {url} within {limit:?}"))?
+    timeout(limit, connect(url)).await.map_err(|_| SocketError::ConnectTimeout { url: url.clone(), limit })?
 }
 
-/// Connects to `url` (`ws://` or `wss://`) and completes the upgrade. The error is a sentence
-/// for the stream's status (it never holds a secret: the URL has none).
-pub(crate) async fn connect(url: &str) -> Result<Socket, String> {
-    let uri: Uri = url.parse().map_err(|e| format!("invalid WebSocket URL {url:?}: {e}"))?;
+/// Connects to `url` (`ws://` or `wss://`) and completes the upgrade.
+pub(crate) async fn connect(url: &str) -> Result<Socket, SocketError> {
+    let invalid = |reason: String| SocketError::Url { url: url.to_owned(), reason };
+    let uri: Uri = url.parse().map_err(|e| invalid(format!("{e}")))?;
     let secure = match uri.scheme_str() {
         Some("wss") => true,
         Some("ws") => false,
-        _ => return Err(format!("invalid WebSocket URL {url:?}: the scheme must be ws or wss")),
+        _ => return Err(invalid("the scheme must be ws or wss".to_owned())),
     };
     let Some(host) = uri.host() else {
-        return Err(format!("invalid WebSocket URL {url:?}: no host"));
+        return Err(invalid("no host".to_owned()));
     };
     // `Uri::host` keeps IPv6 brackets; sockets and TLS names want the bare address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = TcpStream::connect((host, port)).await.map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(|cause| SocketError::Connect { url: url.to_owned(), cause })?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if secure {
         crate::install_crypto_provider();
         let config = ClientConfig::with_platform_verifier()
-            .map_err(|e| format!("cannot set up TLS for {url}: {e}"))?;
+            .map_err(|e| SocketError::TlsSetup { url: url.to_owned(), cause: e.to_string() })?;
         let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("invalid TLS server name {host:?}: {e}"))?;
+            .map_err(|e| invalid(format!("{host:?} is not a valid TLS server name: {e}")))?;
         let tls = TlsConnector::from(Arc::new(config))
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS handshake with {url} failed: {e}"))?;
+            .map_err(|cause| SocketError::TlsHandshake { url: url.to_owned(), cause })?;
         Box::new(tls)
     } else {
         Box::new(tcp)
     };
-    let (socket, _response) = tokio_tungstenite::client_async(url, io)
-        .await
-        .map_err(|e| format!("WebSocket upgrade at {url} refused: {e}"))?;
+    let (socket, _response) = tokio_tungstenite::client_async(url, io).await.map_err(|e| {
+        let status = match &e {
+            tungstenite::Error::Http(response) => Some(response.status().as_u16()),
+            _ => None,
+        };
+        SocketError::Upgrade { url: url.to_owned(), status, cause: e.to_string() }
+    })?;
     Ok(socket)
 }
 
@@ -78,12 +83,14 @@ mod tests {
     #[tokio::test]
     async fn bad_urls_fail_without_connecting() {
         for (url, expected) in [
-            ("http://127.0.0.1:1/ws/2", "scheme"),
+            ("http://127.0.0.1:1/ws/2", "the scheme must be ws or wss"),
             ("ws:///ws/2", "invalid WebSocket URL"),
             ("not a url", "invalid WebSocket URL"),
         ] {
             let Err(error) = connect(url).await else { panic!("{url} connected") };
-            assert!(error.contains(expected), "{url}: {error}");
+            assert!(matches!(error, SocketError::Url { .. }), "{url}: {error:?}");
+            assert!(error.to_string().contains(expected), "{url}: {error}");
+            assert_eq!(error.kind(), crate::ErrorKind::Config);
         }
     }
 
@@ -98,6 +105,8 @@ mod tests {
             tokio::io::AsyncWriteExt::write_all(&mut tcp, b"HTTP/1.1 400 Bad Request\r\n\r\n").await.unwrap();
         });
         let Err(error) = connect(&format!("wss://{addr}/ws/2")).await else { panic!("connected") };
-        assert!(error.contains("TLS handshake"), "{error}");
+        assert!(matches!(error, SocketError::TlsHandshake { .. }), "{error:?}");
+        assert!(error.to_string().contains("TLS handshake"), "{error}");
+        assert_eq!(error.kind(), crate::ErrorKind::Network);
     }
 }

@@ -2,6 +2,7 @@
 //! (exponential with jitter), polls REST `wallets` while no socket can be had, and stops for good
 //! only when its owner goes away or retrying cannot help.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -11,7 +12,7 @@ use super::session::End;
 use super::{StreamEvent, StreamOptions, StreamState, stopped};
 use crate::client::Client;
 use crate::credentials::Credentials;
-use crate::error::ErrorKind;
+use crate::error::{Error, ErrorKind};
 use crate::retry::jitter;
 
 /// One stream's task and what it remembers between connections.
@@ -56,12 +57,12 @@ impl Supervisor {
             return;
         }
         loop {
-            let (reason, opened) = match self.session().await {
+            let (error, opened) = match self.session().await {
                 End::Stopped => return,
-                End::Fatal { reason, kind } => return self.fail(reason, kind).await,
-                End::Lost { reason, opened } => (reason, opened),
+                End::Fatal(error) => return self.fail(error).await,
+                End::Lost { error, opened } => (Arc::new(error), opened),
             };
-            tracing::info!(key = self.credentials.key(), %reason, "account stream disconnected");
+            tracing::info!(key = self.credentials.key(), %error, "account stream disconnected");
             self.failures = self.failures.saturating_add(1);
             self.open_failures = if opened { 0 } else { self.open_failures.saturating_add(1) };
             let after = backoff(&self.options, self.failures, jitter());
@@ -70,9 +71,9 @@ impl Supervisor {
             } else if self.open_failures >= self.options.polling_after.max(1) {
                 self.polling = true;
                 self.next_poll = Instant::now();
-                Some(StreamState::Polling { reason })
+                Some(StreamState::Polling { error })
             } else {
-                Some(StreamState::Reconnecting { attempt: self.failures, after, reason })
+                Some(StreamState::Reconnecting { attempt: self.failures, after, error })
             };
             if let Some(status) = status
                 && self.emit(StreamEvent::Status(status)).await.is_err()
@@ -81,7 +82,7 @@ impl Supervisor {
             }
             match self.wait(after).await {
                 Ok(()) => {}
-                Err(End::Fatal { reason, kind }) => return self.fail(reason, kind).await,
+                Err(End::Fatal(error)) => return self.fail(error).await,
                 Err(_) => return,
             }
         }
@@ -109,7 +110,7 @@ impl Supervisor {
         match fetched {
             Ok(wallets) => self.emit(StreamEvent::Snapshot { wallets }).await,
             Err(error) if matches!(error.kind(), ErrorKind::Auth | ErrorKind::Permission) => {
-                Err(End::Fatal { reason: error.to_string(), kind: error.kind() })
+                Err(End::Fatal(error))
             }
             Err(error) => {
                 tracing::warn!(key = self.credentials.key(), %error, "REST wallet snapshot failed");
@@ -141,9 +142,9 @@ impl Supervisor {
         }
     }
 
-    async fn fail(self, reason: String, kind: ErrorKind) {
-        tracing::warn!(key = self.credentials.key(), %reason, "account stream failed");
-        let _ = self.emit(StreamEvent::Status(StreamState::Failed { reason, kind })).await;
+    async fn fail(self, error: Error) {
+        tracing::warn!(key = self.credentials.key(), %error, "account stream failed");
+        let _ = self.emit(StreamEvent::Status(StreamState::Failed { error: Arc::new(error) })).await;
     }
 }
 

@@ -10,6 +10,7 @@
 //! is sent; after it every channel is renewed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bfx_core::TradingTicker;
@@ -26,6 +27,7 @@ use super::socket::{self, Socket};
 use super::supervisor::backoff;
 use super::{EVENT_BUFFER, StreamOptions, StreamState, stop_task, stopped};
 use crate::client::Client;
+use crate::error::{ALREADY_SUBSCRIBED, Error, SocketError};
 use crate::retry::jitter;
 
 /// Channels one connection may hold: Bitfinex's Public Channels page says 25 (its General page
@@ -33,8 +35,6 @@ use crate::retry::jitter;
 /// followed.
 pub const TICKER_CHANNELS: usize = 25;
 
-/// `10301`: already subscribed.
-const ALREADY_SUBSCRIBED: i64 = 10301;
 /// Longest wait for a frame to be written.
 const SEND_WAIT: Duration = Duration::from_secs(5);
 
@@ -131,7 +131,7 @@ struct Tickers {
 #[derive(Debug)]
 enum End {
     Stopped,
-    Lost(String),
+    Lost(SocketError),
     Idle,
 }
 
@@ -167,18 +167,19 @@ impl Tickers {
             {
                 return;
             }
-            let reason = match self.connection().await {
+            let error = match self.connection().await {
                 End::Stopped => return,
                 End::Idle => {
                     idle = true;
                     continue;
                 }
-                End::Lost(reason) => reason,
+                End::Lost(error) => error,
             };
-            tracing::info!(%reason, "ticker stream disconnected");
+            tracing::info!(%error, "ticker stream disconnected");
             self.failures = self.failures.saturating_add(1);
             let after = backoff(&self.options, self.failures, jitter());
-            let status = StreamState::Reconnecting { attempt: self.failures, after, reason };
+            let error = Arc::new(Error::Socket(error));
+            let status = StreamState::Reconnecting { attempt: self.failures, after, error };
             if self.emit(TickerEvent::Status(status)).await.is_err() {
                 return;
             }
@@ -224,7 +225,7 @@ impl Tickers {
         };
         let mut ws = match opened {
             Ok(ws) => ws,
-            Err(reason) => return End::Lost(reason),
+            Err(error) => return End::Lost(error),
         };
         let end = self.follow(&mut ws).await;
         let _ = timeout(super::session::CLOSE_WAIT, ws.close(None)).await;
@@ -274,7 +275,7 @@ impl Tickers {
                 },
                 text = next_text(ws, watched) => match text {
                     Ok(text) => text,
-                    Err(reason) => return End::Lost(reason),
+                    Err(error) => return End::Lost(error),
                 },
             };
             let event = match frames::parse(text.as_str()) {
@@ -306,7 +307,7 @@ impl Tickers {
                     };
                     if code == Some(ALREADY_SUBSCRIBED) {
                         // Followed on a channel we were never told of: start afresh.
-                        return End::Lost(format!("the server had {symbol} subscribed already (10301)"));
+                        return End::Lost(SocketError::AlreadySubscribed { symbol, message: msg });
                     }
                     tracing::warn!(%symbol, ?code, %msg, "the server refused a ticker channel");
                     // Its place may go to a pair waiting for one.
@@ -315,7 +316,7 @@ impl Tickers {
                     TickerEvent::Refused { symbol, code, msg }
                 }
                 Inbound::Info { code: Some(INFO_RESTART) } => {
-                    return End::Lost("Bitfinex is restarting (info 20051)".to_owned());
+                    return End::Lost(SocketError::Restarting);
                 }
                 Inbound::Info { code: Some(INFO_MAINTENANCE_START) } => {
                     maintenance = true;
@@ -393,7 +394,7 @@ async fn sync(ws: &mut Socket, wanted: &BTreeSet<String>, channels: &mut Channel
 async fn send(ws: &mut Socket, frame: String) -> Result<(), End> {
     match timeout(SEND_WAIT, ws.send(Message::text(frame))).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(End::Lost(format!("cannot send to the WebSocket: {e}"))),
-        Err(_) => Err(End::Lost(format!("a write to the WebSocket did not complete within {SEND_WAIT:?}"))),
+        Ok(Err(e)) => Err(End::Lost(SocketError::Send { cause: e.to_string() })),
+        Err(_) => Err(End::Lost(SocketError::SendTimeout { limit: SEND_WAIT })),
     }
 }
