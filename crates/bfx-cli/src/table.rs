@@ -5,6 +5,7 @@
 //! names are Bitfinex's display names (`USDt` for `UST`), and a total is never shown as complete
 //! when an account failed or an asset could not be priced.
 
+use bfx_core::Unpriced;
 use bfx_core::format_decimal;
 use bfx_core::portfolio::{AccountError, Portfolio};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
@@ -37,6 +38,16 @@ type Rows = Vec<Vec<String>>;
 /// Headers, rows, and which columns hold numbers (right-aligned, points lined up).
 type View3 = (Vec<String>, Rows, &'static [usize]);
 
+/// What stands in for a value there is none of.
+fn missing(reason: Option<&Unpriced>) -> String {
+    match reason {
+        Some(Unpriced::Paper { .. }) => "paper",
+        Some(Unpriced::Overflow { .. } | Unpriced::SumOverflow) => "too large",
+        _ => "unpriced",
+    }
+    .to_owned()
+}
+
 fn failed(error: &AccountError) -> String {
     let code = error.code.map(|c| format!("{c} ")).unwrap_or_default();
     format!("failed: {code}{}", error.message)
@@ -65,11 +76,7 @@ fn by_wallet(p: &Portfolio) -> View3 {
                 w.available.map_or_else(dash, |a| amount(&w.currency, a)),
                 w.unsettled_interest.map_or_else(dash, |a| amount(&w.currency, a)),
                 w.price.map_or_else(dash, price),
-                match w.value {
-                    Some(v) => value(q, v),
-                    None if w.paper => "paper".to_owned(),
-                    None => "unpriced".to_owned(),
-                },
+                w.value.map_or_else(|| missing(w.unpriced.as_ref()), |v| value(q, v)),
             ]);
         }
         if account.wallets.is_empty() {
@@ -93,11 +100,10 @@ fn by_asset(p: &Portfolio) -> View3 {
                 a.name.clone(),
                 a.balance.map_or_else(dash, |b| amount(&a.currency, b)),
                 a.price.map_or_else(dash, price),
-                match a.value {
-                    Some(v) => value(q, v),
-                    None if a.paper => "paper".to_owned(),
-                    None => "unpriced".to_owned(),
-                },
+                a.value.map_or_else(
+                    || missing(p.unpriced.iter().find(|u| u.currency == a.currency).map(|u| &u.reason)),
+                    |v| value(q, v),
+                ),
                 a.share.map_or_else(String::new, |s| format!("{s:.2}%")),
             ]
         })
@@ -184,7 +190,7 @@ fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String>
         p.assets.iter().find(|a| a.currency == currency).map_or(currency.to_owned(), |a| a.name.clone())
     };
     let (paper, unpriced): (Vec<_>, Vec<_>) =
-        p.unpriced.iter().partition(|u| matches!(u.reason, bfx_core::Unpriced::Paper { .. }));
+        p.unpriced.iter().partition(|u| matches!(u.reason, Unpriced::Paper { .. }));
     if !unpriced.is_empty() && !report.prices_unavailable {
         let list: Vec<String> = unpriced
             .iter()

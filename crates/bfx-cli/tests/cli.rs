@@ -471,6 +471,13 @@ fn demo_output_snapshots() {
         run(&["--by", "account", "--quote", "EUR", "--price", "bid"])
     );
     insta::assert_snapshot!("demo_include_paper_hide_dust", run(&["--include-paper", "--hide-dust", "1"]));
+    // Other quotes, through the price graph: every asset with a USD value has one here too.
+    for quote in ["BTC", "UST", "EUR"] {
+        let table = run(&["--by", "asset", "--quote", quote]);
+        let only_aio = format!("Totals exclude unpriced assets: 842.17 AIO (no ticker route to {quote})\n");
+        assert!(table.contains(&only_aio), "{quote}: only AIO is unpriced:\n{table}");
+        insta::assert_snapshot!(format!("demo_by_asset_{}", quote.to_lowercase()), table);
+    }
 }
 
 /// A state where one account's key lacks the wallets permission: the table says the total is

@@ -162,9 +162,6 @@ pub struct AssetValue {
     /// The price of one unit (the same in every wallet of the currency).
     #[serde(skip)]
     pub price: Option<Decimal>,
-    /// Some wallet of it is paper.
-    #[serde(skip)]
-    pub paper: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,7 +219,6 @@ struct AssetSum {
     balance: Sum,
     value: Result<Sum, Unpriced>,
     price: Option<Decimal>,
-    paper: bool,
 }
 
 /// Values every account's holdings in `valuation.quote`. `market` is `None` when no prices could
@@ -263,7 +259,6 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
                 balance: Sum::ZERO,
                 value: Ok(Sum::ZERO),
                 price: None,
-                paper,
             });
             asset.balance.add(row.balance);
             match (&mut asset.value, &valued) {
@@ -444,7 +439,6 @@ fn split_assets(
             value,
             share,
             price,
-            paper: sum.paper,
         });
     }
     assets.sort_by(|a, b| b.value.is_some().cmp(&a.value.is_some()).then(b.value.cmp(&a.value)));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bfx_client::{StreamEvent, StreamState, TickerEvent};
 use bfx_core::portfolio::{self, AccountInput, Holdings, Portfolio, Valuation};
-use bfx_core::valuation::{Market, PriceKind};
+use bfx_core::valuation::{Market, PriceKind, Unpriced};
 use bfx_core::{TradingTicker, WalletRow};
 use rust_decimal::Decimal;
 
@@ -84,6 +84,8 @@ pub struct AssetLine {
     pub balance: Option<Decimal>,
     /// `None` when unpriced (or paper).
     pub value: Option<Decimal>,
+    /// Why `value` is `None`.
+    pub unpriced: Option<Unpriced>,
     /// Some wallet of it changed within [`HIGHLIGHT`].
     pub changed: bool,
     /// Some of it comes from a stale account, or the prices are stale.
@@ -313,9 +315,14 @@ impl Model {
     /// unpriced ones by id.
     pub fn assets(&self, now: Instant) -> Vec<AssetLine> {
         let prices_stale = self.prices_stale(now);
-        self.valued()
+        let valued = self.valued();
+        let reason = |currency: &str| {
+            valued.unpriced.iter().find(|u| u.currency == currency).map(|u| u.reason.clone())
+        };
+        valued
             .assets
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|asset| {
                 let recent = |w: &WalletEntry| {
                     w.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT)
@@ -323,6 +330,7 @@ impl Model {
                 let changed = self.holding(&asset.currency).any(|(_, w)| recent(w));
                 let stale = prices_stale || self.holding(&asset.currency).any(|(a, _)| !a.is_current());
                 AssetLine {
+                    unpriced: reason(&asset.currency),
                     currency: asset.currency,
                     name: asset.name,
                     balance: asset.balance,

@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use bfx_client::StreamState;
+use bfx_core::Unpriced;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout};
 use ratatui::style::{Color, Modifier, Style};
@@ -213,9 +214,10 @@ fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
 
 /// One asset's cells and row style.
 fn asset_row(model: &Model, asset: &AssetLine) -> TextRow {
-    let value = match asset.value {
-        Some(v) => opt_value(&model.quote, Some(v)),
-        None => "unpriced".to_owned(),
+    let value = match (asset.value, &asset.unpriced) {
+        (Some(v), _) => opt_value(&model.quote, Some(v)),
+        (None, Some(Unpriced::Overflow { .. } | Unpriced::SumOverflow)) => "too large".to_owned(),
+        (None, _) => "unpriced".to_owned(),
     };
     let style = match (asset.changed, asset.value.is_none() || asset.stale) {
         (true, _) => highlight().add_modifier(Modifier::BOLD),
@@ -503,6 +505,32 @@ mod tests {
         let clock = Clock { at: later(t0, 1), clock: "12:34:56 UTC".into() };
         terminal.draw(|frame| draw(frame, &model, &sources(), &clock)).unwrap();
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// Amounts at the decimal limit: values that fit are shown, sums that do not are `-`, and
+    /// nothing panics.
+    #[test]
+    fn amounts_at_the_decimal_limit() {
+        let t0 = Instant::now();
+        let huge = "70000000000000000000000000000";
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
+        model.set_market(market(), t0);
+        model.apply("main", StreamEvent::Status(StreamState::Live), t0);
+        let wallets =
+            vec![row("exchange", "USD", huge), row("margin", "USD", huge), row("exchange", "BTC", huge)];
+        model.apply("main", StreamEvent::Snapshot { wallets }, t0);
+        assert_eq!(model.grand_total(t0).value, None);
+        assert_eq!(
+            model.account_value(&model.accounts[0], t0),
+            AccountValue::Current { value: None, unpriced: 1 }
+        );
+        let mut terminal = Terminal::new(TestBackend::new(160, 20)).unwrap();
+        let clock = Clock { at: t0, clock: "12:34:56 UTC".into() };
+        terminal.draw(|frame| draw(frame, &model, &sources(), &clock)).unwrap();
+        let text = words(&rows(&terminal).join("\n"));
+        assert!(text.contains("total - USD"), "{text}");
+        assert!(text.contains("USD - too large"), "the USD sum is too large to show: {text}");
+        assert!(text.contains("BTC 70,000,000,000,000,000,000,000,000,000 too large"), "{text}");
     }
 
     #[test]
