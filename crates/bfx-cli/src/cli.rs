@@ -181,7 +181,7 @@ pub struct WatchArgs {
     /// Seconds between REST polls while the WebSocket cannot be had.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub poll_interval: u64,
-    /// Values in the full-screen view (NDJSON events carry balances only).
+    /// What values (in the view, and in NDJSON `value` events) are in.
     #[command(flatten)]
     pub valuation: ValuationArgs,
     #[command(flatten)]
@@ -210,7 +210,7 @@ pub struct DemoWatchArgs {
     /// NDJSON events, one per line, even on a terminal.
     #[arg(long)]
     pub json: bool,
-    /// Values in the full-screen view (NDJSON events carry balances only).
+    /// What values (in the view, and in NDJSON `value` events) are in.
     #[command(flatten)]
     pub valuation: ValuationArgs,
 }

@@ -21,8 +21,13 @@ struct Watch {
 
 impl Watch {
     fn start(home: &std::path::Path, envs: &[(&str, &str)]) -> Watch {
+        Watch::start_with(home, envs, &[])
+    }
+
+    fn start_with(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> Watch {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
         cmd.args(["watch", "--json", "--config", "/dev/null", "--poll-interval", "1"])
+            .args(args)
             .env_clear()
             .env("HOME", home)
             .stdout(Stdio::piped())
@@ -93,6 +98,17 @@ fn changes_arrive_and_reconnects_resynchronise() {
         change["wallet"],
         serde_json::json!({"type": "exchange", "currency": "BTC", "balance": "2", "available": null, "unsettled_interest": "0"})
     );
+    // The change is valued as `bfx balances` values it: 2 BTC at the demo's last price.
+    let value = watch.until("value of 2 BTC", |e| {
+        e["event"] == "value"
+            && e["wallets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w["currency"] == "BTC" && w["value"] == "229397.891402")
+    });
+    assert_eq!((value["quote"].as_str(), value["price"].as_str()), (Some("USD"), Some("last")));
+    assert!(value["total"].is_string(), "{value}");
     watch.until("total", |e| e["event"] == "total");
 
     // Dropped while a change happens: the reconnect's snapshot has it, and equals a fresh REST read.
@@ -119,6 +135,49 @@ fn changes_arrive_and_reconnects_resynchronise() {
     admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20051}"#);
     watch.until("reconnecting after 20051", |e| e["event"] == "status" && e["state"] == "reconnecting");
     watch.until("live after 20051", |e| e["event"] == "status" && e["state"] == "live");
+}
+
+/// NDJSON values in another quote; an unknown quote is refused before anything is printed, as in
+/// the full-screen view; amounts beyond a decimal never panic.
+#[test]
+fn values_follow_the_quote_and_never_panic() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let env = [
+        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_API_KEY", "demo-cold"),
+        ("BFX_API_SECRET", "demo-cold-secret"),
+    ];
+    bfx(home.path())
+        .envs(env)
+        .args(["watch", "--json", "--config", "/dev/null", "--quote", "XYZ"])
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains("unknown quote currency \"XYZ\""));
+
+    let mut watch = Watch::start_with(home.path(), &env, &["--quote", "eur", "--price", "mid"]);
+    let value = watch.until("value", |e| e["event"] == "value");
+    assert_eq!((value["quote"].as_str(), value["price"].as_str()), (Some("EUR"), Some("mid")));
+    assert!(value["wallets"].as_array().unwrap().iter().all(|w| w["value"].is_string()), "{value}");
+
+    let huge = "70000000000000000000000000000";
+    let state = format!(
+        "platform_status = 1\n[[account]]\nname = \"w\"\nuser_id = 1\nemail = \"w@example.com\"\n\
+         [[account.key]]\nkey = \"w-key\"\nsecret = \"w-secret\"\npermissions = {{ wallets = \"r\" }}\n\
+         [[account.wallet]]\ntype = \"exchange\"\ncurrency = \"USD\"\nbalance = \"{huge}\"\nunsettled_interest = \"0\"\n\
+         [[account.wallet]]\ntype = \"margin\"\ncurrency = \"USD\"\nbalance = \"{huge}\"\nunsettled_interest = \"0\"\n\
+         [[ticker]]\nsymbol = \"tBTCUSD\"\nrow = [\"1\", \"1\", \"1\", \"1\", \"0\", \"0\", \"1\", \"1\", \"0\", \"0\"]\n"
+    );
+    let sim = sim_with(&state);
+    let env = [("BFX_API_URL", sim.url.as_str()), ("BFX_API_KEY", "w-key"), ("BFX_API_SECRET", "w-secret")];
+    watch = Watch::start(home.path(), &env);
+    let snapshot = watch.until("snapshot", |e| e["event"] == "snapshot");
+    assert_eq!(snapshot["wallets"][0]["balance"], huge);
+    let value = watch.until("value", |e| e["event"] == "value");
+    assert_eq!(value["total"], Value::Null, "7e28 + 7e28 does not fit: {value}");
+    assert_eq!(value["wallets"][1]["value"], huge);
+    assert!(watch.child.try_wait().unwrap().is_none(), "still running, no panic");
 }
 
 #[test]

@@ -432,14 +432,7 @@ fn split_assets(
             v.checked_mul(Decimal::ONE_HUNDRED).and_then(|p| p.checked_div(t)).map(|p| p.round_dp(2))
         });
         let price = value.and(sum.price);
-        assets.push(AssetValue {
-            currency: currency.to_owned(),
-            name,
-            balance,
-            value,
-            share,
-            price,
-        });
+        assets.push(AssetValue { currency: currency.to_owned(), name, balance, value, share, price });
     }
     assets.sort_by(|a, b| b.value.is_some().cmp(&a.value.is_some()).then(b.value.cmp(&a.value)));
     (assets, unpriced)

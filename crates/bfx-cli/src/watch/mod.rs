@@ -2,8 +2,8 @@
 //! connection per account), falling back to REST polling while the socket cannot be had.
 //!
 //! Two forms: the full-screen view on a terminal (`model` → `tui`, run by `screen`), and the
-//! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`),
-//! schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
+//! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`,
+//! and `value`: the account valued as `bfx balances` values it), schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
 //! `maintenance`, `failed`) is always said before its data, so a stale total is never presented
 //! as current; a state that follows a failure says it as `bfx balances` would (message, hint,
 //! code and kind).
@@ -15,24 +15,41 @@ mod tui;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bfx_client::{Client, StreamEvent, StreamOptions, StreamState};
-use bfx_core::portfolio::Valuation;
-use bfx_core::{WalletRow, format_decimal};
+use bfx_core::portfolio::{AccountValue, Valuation};
+use bfx_core::{Market, PriceKind, WalletRow, format_decimal};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::config::Account;
+use self::model::Model;
+use crate::config::{Account, check_quote};
 use crate::exit::{Diagnosis, Exit, diagnose};
 use crate::output::write_stdout;
 
-/// Streams every account's events as NDJSON until Ctrl-C, or until every stream has ended.
-/// Exit 0 on Ctrl-C; 3 when every account failed for good (e.g. a rejected key).
-pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOptions) -> anyhow::Result<Exit> {
+const PRICE_REFRESH: Duration = Duration::from_secs(10);
+/// Longest wait for the first prices before anything is shown (to refuse an unknown quote first).
+const FIRST_PRICES: Duration = Duration::from_secs(5);
+
+/// Streams every account's events as NDJSON until Ctrl-C, or until every stream has ended, with
+/// a `value` event whenever an account's value in the quote changes (its wallets, or the prices
+/// fetched every 10 s). Exit 0 on Ctrl-C; 3 when every account failed for good (e.g. a rejected
+/// key); 2 for an unknown quote.
+pub async fn ndjson(
+    client: &Client,
+    accounts: Vec<Account>,
+    options: StreamOptions,
+    valuation: &Valuation,
+) -> anyhow::Result<Exit> {
     let count = accounts.len();
     let sources = SecretSources::new(&accounts);
+    let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
+    let mut prices = spawn_price_refresh(client.clone());
+    first_prices(&mut prices, &mut model).await?;
     let mut receiver = spawn_streams(client, accounts, options);
+    let mut values = Values::default();
     let mut failed = 0;
     loop {
         tokio::select! {
@@ -43,17 +60,69 @@ pub async fn ndjson(client: &Client, accounts: Vec<Account>, options: StreamOpti
                         failed += 1;
                     }
                     let line = event_json(&account, &event, now_ms(), sources.of(&account));
+                    model.apply(&account, event, Instant::now());
                     write_stdout(&format!("{line}\n"))?;
+                    write_stdout(&values.changed(&model, now_ms()))?;
                 }
                 // Every stream has ended: they end only by failing for good.
                 None => return Ok(if failed == count { Exit::Auth } else { Exit::Ok }),
             },
+            Some((market, at)) = prices.recv() => {
+                model.set_market(market, at);
+                write_stdout(&values.changed(&model, now_ms()))?;
+            }
         }
     }
 }
 
-/// The full-screen view (values per `valuation`) when stdout is a terminal and `json` is not
-/// asked for; NDJSON otherwise.
+/// The last `value` event said of each account (without its time), to say only what changed.
+#[derive(Debug, Default)]
+struct Values(HashMap<String, Value>);
+
+impl Values {
+    /// A `value` line for every account with data whose value differs from the last one said;
+    /// nothing until there are prices.
+    fn changed(&mut self, model: &Model, ts_ms: u128) -> String {
+        if !model.has_prices() {
+            return String::new();
+        }
+        let portfolio = model.valued();
+        let mut out = String::new();
+        for (account, view) in portfolio.accounts.iter().zip(&model.accounts) {
+            if view.last_data.is_none() && view.wallets.is_empty() {
+                continue;
+            }
+            let value = value_json(&portfolio.quote, portfolio.price, account);
+            if self.0.get(&account.name) != Some(&value) {
+                let mut line = value.clone();
+                line["ts"] = json!(ts_ms);
+                out.push_str(&format!("{line}\n"));
+                self.0.insert(account.name.clone(), value);
+            }
+        }
+        out
+    }
+}
+
+/// One account's value (see README "bfx watch"): each wallet's price and value (`null` when
+/// unpriced), the account's total (`null` when it does not fit a decimal), and what is left out.
+fn value_json(quote: &str, price: PriceKind, account: &AccountValue) -> Value {
+    let amount = |v: Option<Decimal>| v.map(format_decimal);
+    json!({
+        "event": "value", "account": account.name, "quote": quote, "price": price.to_string(),
+        "total": amount(account.total),
+        "wallets": account.wallets.iter().map(|w| json!({
+            "type": w.wallet_type.as_str(), "currency": w.currency,
+            "price": amount(w.price), "value": amount(w.value),
+        })).collect::<Vec<_>>(),
+        "unpriced": account.wallets.iter().filter_map(|w| Some(json!({
+            "type": w.wallet_type.as_str(), "currency": w.currency, "reason": w.unpriced.as_ref()?.to_string(),
+        }))).collect::<Vec<_>>(),
+    })
+}
+
+/// The full-screen view when stdout is a terminal and `json` is not asked for; NDJSON
+/// otherwise. Both value in `valuation`.
 pub async fn run(
     client: &Client,
     accounts: Vec<Account>,
@@ -63,8 +132,40 @@ pub async fn run(
 ) -> anyhow::Result<Exit> {
     match !json && std::io::stdout().is_terminal() {
         true => screen::run(client, accounts, options, valuation).await,
-        false => ndjson(client, accounts, options).await,
+        false => ndjson(client, accounts, options, valuation).await,
     }
+}
+
+/// Waits (a bounded time) for the first prices, so that an unknown quote is refused before
+/// anything is shown; without them in time, values come once prices do.
+async fn first_prices(
+    prices: &mut mpsc::Receiver<(Market, Instant)>,
+    model: &mut Model,
+) -> anyhow::Result<()> {
+    if let Ok(Some((market, at))) = tokio::time::timeout(FIRST_PRICES, prices.recv()).await {
+        check_quote(&market, &model.quote)?;
+        model.set_market(market, at);
+    }
+    Ok(())
+}
+
+/// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
+/// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
+/// "no prices").
+fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
+    let (sender, receiver) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let asked = Instant::now();
+            if let Ok(market) = client.market().await
+                && sender.send((market, asked)).await.is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(PRICE_REFRESH).await;
+        }
+    });
+    receiver
 }
 
 /// Where each account's secret comes from (`BFX_API_SECRET`, `secret_file …`), for the hints

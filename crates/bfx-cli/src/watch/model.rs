@@ -265,7 +265,7 @@ impl Model {
     }
 
     /// What every account's wallets are worth, as `bfx balances` values them.
-    fn valued(&self) -> Portfolio {
+    pub fn valued(&self) -> Portfolio {
         let inputs: Vec<AccountInput> = self
             .accounts
             .iter()

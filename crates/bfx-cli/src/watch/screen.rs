@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bfx_client::{Client, StreamEvent, StreamOptions};
-use bfx_core::Market;
 use bfx_core::portfolio::Valuation;
 use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -14,13 +13,9 @@ use tokio::sync::mpsc;
 
 use super::model::Model;
 use super::tui::{Clock, draw};
-use crate::config::{Account, check_quote};
+use crate::config::Account;
 use crate::console;
 use crate::exit::Exit;
-
-const PRICE_REFRESH: Duration = Duration::from_secs(10);
-/// Longest wait for the first prices before the view opens (to refuse an unknown quote first).
-const FIRST_PRICES: Duration = Duration::from_secs(5);
 
 /// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good;
 /// an unknown quote is refused before the view opens (when the first prices come in time).
@@ -31,11 +26,8 @@ pub async fn run(
     valuation: &Valuation,
 ) -> anyhow::Result<Exit> {
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
-    let mut prices = spawn_price_refresh(client.clone());
-    if let Ok(Some((market, at))) = tokio::time::timeout(FIRST_PRICES, prices.recv()).await {
-        check_quote(&market, &valuation.quote)?;
-        model.set_market(market, at);
-    }
+    let mut prices = super::spawn_price_refresh(client.clone());
+    super::first_prices(&mut prices, &mut model).await?;
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let sources = super::SecretSources::new(&accounts);
     let mut events = Some(super::spawn_streams(client, accounts, options));
@@ -150,25 +142,6 @@ fn spawn_input() -> mpsc::UnboundedReceiver<Input> {
             if sender.send(input).is_err() {
                 break;
             }
-        }
-    });
-    receiver
-}
-
-/// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
-/// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
-/// "no prices").
-fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
-    let (sender, receiver) = mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            let asked = Instant::now();
-            if let Ok(market) = client.market().await
-                && sender.send((market, asked)).await.is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(PRICE_REFRESH).await;
         }
     });
     receiver
