@@ -81,22 +81,19 @@ fn new_and_value_1000(bencher: Bencher) {
     });
 }
 
-/// `value` of 1 000 holdings on a prebuilt market.
+/// `value` of 1 000 holdings on a prebuilt market and quoter (routes already found).
 #[divan::bench]
 fn value_1000(bencher: Bencher) {
     let market = Market::new(&tickers(), &underlying());
+    let quoter = market.quoter("USD", PriceKind::Last);
     let holdings = holdings();
-    let priced = holdings
-        .iter()
-        .filter(|(amount, currency)| market.value(*amount, currency, "USD", PriceKind::Last, false).is_ok())
-        .count();
+    let priced =
+        holdings.iter().filter(|(amount, currency)| quoter.value(*amount, currency, false).is_ok()).count();
     assert!(priced > 900, "most generated holdings must be priced, got {priced}");
     bencher.counter(ItemsCount::new(holdings.len())).bench(|| {
         holdings
             .iter()
-            .map(|(amount, currency)| {
-                market.value(*amount, black_box(currency), "USD", PriceKind::Last, false)
-            })
+            .map(|(amount, currency)| quoter.value(*amount, black_box(currency), false))
             .filter(|r| r.is_ok())
             .count()
     });
