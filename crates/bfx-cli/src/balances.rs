@@ -41,7 +41,7 @@ pub async fn run(
 
 /// Fetches and values the balances of `accounts`. Account failures are part of the report; an
 /// `Err` means the request was wrong (an unknown quote), and nothing should be printed.
-pub async fn fetch(client: &Client, accounts: &[Account], valuation: &Valuation) -> anyhow::Result<Report> {
+async fn fetch(client: &Client, accounts: &[Account], valuation: &Valuation) -> anyhow::Result<Report> {
     let progress = Progress::start(accounts.len());
     let readers: Vec<bfx_client::Account> = accounts.iter().map(Account::reader).collect();
     let (holdings, market) = tokio::join!(client.holdings(&readers), client.market());
@@ -87,7 +87,7 @@ impl Progress {
 }
 
 /// Renders the report for stdout, and the problems for stderr.
-pub fn render(mut report: Report, presentation: &Presentation) -> (String, String) {
+fn render(mut report: Report, presentation: &Presentation) -> (String, String) {
     let dust = presentation.hide_dust.map(|threshold| report.hide_dust(threshold));
     let stdout = match presentation.format {
         Format::Table => table::render(&report, presentation.view, dust),
@@ -110,7 +110,7 @@ pub fn render(mut report: Report, presentation: &Presentation) -> (String, Strin
 
 /// 0 when every account was read and valued; 5 when only some accounts were; 4 when all were read
 /// but prices were unavailable; otherwise the first failure's code.
-pub fn exit_code(report: &Report) -> Exit {
+fn exit_code(report: &Report) -> Exit {
     match report.failures.first() {
         None if report.prices_unavailable => Exit::Unavailable,
         None => Exit::Ok,

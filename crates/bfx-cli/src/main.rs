@@ -133,7 +133,11 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             write_stdout(&String::from_utf8_lossy(&buffer))?;
             Ok(Exit::Ok)
         }
-        Command::Sim(args) => sim::serve(args).await,
+        Command::Sim(args) if args.print_demo_state => {
+            write_stdout(bfx_sim::DEMO_STATE_TOML)?;
+            Ok(Exit::Ok)
+        }
+        Command::Sim(args) => sim::serve(args.listen, args.state.as_deref()).await,
     }
 }
 

@@ -1,33 +1,31 @@
-//! `bfx sim` (run the emulator until Ctrl-C or SIGTERM), `bfx demo` (run it in-process on a
-//! free loopback port and show the demo accounts' balances through the real client) and
-//! `bfx demo watch` (the same emulator, its balances and prices moved every ~1.5 s, watched live).
+//! `bfx sim` (run the emulator until Ctrl-C or SIGTERM), and the in-process emulator behind
+//! `bfx demo` ([`Demo`]: the demo state on a free loopback port, its accounts as configured ones)
+//! with the mover behind `bfx demo watch` (balances and prices moved every ~1.5 s).
 
 use anyhow::Context;
 use bfx_client::{Client, Credentials, Endpoints};
 use bfx_sim::SimState;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::cli::SimArgs;
 use crate::config::Account;
 use crate::exit::Exit;
 use crate::output::write_stdout;
 
-pub async fn serve(args: SimArgs) -> anyhow::Result<Exit> {
-    if args.print_demo_state {
-        write_stdout(bfx_sim::DEMO_STATE_TOML)?;
-        return Ok(Exit::Ok);
-    }
-    let (state, show_keys) = match &args.state {
+/// Serves the state in `state_file` (the built-in demo state when `None`, its keys then printed)
+/// on `listen` until Ctrl-C or SIGTERM.
+pub async fn serve(listen: SocketAddr, state_file: Option<&Path>) -> anyhow::Result<Exit> {
+    let (state, show_keys) = match state_file {
         Some(path) => (SimState::load(path).map_err(crate::config::ConfigError::from_state)?, false),
         None => (SimState::demo(), true),
     };
-    let listener =
-        TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     // The first line is the contract scripts wait for (see peers/run).
     let mut banner = format!("listening on http://{addr}\n");
