@@ -108,11 +108,13 @@ fn render(mut report: Report, presentation: &Presentation) -> (String, String) {
     (stdout, stderr)
 }
 
-/// 0 when every account was read and valued; 5 when only some accounts were; 4 when all were read
-/// but prices were unavailable; otherwise the first failure's code.
+/// 0 when every account was read and valued; 5 when only some accounts (or some accounts' open
+/// positions) were; 4 when all were read but prices were unavailable; otherwise the first
+/// failure's code.
 fn exit_code(report: &Report) -> Exit {
     match report.failures.first() {
         None if report.prices_unavailable => Exit::Unavailable,
+        None if !report.positions_unread.is_empty() => Exit::Partial,
         None => Exit::Ok,
         Some(_) if report.failures.len() < report.portfolio.accounts.len() => Exit::Partial,
         Some((_, failure)) => Exit::for_kind(failure.kind),

@@ -209,8 +209,11 @@ impl Settings {
         if names.is_empty() {
             return Ok(self.accounts.clone());
         }
+        // An account named twice is read once: counting it twice would double its value.
+        let mut seen = std::collections::HashSet::new();
         names
             .iter()
+            .filter(|name| seen.insert(name.as_str()))
             .map(|name| {
                 self.accounts.iter().find(|a| &a.name == name).cloned().ok_or_else(|| {
                     let known: Vec<&str> = self.accounts.iter().map(|a| a.name.as_str()).collect();
@@ -621,6 +624,11 @@ mod tests {
         let e = env(&[("BFX_API_KEY", "k"), ("BFX_API_SECRET", "s")]);
         let s = Settings::resolve(&Overrides::default(), &e, None).unwrap();
         assert_eq!(s.select(&["default".into()]).unwrap().len(), 1);
+        assert_eq!(
+            s.select(&["default".into(), "default".into()]).unwrap().len(),
+            1,
+            "named twice, read once"
+        );
         assert_eq!(
             s.select(&["main".into()]).unwrap_err().to_string(),
             "no account named \"main\" (configured: default)"

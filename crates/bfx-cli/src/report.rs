@@ -5,6 +5,8 @@
 //! The JSON document is a contract scripts rely on (README "JSON output"): it is the portfolio
 //! serialised, amounts as decimal strings exactly as Bitfinex sent them (normalised).
 
+use std::collections::HashMap;
+
 use bfx_client::{AccountHoldings, Error, ErrorKind};
 use bfx_core::Market;
 use bfx_core::format_decimal;
@@ -22,6 +24,11 @@ pub struct Report {
     pub failures: Vec<(String, Failure)>,
     /// Accounts whose key may not read positions: their positions are skipped, not failed.
     pub positions_skipped: Vec<String>,
+    /// Accounts whose positions could not be read for another reason (the network, …): the net
+    /// total leaves them out, and the run is partial.
+    pub positions_unread: Vec<String>,
+    /// Display names (`UST` → `USDt`) of every currency held, whatever `--hide-dust` hides.
+    pub names: HashMap<String, String>,
     /// Problems that did not stop the report (e.g. prices unavailable), for stderr.
     pub warnings: Vec<String>,
     /// The tickers could not be fetched: nothing is valued, so the total is not the portfolio's.
@@ -45,7 +52,7 @@ impl Report {
         valuation: &Valuation,
     ) -> Report {
         let mut failures = Vec::new();
-        let mut positions_skipped = Vec::new();
+        let (mut positions_skipped, mut positions_unread) = (Vec::new(), Vec::new());
         let mut warnings = Vec::new();
         for (account, source) in holdings.iter().zip(secret_sources) {
             match (&account.wallets, &account.positions) {
@@ -56,11 +63,14 @@ impl Report {
                 (Ok(_), Some(Err(_))) if account.positions_not_permitted() => {
                     positions_skipped.push(account.name.clone());
                 }
-                (Ok(_), Some(Err(error))) => warnings.push(format!(
-                    "account {:?}: open positions could not be read, so the net total leaves them out: {}",
-                    account.name,
-                    diagnose(error, source).message
-                )),
+                (Ok(_), Some(Err(error))) => {
+                    positions_unread.push(account.name.clone());
+                    warnings.push(format!(
+                        "account {:?}: open positions could not be read, so the net total leaves them out: {}",
+                        account.name,
+                        diagnose(error, source).message
+                    ));
+                }
                 _ => {}
             }
         }
@@ -73,7 +83,16 @@ impl Report {
             }
         };
         let portfolio = portfolio::value(&inputs, market.as_ref(), valuation);
-        Report { portfolio, failures, positions_skipped, warnings, prices_unavailable }
+        let names = portfolio.assets.iter().map(|a| (a.currency.clone(), a.name.clone())).collect();
+        Report {
+            portfolio,
+            failures,
+            positions_skipped,
+            positions_unread,
+            names,
+            warnings,
+            prices_unavailable,
+        }
     }
 
     /// Drops priced wallets whose value is below `threshold` in absolute terms (unpriced ones are
@@ -93,6 +112,11 @@ impl Report {
         }
         self.portfolio.assets.retain(|a| a.value.is_none_or(|v| v.abs() >= threshold));
         (count, value)
+    }
+
+    /// Bitfinex's display name for a currency, or the id itself.
+    pub fn display_name<'a>(&'a self, currency: &'a str) -> &'a str {
+        self.names.get(currency).map_or(currency, String::as_str)
     }
 
     pub fn to_json(&self) -> String {

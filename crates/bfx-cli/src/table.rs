@@ -17,7 +17,7 @@ use crate::report::Report;
 pub fn render(report: &Report, view: View, dust: Option<(usize, Option<Decimal>)>) -> String {
     let p = &report.portfolio;
     let (header, rows, numeric) = match view {
-        View::Wallet => by_wallet(p),
+        View::Wallet => by_wallet(report),
         View::Asset => by_asset(p),
         View::Account => by_account(p),
     };
@@ -53,7 +53,8 @@ fn failed(error: &AccountError) -> String {
     format!("failed: {code}{}", error.message)
 }
 
-fn by_wallet(p: &Portfolio) -> View3 {
+fn by_wallet(report: &Report) -> View3 {
+    let p = &report.portfolio;
     let q = &p.quote;
     let header = ["ACCOUNT", "WALLET", "CURRENCY", "BALANCE", "AVAILABLE", "UNSETTLED"]
         .map(str::to_owned)
@@ -61,7 +62,6 @@ fn by_wallet(p: &Portfolio) -> View3 {
         .chain([format!("PRICE {q}"), format!("VALUE {q}")])
         .collect();
     let mut rows = Vec::new();
-    let name = |currency: &str| p.assets.iter().find(|a| a.currency == currency).map(|a| a.name.clone());
     for account in &p.accounts {
         if let Some(error) = &account.error {
             rows.push(label_row(8, &account.name, &format!("({})", failed(error)), String::new()));
@@ -71,7 +71,7 @@ fn by_wallet(p: &Portfolio) -> View3 {
             rows.push(vec![
                 account.name.clone(),
                 w.wallet_type.to_string(),
-                name(&w.currency).unwrap_or_else(|| w.currency.clone()),
+                report.display_name(&w.currency).to_owned(),
                 amount(&w.currency, w.balance),
                 w.available.map_or_else(dash, |a| amount(&w.currency, a)),
                 w.unsettled_interest.map_or_else(dash, |a| amount(&w.currency, a)),
@@ -100,10 +100,7 @@ fn by_asset(p: &Portfolio) -> View3 {
                 a.name.clone(),
                 a.balance.map_or_else(dash, |b| amount(&a.currency, b)),
                 a.price.map_or_else(dash, price),
-                a.value.map_or_else(
-                    || missing(p.unpriced.iter().find(|u| u.currency == a.currency).map(|u| &u.reason)),
-                    |v| value(q, v),
-                ),
+                a.value.map_or_else(|| missing(a.unvalued.as_ref()), |v| value(q, v)),
                 a.share.map_or_else(String::new, |s| format!("{s:.2}%")),
             ]
         })
@@ -186,9 +183,29 @@ fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String>
     if p.total.is_none() {
         notes.push("INCOMPLETE: a total is too large for a decimal (±7.9e28) and is not shown.".to_owned());
     }
-    let display = |currency: &str| {
-        p.assets.iter().find(|a| a.currency == currency).map_or(currency.to_owned(), |a| a.name.clone())
-    };
+    if !report.positions_unread.is_empty() {
+        notes.push(format!(
+            "INCOMPLETE: open positions of {} could not be read (see the warning); the net total leaves them out.",
+            report.positions_unread.join(", ")
+        ));
+    }
+    let unvalued: Vec<String> = p
+        .accounts
+        .iter()
+        .flat_map(|a| a.positions.iter().flatten().map(move |pos| (a, pos)))
+        .filter(|(_, pos)| pos.pl_value.is_none())
+        .map(|(a, pos)| match &pos.unpriced {
+            Some(why) => format!("{} of {} ({why})", pos.symbol, a.name),
+            None => format!("{} of {} (Bitfinex sent no P/L)", pos.symbol, a.name),
+        })
+        .collect();
+    if !unvalued.is_empty() {
+        notes.push(format!("NET TOTAL not computed: no P/L value for {}.", unvalued.join(", ")));
+    } else if p.positions_pl.is_none()
+        && p.accounts.iter().any(|a| a.positions.as_ref().is_some_and(|v| !v.is_empty()))
+    {
+        notes.push("INCOMPLETE: the positions' P/L is too large for a decimal and is not shown.".to_owned());
+    }
     let (paper, unpriced): (Vec<_>, Vec<_>) =
         p.unpriced.iter().partition(|u| matches!(u.reason, Unpriced::Paper { .. }));
     if !unpriced.is_empty() && !report.prices_unavailable {
@@ -196,7 +213,7 @@ fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String>
             .iter()
             .map(|u| {
                 let balance = u.balance.map_or_else(dash, format_decimal);
-                format!("{balance} {} ({})", display(&u.currency), u.reason)
+                format!("{balance} {} ({})", report.display_name(&u.currency), u.reason)
             })
             .collect();
         notes.push(format!("Totals exclude unpriced assets: {}", list.join(", ")));

@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 
 use anyhow::Context;
-use bfx_client::Client;
-use bfx_core::{Market, Quoter, format_decimal, pair_symbol};
+use bfx_client::{Client, Symbols};
+use bfx_core::valuation::paper_counterpart;
+use bfx_core::{Quoter, Ticker, format_decimal};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
@@ -23,6 +24,9 @@ pub struct Coin {
     pub name: String,
     pub currency: String,
     pub quote: String,
+    /// The pair whose own ticker is read (the strip's coins, and pairs typed as such); `None`:
+    /// priced through the price graph.
+    pub pair: Option<String>,
 }
 
 /// The seed's 15 coins, in the seed's order.
@@ -33,7 +37,8 @@ pub fn seed_coins() -> Vec<Coin> {
             let mut fields = line.split(',');
             let (name, currency, symbol) = (fields.next()?, fields.next()?, fields.next()?);
             let quote = pair_quote(symbol)?;
-            Some(Coin { name: name.to_owned(), currency: currency.to_owned(), quote })
+            let pair = Some(symbol.to_owned());
+            Some(Coin { name: name.to_owned(), currency: currency.to_owned(), quote, pair })
         })
         .collect()
 }
@@ -55,7 +60,7 @@ pub fn resolve(arg: &str) -> Coin {
     if let Some(coin) = seed.iter().find(|c| {
         c.name.eq_ignore_ascii_case(arg)
             || c.currency.eq_ignore_ascii_case(arg)
-            || pair_symbol(&c.currency, &c.quote) == arg
+            || c.pair.as_deref() == Some(arg)
     }) {
         return coin.clone();
     }
@@ -64,10 +69,10 @@ pub fn resolve(arg: &str) -> Coin {
         && arg[1..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ':');
     if is_pair && let Some(quote) = pair_quote(arg) {
         // `tAVAX:USD`, or `tBTCUSD` where base and quote are three letters each.
-        let base = &arg[1..arg.len() - quote.len()];
-        return Coin { name: arg.to_owned(), currency: base.trim_end_matches(':').to_owned(), quote };
+        let base = arg[1..arg.len() - quote.len()].trim_end_matches(':').to_owned();
+        return Coin { name: arg.to_owned(), currency: base, quote, pair: Some(arg.to_owned()) };
     }
-    Coin { name: arg.to_owned(), currency: arg.to_ascii_uppercase(), quote: "USD".to_owned() }
+    Coin { name: arg.to_owned(), currency: arg.to_ascii_uppercase(), quote: "USD".to_owned(), pair: None }
 }
 
 #[derive(Debug, Serialize)]
@@ -87,19 +92,64 @@ pub struct StripEntry {
     pub daily_change_relative: Option<String>,
 }
 
-/// Prices the coins from one market read; a coin with no route to its quote is an error naming it.
+/// Reads each pair's own ticker (one request for all of them) and, when currencies are asked
+/// for, the market to price them through the graph; a coin with no ticker or no route is an
+/// error naming it.
 pub async fn fetch(client: &Client, coins: &[Coin]) -> anyhow::Result<Vec<StripEntry>> {
-    let market = client.market().await.context("cannot fetch the tickers")?;
+    let pairs: Vec<String> = coins.iter().filter_map(|c| c.pair.clone()).collect();
+    let graph = coins.iter().any(|c| c.pair.is_none());
+    let (tickers, market) = tokio::join!(
+        async {
+            match pairs.is_empty() {
+                true => Ok(Vec::new()),
+                false => client.tickers(Symbols::Only(&pairs)).await,
+            }
+        },
+        async {
+            match graph {
+                true => client.market().await.map(Some),
+                false => Ok(None),
+            }
+        }
+    );
+    let (tickers, market) =
+        (tickers.context("cannot fetch the tickers")?, market.context("cannot fetch the tickers")?);
     let mut quoters: HashMap<&str, Quoter<'_>> = HashMap::new();
     let mut unknown = Vec::new();
     let mut entries = Vec::with_capacity(coins.len());
     for coin in coins {
-        let quoter =
-            quoters.entry(&coin.quote).or_insert_with(|| market.quoter(&coin.quote, Default::default()));
-        match quoter.price(&coin.currency, true) {
-            Ok(price) => entries.push(entry(&market, coin, price.value, price.route)),
-            Err(_) => unknown
-                .push(format!("{} (no ticker route from {} to {})", coin.name, coin.currency, coin.quote)),
+        match (&coin.pair, &market) {
+            (Some(pair), _) => match tickers.iter().find_map(|t| match t {
+                Ticker::Trading(t) if t.symbol == *pair => Some(t),
+                _ => None,
+            }) {
+                Some(t) => entries.push(entry(
+                    coin,
+                    &coin.quote,
+                    t.last_price,
+                    t.daily_change_relative,
+                    vec![pair.clone()],
+                )),
+                None => unknown.push(format!("{} (no ticker {pair})", coin.name)),
+            },
+            (None, Some(market)) => {
+                let quoter = quoters
+                    .entry(&coin.quote)
+                    .or_insert_with(|| market.quoter(&coin.quote, Default::default()));
+                match quoter.price(&coin.currency, true) {
+                    Ok(price) => {
+                        // A paper currency is priced in the paper counterpart of the quote.
+                        let quote = match price.paper {
+                            true => paper_counterpart(&coin.quote),
+                            false => coin.quote.clone(),
+                        };
+                        let change = market.daily_change(&coin.currency, &price.route);
+                        entries.push(entry(coin, &quote, Some(price.value), change, price.route));
+                    }
+                    Err(why) => unknown.push(format!("{} ({why})", coin.name)),
+                }
+            }
+            (None, None) => unknown.push(format!("{} (no market)", coin.name)),
         }
     }
     if !unknown.is_empty() {
@@ -108,8 +158,13 @@ pub async fn fetch(client: &Client, coins: &[Coin]) -> anyhow::Result<Vec<StripE
     Ok(entries)
 }
 
-fn entry(market: &Market, coin: &Coin, price: Decimal, route: Vec<String>) -> StripEntry {
-    let change = market.daily_change(&coin.currency, &route);
+fn entry(
+    coin: &Coin,
+    quote: &str,
+    last: Option<Decimal>,
+    change: Option<Decimal>,
+    route: Vec<String>,
+) -> StripEntry {
     let pct = change.map(|r| {
         let pct =
             (r * Decimal::ONE_HUNDRED).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
@@ -119,9 +174,9 @@ fn entry(market: &Market, coin: &Coin, price: Decimal, route: Vec<String>) -> St
         name: coin.name.clone(),
         currency: coin.currency.clone(),
         symbol: (route.len() == 1).then(|| route[0].clone()),
-        quote: coin.quote.clone(),
+        quote: quote.to_owned(),
         route,
-        last_price: Some(format_decimal(price)),
+        last_price: last.map(format_decimal),
         change_24h_pct: pct,
         daily_change_relative: change.map(format_decimal),
     }
@@ -173,7 +228,13 @@ mod tests {
     fn the_seed_has_fifteen_coins_in_order() {
         let coins = seed_coins();
         assert_eq!(coins.len(), 15);
-        assert_eq!(coins[0], Coin { name: "bitcoin".into(), currency: "BTC".into(), quote: "USD".into() });
+        let bitcoin = Coin {
+            name: "bitcoin".into(),
+            currency: "BTC".into(),
+            quote: "USD".into(),
+            pair: Some("tBTCUSD".into()),
+        };
+        assert_eq!(coins[0], bitcoin);
         assert_eq!(coins[14].name, "sui");
         assert_eq!(coins[7].currency, "DOGE");
         assert!(coins.iter().all(|c| c.quote == "USD"));
@@ -181,18 +242,23 @@ mod tests {
 
     #[test]
     fn symbols_resolve_by_name_id_or_pair() {
-        let coin = |name: &str, currency: &str, quote: &str| Coin {
+        let coin = |name: &str, currency: &str, quote: &str, pair: Option<&str>| Coin {
             name: name.into(),
             currency: currency.into(),
             quote: quote.into(),
+            pair: pair.map(str::to_owned),
         };
-        assert_eq!(resolve("bitcoin"), coin("bitcoin", "BTC", "USD"));
+        assert_eq!(resolve("bitcoin"), coin("bitcoin", "BTC", "USD", Some("tBTCUSD")));
         assert_eq!(resolve("doge").currency, "DOGE");
         assert_eq!(resolve("tAVAX:USD").name, "avalanche");
-        assert_eq!(resolve("tZECBTC"), coin("tZECBTC", "ZEC", "BTC"));
-        assert_eq!(resolve("tTESTBTC:TESTUSD"), coin("tTESTBTC:TESTUSD", "TESTBTC", "TESTUSD"));
-        assert_eq!(resolve("zec"), coin("zec", "ZEC", "USD"));
-        assert_eq!(resolve("FOO"), coin("FOO", "FOO", "USD"), "the name as typed");
+        assert_eq!(resolve("tZECBTC"), coin("tZECBTC", "ZEC", "BTC", Some("tZECBTC")));
+        assert_eq!(
+            resolve("tTESTBTC:TESTUSD"),
+            coin("tTESTBTC:TESTUSD", "TESTBTC", "TESTUSD", Some("tTESTBTC:TESTUSD"))
+        );
+        assert_eq!(resolve("tBTCF0:USTF0"), coin("tBTCF0:USTF0", "BTCF0", "USTF0", Some("tBTCF0:USTF0")));
+        assert_eq!(resolve("zec"), coin("zec", "ZEC", "USD", None));
+        assert_eq!(resolve("FOO"), coin("FOO", "FOO", "USD", None), "the name as typed");
         assert_eq!(resolve("NEAR").currency, "NEAR");
     }
 

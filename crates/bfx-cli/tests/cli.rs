@@ -480,6 +480,38 @@ fn demo_output_snapshots() {
     }
 }
 
+/// Positions that cannot be read for a reason other than the key's permission: the wallets are
+/// printed, the net total is not, the table says so, and the run is partial (exit 5).
+#[test]
+fn unreadable_positions_make_a_partial_run() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    admin(&sim.url, "POST", "/sim/faults", r#"{"endpoint":"auth/r/positions","kind":"html_5xx","count":50}"#);
+    let out = bfx_env(home.path(), &sim.url, "demo-main", "demo-main-secret")
+        .args(["balances", "--config", "/dev/null"])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("account \"default\": open positions could not be read"))
+        .get_output()
+        .stdout
+        .clone();
+    let table = String::from_utf8(out).unwrap();
+    assert!(table.contains("INCOMPLETE: open positions of default could not be read"), "{table}");
+    assert!(!table.contains("NET TOTAL"), "{table}");
+    let out = bfx_env(home.path(), &sim.url, "demo-main", "demo-main-secret")
+        .args(["balances", "--config", "/dev/null", "--json"])
+        .assert()
+        .code(5)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["accounts"][0]["positions_error"]["kind"], "unavailable", "{doc}");
+    assert_eq!(
+        (doc["net_total"].clone(), doc["accounts"][0]["wallets"].as_array().unwrap().len()),
+        (serde_json::Value::Null, 24)
+    );
+}
+
 /// A state where one account's key lacks the wallets permission: the table says the total is
 /// incomplete, JSON carries the error, exit code 5.
 #[test]
@@ -629,9 +661,28 @@ fn ticker_strip_colours_and_unknown_symbols() {
         .args(["ticker", "bitcoin", "nosuchcoin"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains(
-            "unknown symbol: nosuchcoin (no ticker route from NOSUCHCOIN to USD)",
-        ));
+        .stderr(predicate::str::contains("unknown symbol: nosuchcoin (no ticker route to USD)"));
+    // A pair is that pair's own ticker: one Bitfinex does not list is unknown, even when a price
+    // could be routed (there is no tEURUSD); a perpetual's is its own, not a spot figure.
+    bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .args(["ticker", "tEURUSD"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown symbol: tEURUSD (no ticker tEURUSD)"));
+    let out = bfx(home.path())
+        .env("BFX_API_URL", &sim.url)
+        .args(["ticker", "tBTCF0:USTF0", "TESTBTC", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!((doc[0]["symbol"].as_str(), doc[0]["quote"].as_str()), (Some("tBTCF0:USTF0"), Some("USTF0")));
+    assert_eq!(doc[0]["last_price"], "114647.820442");
+    // Paper is priced in paper: TESTUSD, never USD.
+    assert_eq!(doc[1]["quote"], "TESTUSD", "{doc}");
 }
 
 /// A currency with no USD pair is priced through the graph, and the strip says in what.

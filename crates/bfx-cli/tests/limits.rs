@@ -53,6 +53,11 @@ email = "whale@example.com"
   amount = "1"
   base_price = "1"
   pl = "{HUGE}"
+  [[account.position]]
+  symbol = "tXYZ:NOPE"
+  amount = "-2"
+  base_price = "3"
+  pl = "5"
 
 [[ticker]]
 symbol = "tBTCUSD"
@@ -96,6 +101,13 @@ fn balances_at_the_decimal_limit() {
     );
     assert_eq!(doc["complete"], false);
     assert_eq!(doc["accounts"][0]["positions"][0]["pl_value"], HUGE);
+    // A P/L in a currency with no route: no value, the reason, and no net total.
+    let nope = &doc["accounts"][0]["positions"][1];
+    assert_eq!(
+        (nope["pl_value"].clone(), nope["pl_reason"].as_str()),
+        (serde_json::Value::Null, Some("no ticker route to USD"))
+    );
+    assert_eq!(doc["positions_pl"], serde_json::Value::Null);
     let usd = doc["assets"].as_array().unwrap().iter().find(|a| a["currency"] == "USD").unwrap();
     assert_eq!(
         (usd["balance"].clone(), usd["value"].clone()),
@@ -113,6 +125,12 @@ fn balances_at_the_decimal_limit() {
         let (code, table, _) = run(home.path(), &sim.url, &["--by", view]);
         assert_eq!(code, Some(0), "{view}");
         assert!(table.contains("INCOMPLETE: a total is too large for a decimal"), "{view}:\n{table}");
+        assert!(
+            table.contains(
+                "NET TOTAL not computed: no P/L value for tXYZ:NOPE of default (no ticker route to USD)."
+            ),
+            "{view}:\n{table}"
+        );
         assert!(predicate::str::is_match(r"(?m)^ TOTAL\s+-$").unwrap().eval(&table), "{view}:\n{table}");
         if view != "account" {
             assert!(table.contains("too large"), "{view}:\n{table}");

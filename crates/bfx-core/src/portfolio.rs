@@ -89,9 +89,11 @@ pub struct Portfolio {
     pub accounts: Vec<AccountValue>,
     /// By currency across accounts: most valuable first, unpriced ones last.
     pub assets: Vec<AssetValue>,
-    /// Currencies left out of the totals, with why (paper ones included).
+    /// What was left out of the totals, by currency: the balance of the wallets that could not be
+    /// valued, with why (paper ones included).
     pub unpriced: Vec<UnpricedAsset>,
-    /// The sum of the accounts' wallet totals; `None` only when it does not fit a `Decimal`.
+    /// The sum of the accounts' wallet totals; `None` only when it (or an account's) does not fit
+    /// a `Decimal`.
     #[serde(serialize_with = "opt_amount")]
     pub total: Option<Decimal>,
     /// Unrealised P/L of the open positions read, in the quote; `None` when one is unknown or no
@@ -162,6 +164,10 @@ pub struct AssetValue {
     /// The price of one unit (the same in every wallet of the currency).
     #[serde(skip)]
     pub price: Option<Decimal>,
+    /// Why `value` is `None`: no wallet of it could be valued (their reason), or the sum of their
+    /// values does not fit a `Decimal` ([`Unpriced::SumOverflow`]; they are in the totals then).
+    #[serde(skip)]
+    pub unvalued: Option<Unpriced>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,8 +195,8 @@ pub struct PositionValue {
     /// The P/L in the portfolio's quote.
     #[serde(serialize_with = "opt_amount")]
     pub pl_value: Option<Decimal>,
-    /// Why `pl_value` is `None` when `pl` is known.
-    #[serde(skip)]
+    /// Why `pl_value` is `None` although `pl` is known (`pl_reason` in JSON).
+    #[serde(rename = "pl_reason", serialize_with = "opt_display")]
     pub unpriced: Option<Unpriced>,
 }
 
@@ -201,23 +207,53 @@ impl Portfolio {
     }
 }
 
-/// A sum that remembers overflowing instead of panicking: once a term does not fit, the sum is
-/// unknown.
-#[derive(Debug, Clone, Copy)]
-struct Sum(Option<Decimal>);
+/// An exact, checked sum. Terms are added as they come; should a partial sum overflow although
+/// the whole may fit (5e28 + 5e28 − 5.4e28), the remaining terms are kept and added at the end
+/// with signs alternating, so that no partial sum exceeds the largest term or the result: the sum
+/// is `None` only when the result itself does not fit a `Decimal`.
+#[derive(Debug, Clone, Default)]
+struct Sum {
+    acc: Decimal,
+    rest: Vec<Decimal>,
+}
 
 impl Sum {
-    const ZERO: Sum = Sum(Some(Decimal::ZERO));
-
     fn add(&mut self, term: Decimal) {
-        self.0 = self.0.and_then(|sum| sum.checked_add(term));
+        match self.rest.is_empty().then(|| self.acc.checked_add(term)).flatten() {
+            Some(sum) => self.acc = sum,
+            None => self.rest.push(term),
+        }
+    }
+
+    fn total(&self) -> Option<Decimal> {
+        if self.rest.is_empty() {
+            return Some(self.acc);
+        }
+        let terms = std::iter::once(self.acc).chain(self.rest.iter().copied());
+        let (mut up, mut down): (Vec<Decimal>, Vec<Decimal>) = terms.partition(|t| t.is_sign_positive());
+        let mut sum = Decimal::ZERO;
+        loop {
+            let next = match sum.is_sign_negative() {
+                true => up.pop().or_else(|| down.pop()),
+                false => down.pop().or_else(|| up.pop()),
+            };
+            match next {
+                Some(term) => sum = sum.checked_add(term)?,
+                None => return Some(sum),
+            }
+        }
     }
 }
 
-/// Per currency: display name, summed balance, summed value (or why there is none), unit price.
+/// Per currency: summed balance; summed value of the wallets that could be valued; the balance
+/// of those that could not, and why; unit price.
+#[derive(Default)]
 struct AssetSum {
     balance: Sum,
-    value: Result<Sum, Unpriced>,
+    value: Sum,
+    valued: bool,
+    left_out: Sum,
+    reason: Option<Unpriced>,
     price: Option<Decimal>,
 }
 
@@ -229,9 +265,9 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
         Prices { quoter: quoter.as_ref(), include_paper: valuation.include_paper, cache: HashMap::new() };
     let mut assets: BTreeMap<&str, AssetSum> = BTreeMap::new();
     let mut values = Vec::with_capacity(accounts.len());
-    let (mut total, mut positions_pl) = (Sum::ZERO, Sum::ZERO);
-    // No account's positions read: their P/L is unknown, not 0.
-    let mut positions_read = false;
+    let (mut total, mut positions_pl) = (Sum::default(), Sum::default());
+    // No account's positions read, or one P/L unknown: the positions' P/L is unknown, not 0.
+    let (mut positions_read, mut positions_known) = (false, true);
     let mut complete = true;
     for account in accounts {
         let holdings = match &account.holdings {
@@ -250,32 +286,24 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
                 continue;
             }
         };
-        let mut account_total = Sum::ZERO;
+        let mut account_total = Sum::default();
         let mut wallets = Vec::with_capacity(holdings.wallets.len());
         for row in &holdings.wallets {
             let valued = prices.value(row.balance, &row.currency);
-            let paper = is_paper(&row.currency);
-            let asset = assets.entry(&row.currency).or_insert(AssetSum {
-                balance: Sum::ZERO,
-                value: Ok(Sum::ZERO),
-                price: None,
-            });
+            let asset = assets.entry(&row.currency).or_default();
             asset.balance.add(row.balance);
-            match (&mut asset.value, &valued) {
-                (Ok(sum), Ok((price, value))) => {
-                    sum.add(*value);
-                    asset.price = Some(price.value);
-                }
-                (Ok(_), Err(why)) => asset.value = Err(why.clone()),
-                (Err(_), _) => {}
-            }
             let (price, value, price_route, unpriced) = match valued {
                 Ok((price, value)) => {
                     account_total.add(value);
+                    asset.value.add(value);
+                    asset.valued = true;
+                    asset.price = Some(price.value);
                     (Some(price.value), Some(value), Some(price.route), None)
                 }
                 Err(why) => {
                     complete &= matches!(why, Unpriced::Paper { .. });
+                    asset.left_out.add(row.balance);
+                    asset.reason.get_or_insert_with(|| why.clone());
                     (None, None, None, Some(why))
                 }
             };
@@ -288,60 +316,61 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
                 price,
                 value,
                 price_route,
-                paper,
+                paper: is_paper(&row.currency),
                 unpriced,
             });
         }
         let (positions, account_pl, positions_error) = match &holdings.positions {
             Ok(rows) => {
                 let valued: Vec<PositionValue> = rows.iter().map(|p| prices.position(p)).collect();
-                let mut pl = Sum::ZERO;
+                let mut pl = Sum::default();
+                let mut known = true;
                 for p in &valued {
                     match (p.pl_value, &p.unpriced) {
                         (Some(v), _) => pl.add(v),
                         // Paper P/L is not money, like paper wallets.
                         (None, Some(Unpriced::Paper { .. })) => {}
-                        (None, _) => pl = Sum(None),
+                        (None, _) => known = false,
                     }
                 }
-                (Some(valued), pl.0, None)
+                let pl = pl.total().filter(|_| known);
+                match pl {
+                    Some(pl) => positions_pl.add(pl),
+                    None => positions_known = false,
+                }
+                positions_read = true;
+                (Some(valued), pl, None)
             }
             Err(error) => (None, None, Some(error.clone())),
         };
-        match (holdings.positions.is_ok(), account_pl) {
-            (true, Some(pl)) => {
-                positions_pl.add(pl);
-                positions_read = true;
-            }
-            (true, None) => positions_pl = Sum(None),
-            (false, _) => {}
-        }
-        complete &= account_total.0.is_some();
-        match account_total.0 {
+        let account_total = account_total.total();
+        match account_total {
             Some(value) => total.add(value),
-            None => total = Sum(None),
+            None => complete = false,
         }
         values.push(AccountValue {
             name: account.name.clone(),
             wallets,
-            total: account_total.0,
+            total: account_total,
             error: None,
             positions,
             positions_pl: account_pl,
             positions_error,
         });
     }
-    complete &= total.0.is_some();
-    let (assets, unpriced) = split_assets(assets, total.0, market);
-    let positions_pl = positions_pl.0.filter(|_| positions_read);
-    let net_total = total.0.zip(positions_pl).and_then(|(t, pl)| t.checked_add(pl));
+    // An account total too large makes the grand total unknown too.
+    let total = total.total().filter(|_| values.iter().all(|a| a.error.is_some() || a.total.is_some()));
+    complete &= total.is_some();
+    let (assets, unpriced) = split_assets(assets, total, market);
+    let positions_pl = positions_pl.total().filter(|_| positions_read && positions_known);
+    let net_total = total.zip(positions_pl).and_then(|(t, pl)| t.checked_add(pl));
     Portfolio {
         quote: valuation.quote.clone(),
         price: valuation.kind,
         accounts: values,
         assets,
         unpriced,
-        total: total.0,
+        total,
         positions_pl,
         net_total,
         complete,
@@ -401,8 +430,8 @@ impl Prices<'_, '_> {
     }
 }
 
-/// Assets by currency (largest value first, unpriced last, then by id), and the unpriced ones
-/// with why.
+/// Assets by currency (largest value first, unpriced last, then by id), and what of each was
+/// left out of the totals, with why.
 fn split_assets(
     sums: BTreeMap<&str, AssetSum>,
     total: Option<Decimal>,
@@ -412,27 +441,28 @@ fn split_assets(
     let mut unpriced = Vec::new();
     for (currency, sum) in sums {
         let name = market.map_or(currency, |m| m.display_name(currency)).to_owned();
-        let balance = sum.balance.0;
-        let value = match sum.value {
-            Ok(Sum(Some(value))) => Some(value),
-            Ok(Sum(None)) => {
-                unpriced.push(UnpricedAsset {
-                    currency: currency.to_owned(),
-                    balance,
-                    reason: Unpriced::SumOverflow,
-                });
-                None
-            }
-            Err(reason) => {
-                unpriced.push(UnpricedAsset { currency: currency.to_owned(), balance, reason });
-                None
-            }
+        if let Some(reason) = &sum.reason {
+            let balance = sum.left_out.total();
+            unpriced.push(UnpricedAsset { currency: currency.to_owned(), balance, reason: reason.clone() });
+        }
+        let value = sum.value.total().filter(|_| sum.valued);
+        let unvalued = match (sum.valued, value) {
+            (true, Some(_)) => None,
+            (true, None) => Some(Unpriced::SumOverflow),
+            (false, _) => sum.reason.clone(),
         };
         let share = value.zip(total.filter(|t| !t.is_zero())).and_then(|(v, t)| {
             v.checked_mul(Decimal::ONE_HUNDRED).and_then(|p| p.checked_div(t)).map(|p| p.round_dp(2))
         });
-        let price = value.and(sum.price);
-        assets.push(AssetValue { currency: currency.to_owned(), name, balance, value, share, price });
+        assets.push(AssetValue {
+            currency: currency.to_owned(),
+            name,
+            balance: sum.balance.total(),
+            value,
+            share,
+            price: value.and(sum.price),
+            unvalued,
+        });
     }
     assets.sort_by(|a, b| b.value.is_some().cmp(&a.value.is_some()).then(b.value.cmp(&a.value)));
     (assets, unpriced)
@@ -451,4 +481,37 @@ fn opt_amount<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S::Ok, S::
 
 fn display<T: std::fmt::Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(value)
+}
+
+fn opt_display<T: std::fmt::Display, S: Serializer>(value: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(terms: &[&str]) -> Option<Decimal> {
+        let mut sum = Sum::default();
+        for term in terms {
+            sum.add(term.parse().unwrap());
+        }
+        sum.total()
+    }
+
+    #[test]
+    fn a_sum_that_fits_is_found_whatever_the_order() {
+        let (big, minus) = ("50000000000000000000000000000", "-54000000000000000000000000000");
+        let expected = "46000000000000000000000000000".parse().ok();
+        assert_eq!(sum(&[big, big, minus]), expected, "a partial sum overflows, the result fits");
+        assert_eq!(sum(&[big, minus, big]), expected);
+        assert_eq!(sum(&[minus, big, big, "1.5", "-1.5"]), expected);
+        assert_eq!(sum(&[big, big]), None, "1e29 does not fit");
+        assert_eq!(sum(&[big, big, big, minus]), None);
+        assert_eq!(sum(&["0.1", "0.2"]), "0.3".parse().ok());
+        assert_eq!(sum(&[]), Some(Decimal::ZERO));
+    }
 }

@@ -42,7 +42,7 @@ pub fn is_paper(currency: &str) -> bool {
 
 /// The paper currency standing for `real`: `USD`→`TESTUSD`, `BTC`→`TESTBTC`, but `UST`→`TESTUSDT`
 /// (paper ids use the common ticker). A paper id stands for itself.
-fn paper_counterpart(real: &str) -> String {
+pub fn paper_counterpart(real: &str) -> String {
     match real {
         _ if is_paper(real) => real.to_owned(),
         "UST" => "TESTUSDT".to_owned(),

@@ -189,11 +189,60 @@ fn amounts_at_the_decimal_limit_never_panic() {
     assert_eq!(main.total, None, "7e28 + 7e28 does not fit");
     assert_eq!((p.total, p.net_total), (None, None));
     assert!(!p.complete);
+    // USD's wallets are valued (in the account total, had it fitted), their sum is too large;
+    // BTC's value itself does not fit: it is what the totals leave out.
     let usd = p.assets.iter().find(|a| a.currency == "USD").unwrap();
-    assert_eq!((usd.balance, usd.value), (None, None));
-    assert!(p.unpriced.iter().any(|u| u.currency == "USD" && u.reason == Unpriced::SumOverflow));
+    assert_eq!((usd.balance, usd.value, &usd.unvalued), (None, None, &Some(Unpriced::SumOverflow)));
+    let left_out: Vec<&str> = p.unpriced.iter().map(|u| u.currency.as_str()).collect();
+    assert_eq!(left_out, ["BTC"]);
     let json = serde_json::to_value(&p).unwrap();
     assert_eq!(json["total"], serde_json::Value::Null);
+}
+
+/// A partial sum may overflow where the whole fits: the total is still found, exactly.
+#[test]
+fn totals_that_fit_are_found_whatever_the_wallet_order() {
+    let big = "50000000000000000000000000000";
+    let accounts = [
+        read(
+            "a",
+            &[
+                ("exchange", "USD", big),
+                ("margin", "USD", big),
+                ("exchange", "EUR", "-43200000000000000000000000000"),
+            ],
+        ),
+        read("b", &[("exchange", "USD", big)]),
+    ];
+    let p = value(&accounts, Some(&market()), &Valuation::new("USD"));
+    // EUR at 1.25 × 1 (tEURUST, tUSTUSD): −5.4e28.
+    assert_eq!(p.accounts[0].total, Some(dec("46000000000000000000000000000")));
+    assert_eq!(p.total, None, "4.6e28 + 5e28 does not fit");
+    let p = value(&accounts[..1], Some(&market()), &Valuation::new("USD"));
+    assert_eq!(p.total, Some(dec("46000000000000000000000000000")));
+    assert!(p.complete, "everything valued and summed: nothing left out");
+    let usd = p.assets.iter().find(|a| a.currency == "USD").unwrap();
+    assert_eq!(
+        (usd.value, &usd.unvalued),
+        (None, &Some(Unpriced::SumOverflow)),
+        "1e29 of USD cannot be shown"
+    );
+    assert!(p.unpriced.is_empty(), "but nothing was left out of the total");
+}
+
+/// One wallet of a currency left out (its value does not fit) leaves the others counted and
+/// shown; only the one left out is listed.
+#[test]
+fn an_asset_partly_valued_shows_what_was_counted() {
+    let accounts = [read("a", &[("exchange", "BTC", "1"), ("margin", "BTC", "7000000000000000000000000")])];
+    let p = value(&accounts, Some(&market()), &Valuation::new("USD"));
+    assert_eq!(p.total, Some(dec("100000")));
+    let btc = &p.assets[0];
+    assert_eq!((btc.value, btc.share), (Some(dec("100000")), Some(dec("100"))));
+    assert_eq!(p.unpriced.len(), 1);
+    assert_eq!(p.unpriced[0].balance, Some(dec("7000000000000000000000000")));
+    assert!(matches!(p.unpriced[0].reason, Unpriced::Overflow { .. }));
+    assert!(!p.complete);
 }
 
 #[test]
@@ -234,7 +283,8 @@ fn holding() -> impl Strategy<Value = (String, Decimal)> {
 
 proptest! {
     /// Whatever the amounts, valuing never panics, and every total shown is the exact sum of its
-    /// parts: accounts of their valued wallets, the portfolio of its accounts and of its assets.
+    /// parts: accounts of their valued wallets, the portfolio of its accounts and of its assets;
+    /// and the same holdings in another order give the same totals.
     #[test]
     fn totals_are_the_sum_of_their_parts(
         accounts in prop::collection::vec(prop::collection::vec(holding(), 0..8), 0..4),
@@ -260,20 +310,41 @@ proptest! {
             })
             .collect();
         let p = value(&inputs, Some(&market()), &Valuation::new(quote));
+        // Added one by one: where that never overflows, it is the exact sum, and the totals must
+        // be it (where it overflows midway, the total may still fit: see the unit tests).
         let sum = |terms: Vec<Option<Decimal>>| {
             terms.into_iter().try_fold(Decimal::ZERO, |acc, t| acc.checked_add(t?))
         };
         for account in &p.accounts {
-            let valued = account.wallets.iter().filter(|w| w.value.is_some()).map(|w| w.value).collect();
-            prop_assert_eq!(account.total, sum(valued));
+            let valued: Vec<_> = account.wallets.iter().filter(|w| w.value.is_some()).map(|w| w.value).collect();
+            if let Some(expected) = sum(valued) {
+                prop_assert_eq!(account.total, Some(expected));
+            }
         }
-        prop_assert_eq!(p.total, sum(p.accounts.iter().map(|a| a.total).collect()));
+        if let Some(expected) = sum(p.accounts.iter().map(|a| a.total).collect()) {
+            prop_assert_eq!(p.total, Some(expected));
+        }
+        if p.accounts.iter().any(|a| a.total.is_none()) {
+            prop_assert_eq!(p.total, None, "an account total unknown: the grand total too");
+        }
         // Summed in another order, the assets agree exactly while no sum needs more than the 28
         // digits a `Decimal` holds (then addition rounds): every realistic portfolio.
         let realistic = accounts.iter().flatten().all(|(_, a)| a.abs() < dec("10000000000") && a.scale() <= 8);
         if p.complete && realistic {
             let priced = p.assets.iter().filter(|a| a.value.is_some()).map(|a| a.value).collect();
             prop_assert_eq!(p.total, sum(priced));
+            let reversed: Vec<AccountInput> = inputs
+                .iter()
+                .rev()
+                .map(|a| {
+                    let mut a = a.clone();
+                    if let Ok(h) = &mut a.holdings {
+                        h.wallets.reverse();
+                    }
+                    a
+                })
+                .collect();
+            prop_assert_eq!(value(&reversed, Some(&market()), &Valuation::new(quote)).total, p.total);
         }
     }
 }

@@ -7,7 +7,8 @@
 //! out of totals, a sum too large for a decimal is unknown, never a panic; and an account whose
 //! stream is neither live nor polling is stale, never current.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use bfx_client::{StreamEvent, StreamState, TickerEvent};
@@ -41,6 +42,8 @@ pub struct Model {
     live: BTreeMap<String, TradingTicker>,
     /// In the order they were configured.
     pub accounts: Vec<AccountView>,
+    /// The accounts valued, computed once after each change (every redraw asks for it).
+    valued: OnceCell<Portfolio>,
 }
 
 /// One account as last heard of.
@@ -151,6 +154,7 @@ impl Model {
                     total: None,
                 })
                 .collect(),
+            valued: OnceCell::new(),
         }
     }
 
@@ -162,6 +166,7 @@ impl Model {
         }
         self.market = Some(market);
         self.fetched_at = Some(fetched_at);
+        self.valued.take();
     }
 
     /// Applies one event of the ticker stream.
@@ -171,6 +176,7 @@ impl Model {
             TickerEvent::Ticker(ticker) if self.prices_live && self.following.contains(&ticker.symbol) => {
                 if let Some(market) = &mut self.market {
                     market.update(&ticker);
+                    self.valued.take();
                 }
                 self.live.insert(ticker.symbol.clone(), ticker);
             }
@@ -229,6 +235,7 @@ impl Model {
                 self.accounts.len() - 1
             }
         };
+        self.valued.take();
         let view = &mut self.accounts[index];
         match event {
             StreamEvent::Snapshot { wallets } => {
@@ -264,18 +271,21 @@ impl Model {
         }
     }
 
-    /// What every account's wallets are worth, as `bfx balances` values them.
-    pub fn valued(&self) -> Portfolio {
-        let inputs: Vec<AccountInput> = self
-            .accounts
-            .iter()
-            .map(|a| {
-                let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
-                AccountInput::read(&a.name, Holdings { wallets, positions: Ok(Vec::new()) })
-            })
-            .collect();
-        let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
-        portfolio::value(&inputs, self.market.as_ref(), &valuation)
+    /// What every account's wallets are worth, as `bfx balances` values them (in the order of
+    /// [`Model::accounts`]).
+    pub fn valued(&self) -> &Portfolio {
+        self.valued.get_or_init(|| {
+            let inputs: Vec<AccountInput> = self
+                .accounts
+                .iter()
+                .map(|a| {
+                    let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
+                    AccountInput::read(&a.name, Holdings { wallets, positions: Ok(Vec::new()) })
+                })
+                .collect();
+            let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
+            portfolio::value(&inputs, self.market.as_ref(), &valuation)
+        })
     }
 
     pub fn has_prices(&self) -> bool {
@@ -287,8 +297,8 @@ impl Model {
         if account.last_data.is_none() && account.wallets.is_empty() {
             return AccountValue::Unknown;
         }
-        let valued = self.valued();
-        let Some(found) = valued.accounts.iter().find(|a| a.name == account.name) else {
+        let position = self.accounts.iter().position(|a| std::ptr::eq(a, account));
+        let Some(found) = position.and_then(|i| self.valued().accounts.get(i)) else {
             return AccountValue::Unknown;
         };
         let (value, unpriced) = (found.total, found.wallets.iter().filter(|w| w.value.is_none()).count());
@@ -315,42 +325,31 @@ impl Model {
     /// unpriced ones by id.
     pub fn assets(&self, now: Instant) -> Vec<AssetLine> {
         let prices_stale = self.prices_stale(now);
-        let valued = self.valued();
-        let reason = |currency: &str| {
-            valued.unpriced.iter().find(|u| u.currency == currency).map(|u| u.reason.clone())
-        };
-        valued
+        // Per currency, in one pass: changed within HIGHLIGHT, held by an account not current.
+        let mut flags: HashMap<&str, (bool, bool)> = HashMap::new();
+        for account in &self.accounts {
+            for entry in account.wallets.values() {
+                let (changed, stale) = flags.entry(entry.row.currency.as_str()).or_default();
+                *changed |= entry.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT);
+                *stale |= !account.is_current();
+            }
+        }
+        self.valued()
             .assets
             .iter()
-            .cloned()
             .map(|asset| {
-                let recent = |w: &WalletEntry| {
-                    w.changed_at.is_some_and(|at| now.saturating_duration_since(at) < HIGHLIGHT)
-                };
-                let changed = self.holding(&asset.currency).any(|(_, w)| recent(w));
-                let stale = prices_stale || self.holding(&asset.currency).any(|(a, _)| !a.is_current());
+                let (changed, stale) = flags.get(asset.currency.as_str()).copied().unwrap_or_default();
                 AssetLine {
-                    unpriced: reason(&asset.currency),
-                    currency: asset.currency,
-                    name: asset.name,
+                    currency: asset.currency.clone(),
+                    name: asset.name.clone(),
                     balance: asset.balance,
                     value: asset.value,
+                    unpriced: asset.unvalued.clone(),
                     changed,
-                    stale,
+                    stale: stale || prices_stale,
                 }
             })
             .collect()
-    }
-
-    /// The wallets of `currency`, with the account each is in.
-    fn holding<'a>(
-        &'a self,
-        currency: &'a str,
-    ) -> impl Iterator<Item = (&'a AccountView, &'a WalletEntry)> + 'a {
-        self.accounts
-            .iter()
-            .flat_map(|a| a.wallets.values().map(move |w| (a, w)))
-            .filter(move |(_, w)| w.row.currency == currency)
     }
 
     /// Every account has failed for good.
