@@ -10,6 +10,7 @@ const ENDPOINTS: &[&str] = &[
     "auth/r/wallets",
     "auth/r/permissions",
     "auth/r/info/user",
+    "auth/r/positions",
     "tickers",
     "ticker",
     "conf",
