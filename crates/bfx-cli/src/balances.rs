@@ -88,7 +88,8 @@ impl Progress {
 
 /// Renders the report for stdout, and the problems for stderr.
 fn render(mut report: Report, presentation: &Presentation) -> (String, String) {
-    let dust = presentation.hide_dust.map(|threshold| report.hide_dust(threshold));
+    let view = (presentation.format == Format::Table).then_some(presentation.view);
+    let dust = presentation.hide_dust.map(|threshold| report.hide_dust(threshold, view));
     let stdout = match presentation.format {
         Format::Table => table::render(&report, presentation.view, dust),
         Format::Json => report.to_json(),

@@ -1,7 +1,6 @@
 //! Command-line arguments (clap). Commands never see these types directly: `main` resolves them
 //! into settings first.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use bfx_core::valuation::PriceKind;
@@ -151,8 +150,9 @@ pub struct ReportArgs {
     /// Count paper-trading currencies (TEST…) in values and totals.
     #[arg(long)]
     pub include_paper: bool,
-    /// Rows per wallet (account → wallet type → currency), per asset, or per account.
-    #[arg(long, value_enum, default_value_t = View::Wallet)]
+    /// Table rows per wallet (account → wallet type → currency), per asset, or per account
+    /// (`--json` holds every view; `--csv` is per wallet).
+    #[arg(long, value_enum, default_value_t = View::Wallet, conflicts_with_all = ["json", "csv"])]
     pub by: View,
     /// Hide wallets worth less than this (in the quote currency); totals still include them.
     #[arg(long, value_name = "VALUE")]
@@ -178,8 +178,8 @@ pub struct WatchArgs {
     /// stdout is a terminal; piped or redirected output is always NDJSON).
     #[arg(long)]
     pub json: bool,
-    /// Seconds between REST polls while the WebSocket cannot be had.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Seconds between REST polls while the WebSocket cannot be had (1 to 3600).
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub poll_interval: u64,
     /// What values (in the view, and in NDJSON `value` events) are in.
     #[command(flatten)]
@@ -194,6 +194,9 @@ pub struct WatchArgs {
 pub struct DemoArgs {
     #[command(subcommand)]
     pub command: Option<DemoCommand>,
+    /// Only these demo accounts (repeatable: main, bot, cold, paper); default: all.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
     #[command(flatten)]
     pub report: ReportArgs,
 }
@@ -249,9 +252,10 @@ impl ColorChoice {
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Address to listen on (port 0 picks a free port).
+    /// Address to listen on, `HOST:PORT` (a name such as `localhost` is resolved; port 0 picks a
+    /// free port).
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
-    pub listen: SocketAddr,
+    pub listen: String,
     /// State file (TOML); default: the built-in demo state.
     #[arg(long, value_name = "FILE", conflicts_with = "demo")]
     pub state: Option<PathBuf>,

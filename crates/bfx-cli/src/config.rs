@@ -58,6 +58,10 @@ pub struct Settings {
     pub file: Option<PathBuf>,
 }
 
+/// The longest timeout accepted (an hour): longer ones are a typo, and a wait of `u64::MAX`
+/// seconds cannot even be represented as a point in time.
+pub const MAX_TIMEOUT_SECS: u64 = 3_600;
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub name: String,
@@ -71,6 +75,38 @@ impl Account {
     pub fn reader(&self) -> bfx_client::Account {
         bfx_client::Account { name: self.name.clone(), credentials: self.credentials.clone() }
     }
+}
+
+/// The accounts named (all of them when `names` is empty), in the order named; an account named
+/// twice is read once (counting it twice would double its value).
+pub fn select(accounts: &[Account], names: &[String]) -> Result<Vec<Account>, ConfigError> {
+    if names.is_empty() {
+        return Ok(accounts.to_vec());
+    }
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .filter(|name| seen.insert(name.as_str()))
+        .map(|name| {
+            accounts.iter().find(|a| &a.name == name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+                ConfigError::Invalid(format!("no account named {name:?} (configured: {})", known.join(", ")))
+            })
+        })
+        .collect()
+}
+
+/// Pairs of account names that share one API key (one Bitfinex account under two names).
+pub fn same_key(accounts: &[Account]) -> Vec<(&str, &str)> {
+    let mut pairs = Vec::new();
+    for (i, a) in accounts.iter().enumerate() {
+        for b in &accounts[i + 1..] {
+            if a.credentials.key() == b.credentials.key() {
+                pairs.push((a.name.as_str(), b.name.as_str()));
+            }
+        }
+    }
+    pairs
 }
 
 /// A quote no trading pair uses would leave everything unpriced: that is a wrong request.
@@ -88,7 +124,7 @@ pub fn check_quote(market: &bfx_core::Market, quote: &str) -> Result<(), ConfigE
 pub enum ConfigError {
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -183,8 +219,10 @@ impl Settings {
         }
         let secs = |flag: Option<u64>, file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
             match flag.or(file).unwrap_or(default) {
-                0 => Err(ConfigError::Invalid("timeouts must be at least 1 second".into())),
-                n => Ok(Duration::from_secs(n)),
+                n @ 1..=MAX_TIMEOUT_SECS => Ok(Duration::from_secs(n)),
+                n => Err(ConfigError::Invalid(format!(
+                    "timeouts must be from 1 to {MAX_TIMEOUT_SECS} seconds (got {n})"
+                ))),
             }
         };
         let network = Network {
@@ -206,24 +244,7 @@ impl Settings {
                 "no accounts configured ({place}): set BFX_API_KEY and BFX_API_SECRET, or add an [[account]] to the config file"
             )));
         }
-        if names.is_empty() {
-            return Ok(self.accounts.clone());
-        }
-        // An account named twice is read once: counting it twice would double its value.
-        let mut seen = std::collections::HashSet::new();
-        names
-            .iter()
-            .filter(|name| seen.insert(name.as_str()))
-            .map(|name| {
-                self.accounts.iter().find(|a| &a.name == name).cloned().ok_or_else(|| {
-                    let known: Vec<&str> = self.accounts.iter().map(|a| a.name.as_str()).collect();
-                    ConfigError::Invalid(format!(
-                        "no account named {name:?} (configured: {})",
-                        known.join(", ")
-                    ))
-                })
-            })
-            .collect()
+        select(&self.accounts, names)
     }
 }
 

@@ -23,6 +23,7 @@ use std::io::{self, IsTerminal, Write};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 
@@ -34,9 +35,18 @@ use crate::config::{ConfigError, Overrides, Settings};
 use crate::exit::Exit;
 use crate::output::{Format, write_stderr, write_stdout};
 
+/// Set when any thread or task panicked: a run with a panic is never reported as a success, even
+/// where the panic was caught (Tokio catches a task's panic and carries on).
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        report(info);
+    }));
     bfx_client::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -45,7 +55,12 @@ fn main() -> ExitCode {
             return Exit::Unexpected.into();
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    if PANICKED.load(Ordering::SeqCst) {
+        let _ = writeln!(io::stderr(), "error: internal error: a task panicked (a bug; please report it)");
+        return Exit::Unexpected.into();
+    }
+    match result {
         Ok(exit) => exit.into(),
         Err(error) => {
             if is_broken_pipe(&error) {
@@ -71,10 +86,13 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Demo(args) => {
             let demo = sim::Demo::start().await?;
             let exit = match args.command {
-                None => {
-                    let (valuation, presentation) = report_settings(&args.report);
-                    balances::run(&demo.client, &demo.accounts, &valuation, &presentation).await
-                }
+                None => match config::select(&demo.accounts, &args.accounts) {
+                    Ok(accounts) => {
+                        let (valuation, presentation) = report_settings(&args.report);
+                        balances::run(&demo.client, &accounts, &valuation, &presentation).await
+                    }
+                    Err(e) => Err(e.into()),
+                },
                 Some(cli::DemoCommand::Watch(watch)) => {
                     let mover = tokio::spawn(sim::move_balances(demo.url.clone()));
                     let valuation = valuation(&watch.valuation, false);
@@ -93,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Watch(args) => {
             let (accounts, client) = open(args.connect, &args.accounts, &env)?;
             let options = bfx_client::StreamOptions {
-                poll_interval: std::time::Duration::from_secs(args.poll_interval.max(1)),
+                poll_interval: std::time::Duration::from_secs(args.poll_interval),
                 ..bfx_client::StreamOptions::default()
             };
             watch::run(&client, accounts, options, args.json, &valuation(&args.valuation, false)).await
@@ -137,7 +155,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             write_stdout(bfx_sim::DEMO_STATE_TOML)?;
             Ok(Exit::Ok)
         }
-        Command::Sim(args) => sim::serve(args.listen, args.state.as_deref()).await,
+        Command::Sim(args) => sim::serve(&args.listen, args.state.as_deref()).await,
     }
 }
 
@@ -150,6 +168,11 @@ fn open(
 ) -> anyhow::Result<(Vec<config::Account>, bfx_client::Client)> {
     let settings = Settings::resolve(&Overrides::from(connect), env, default_config_path())?;
     let accounts = settings.select(names)?;
+    for (first, second) in config::same_key(&accounts) {
+        write_stderr(&format!(
+            "warning: accounts {first:?} and {second:?} use the same API key: the same account, read (and counted) twice\n"
+        ));
+    }
     Ok((accounts, client::build(settings.endpoints, &settings.network)?))
 }
 

@@ -14,7 +14,7 @@ use bfx_core::portfolio::{self, AccountInput, Portfolio, Valuation};
 use rust_decimal::Decimal;
 
 use crate::exit::{Diagnosis, diagnose};
-use crate::output::csv_field;
+use crate::output::{View, csv_field};
 
 /// The report, valued and ready to render.
 #[derive(Debug)]
@@ -33,6 +33,14 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The tickers could not be fetched: nothing is valued, so the total is not the portfolio's.
     pub prices_unavailable: bool,
+}
+
+/// Rows `--hide-dust` hid: of which kind, how many, and their summed value.
+#[derive(Debug, Clone, Copy)]
+pub struct Dust {
+    pub rows: View,
+    pub count: usize,
+    pub value: Option<Decimal>,
 }
 
 /// Why an account failed, for stderr and the exit code.
@@ -95,23 +103,31 @@ impl Report {
         }
     }
 
-    /// Drops priced wallets whose value is below `threshold` in absolute terms (unpriced ones are
-    /// always kept: their value is unknown). Totals are unchanged. Returns how many were hidden and
-    /// their summed value (`None` if that sum does not fit a decimal).
-    pub fn hide_dust(&mut self, threshold: Decimal) -> (usize, Option<Decimal>) {
-        let (mut count, mut value) = (0, Some(Decimal::ZERO));
-        for account in &mut self.portfolio.accounts {
-            account.wallets.retain(|w| match w.value {
-                Some(v) if v.abs() < threshold => {
-                    count += 1;
-                    value = value.and_then(|sum| sum.checked_add(v));
-                    false
-                }
-                _ => true,
-            });
+    /// Drops the rows `view` shows whose value is below `threshold` in absolute terms: wallets,
+    /// assets or accounts (`None`, for JSON and CSV: wallets, and assets each at their own level).
+    /// Rows without a value are always kept (their value is unknown). Totals are unchanged.
+    /// Returns how many rows were hidden and their summed value (`None` if it does not fit).
+    pub fn hide_dust(&mut self, threshold: Decimal, view: Option<View>) -> Dust {
+        let mut dust = Dust { rows: view.unwrap_or(View::Wallet), count: 0, value: Some(Decimal::ZERO) };
+        let mut hide = |value: Option<Decimal>| match value {
+            Some(v) if v.abs() < threshold => {
+                dust.count += 1;
+                dust.value = dust.value.and_then(|sum| sum.checked_add(v));
+                true
+            }
+            _ => false,
+        };
+        let p = &mut self.portfolio;
+        match view {
+            Some(View::Wallet) => p.accounts.iter_mut().for_each(|a| a.wallets.retain(|w| !hide(w.value))),
+            Some(View::Asset) => p.assets.retain(|a| !hide(a.value)),
+            Some(View::Account) => p.accounts.retain(|a| a.error.is_some() || !hide(a.total)),
+            None => {
+                p.accounts.iter_mut().for_each(|a| a.wallets.retain(|w| !hide(w.value)));
+                p.assets.retain(|a| a.value.is_none_or(|v| v.abs() >= threshold));
+            }
         }
-        self.portfolio.assets.retain(|a| a.value.is_none_or(|v| v.abs() >= threshold));
-        (count, value)
+        dust
     }
 
     /// Bitfinex's display name for a currency, or the id itself.

@@ -7,25 +7,27 @@ use bfx_client::{Client, Credentials, Endpoints};
 use bfx_sim::SimState;
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::config::Account;
+use crate::config::{Account, ConfigError};
 use crate::exit::Exit;
 use crate::output::write_stdout;
 
 /// Serves the state in `state_file` (the built-in demo state when `None`, its keys then printed)
-/// on `listen` until Ctrl-C or SIGTERM.
-pub async fn serve(listen: SocketAddr, state_file: Option<&Path>) -> anyhow::Result<Exit> {
+/// on `listen` (`HOST:PORT`, a host name resolved) until Ctrl-C or SIGTERM.
+pub async fn serve(listen: &str, state_file: Option<&Path>) -> anyhow::Result<Exit> {
     let (state, show_keys) = match state_file {
-        Some(path) => (SimState::load(path).map_err(crate::config::ConfigError::from_state)?, false),
+        Some(path) => (SimState::load(path).map_err(ConfigError::from_state)?, false),
         None => (SimState::demo(), true),
     };
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // A busy port or an address that is not this machine's is the caller's to fix: exit 2.
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        ConfigError::Invalid(format!("cannot listen on {listen}: {e} (try --listen 127.0.0.1:0)"))
+    })?;
     let addr = listener.local_addr()?;
     // The first line is the contract scripts wait for (see peers/run).
     let mut banner = format!("listening on http://{addr}\n");

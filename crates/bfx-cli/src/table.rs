@@ -12,9 +12,9 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use rust_decimal::Decimal;
 
 use crate::output::{View, amount, opt_value, price, value};
-use crate::report::Report;
+use crate::report::{Dust, Report};
 
-pub fn render(report: &Report, view: View, dust: Option<(usize, Option<Decimal>)>) -> String {
+pub fn render(report: &Report, view: View, dust: Option<Dust>) -> String {
     let p = &report.portfolio;
     let (header, rows, numeric) = match view {
         View::Wallet => by_wallet(report),
@@ -168,19 +168,21 @@ fn positions(p: &Portfolio) -> Option<View3> {
 }
 
 /// What the reader must know to trust the total.
-fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String> {
+fn notes(report: &Report, dust: Option<Dust>) -> Vec<String> {
     let p = &report.portfolio;
     let mut notes = Vec::new();
     if report.prices_unavailable {
         notes.push("INCOMPLETE: prices could not be fetched; nothing is valued and the total is not your portfolio's.".to_owned());
     }
     let failed = p.failed().count();
-    if failed > 0 {
+    if failed > 0 && failed == p.accounts.len() {
+        notes.push("INCOMPLETE: no account could be read; there is no total.".to_owned());
+    } else if failed > 0 {
         notes.push(format!(
             "INCOMPLETE: {failed} account(s) could not be read; the total covers the others only."
         ));
     }
-    if p.total.is_none() {
+    if p.total.is_none() && failed < p.accounts.len() {
         notes.push("INCOMPLETE: a total is too large for a decimal (±7.9e28) and is not shown.".to_owned());
     }
     if !report.positions_unread.is_empty() {
@@ -222,10 +224,16 @@ fn notes(report: &Report, dust: Option<(usize, Option<Decimal>)>) -> Vec<String>
         let list: Vec<String> = paper.iter().map(|u| u.currency.clone()).collect();
         notes.push(format!("Paper-trading currencies are not money and are left out of totals ({}); --include-paper counts them.", list.join(", ")));
     }
-    if let Some((count, sum)) = dust.filter(|(count, _)| *count > 0) {
+    if let Some(dust) = dust.filter(|d| d.count > 0) {
+        let rows = match dust.rows {
+            View::Wallet => "wallet",
+            View::Asset => "asset",
+            View::Account => "account",
+        };
         notes.push(format!(
-            "{count} dust wallet(s) hidden (together {} {}); totals include them.",
-            opt_value(&p.quote, sum),
+            "{} dust {rows}(s) hidden (together {} {}); totals include them.",
+            dust.count,
+            opt_value(&p.quote, dust.value),
             p.quote
         ));
     }

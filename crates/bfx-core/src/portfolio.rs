@@ -92,8 +92,8 @@ pub struct Portfolio {
     /// What was left out of the totals, by currency: the balance of the wallets that could not be
     /// valued, with why (paper ones included).
     pub unpriced: Vec<UnpricedAsset>,
-    /// The sum of the accounts' wallet totals; `None` only when it (or an account's) does not fit
-    /// a `Decimal`.
+    /// The sum of the accounts' wallet totals; `None` when no account was read, or when it (or an
+    /// account's) does not fit a `Decimal`.
     #[serde(serialize_with = "opt_amount")]
     pub total: Option<Decimal>,
     /// Unrealised P/L of the open positions read, in the quote; `None` when one is unknown or no
@@ -261,8 +261,12 @@ struct AssetSum {
 /// be had: then nothing is valued ([`Unpriced::NoPrices`]) and the totals are not the portfolio's.
 pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Valuation) -> Portfolio {
     let quoter = market.map(|m| m.quoter(&valuation.quote, valuation.kind));
-    let mut prices =
-        Prices { quoter: quoter.as_ref(), include_paper: valuation.include_paper, cache: HashMap::new() };
+    let mut prices = Prices {
+        quoter: quoter.as_ref(),
+        quote: &valuation.quote,
+        include_paper: valuation.include_paper,
+        cache: HashMap::new(),
+    };
     let mut assets: BTreeMap<&str, AssetSum> = BTreeMap::new();
     let mut values = Vec::with_capacity(accounts.len());
     let (mut total, mut positions_pl) = (Sum::default(), Sum::default());
@@ -358,8 +362,11 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
             positions_error,
         });
     }
-    // An account total too large makes the grand total unknown too.
-    let total = total.total().filter(|_| values.iter().all(|a| a.error.is_some() || a.total.is_some()));
+    // An account total too large makes the grand total unknown too; with no account read there is
+    // no total at all (not 0).
+    let read = values.iter().filter(|a| a.error.is_none()).count();
+    let total =
+        total.total().filter(|_| read > 0 && values.iter().all(|a| a.error.is_some() || a.total.is_some()));
     complete &= total.is_some();
     let (assets, unpriced) = split_assets(assets, total, market);
     let positions_pl = positions_pl.total().filter(|_| positions_read && positions_known);
@@ -380,6 +387,7 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
 /// Prices through one [`Quoter`], each currency's found once.
 struct Prices<'q, 'm> {
     quoter: Option<&'q Quoter<'m>>,
+    quote: &'q str,
     include_paper: bool,
     cache: HashMap<String, Result<Price, Unpriced>>,
 }
@@ -391,6 +399,10 @@ impl Prices<'_, '_> {
         }
         let found = match self.quoter {
             Some(quoter) => quoter.price(currency, self.include_paper),
+            // The quote itself is worth 1 of itself, prices or not.
+            None if currency == self.quote => {
+                Ok(Price { value: Decimal::ONE, route: Vec::new(), paper: false })
+            }
             None => Err(Unpriced::NoPrices),
         };
         self.cache.insert(currency.to_owned(), found.clone());
