@@ -54,6 +54,8 @@ pub struct Settings {
     pub endpoints: Endpoints,
     pub network: Network,
     pub accounts: Vec<Account>,
+    /// Configured accounts whose secret cannot be read: only the commands using them fail.
+    pub unreadable: Vec<Unreadable>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -192,10 +194,11 @@ impl Settings {
             ConfigPath::Default(path) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
             _ => (None, None),
         };
-        let (file_endpoints, file_network, mut accounts) = file.unwrap_or_default();
+        let (file_endpoints, file_network, mut accounts, mut unreadable) = file.unwrap_or_default();
 
         if let Some(account) = env_account(env)? {
             accounts.retain(|a| a.name != account.name);
+            unreadable.retain(|a| a.name != account.name);
             accounts.push(account);
         }
 
@@ -230,11 +233,15 @@ impl Settings {
             request_timeout: secs(flags.request_timeout_secs, file_network.request_timeout_secs, 15)?,
             wait_on_rate_limit: !flags.no_wait,
         };
-        Ok(Settings { endpoints, network, accounts, file: path })
+        Ok(Settings { endpoints, network, accounts, unreadable, file: path })
     }
 
     /// The accounts named (all when `names` is empty); an unknown name is an error.
     pub fn select(&self, names: &[String]) -> Result<Vec<Account>, ConfigError> {
+        // Every account is used when none is named; else only the named ones need their secret.
+        if let Some(missing) = self.unreadable.iter().find(|u| names.is_empty() || names.contains(&u.name)) {
+            return Err(ConfigError::Invalid(missing.error.clone()));
+        }
         if self.accounts.is_empty() {
             let place = match &self.file {
                 Some(path) => format!("{} has no [[account]] entries", path.display()),
@@ -337,6 +344,12 @@ impl Settings {
                 account.secret_source
             ));
         }
+        for account in &self.unreadable {
+            out.push_str(&format!(
+                "\n[[account]]\nname = {:?}\nkey = {:?}\n# secret: MISSING: {}\n",
+                account.name, account.key, account.error
+            ));
+        }
         out
     }
 }
@@ -356,7 +369,17 @@ fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigE
     }
 }
 
-type FileParts = (FileEndpoints, FileNetwork, Vec<Account>);
+type FileParts = (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>);
+
+/// A configured account whose secret cannot be read now (its variable is not set, its file or
+/// keyring entry is missing): an error only for a command that uses the account.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub name: String,
+    pub key: String,
+    /// What is wrong, naming the file and line.
+    pub error: String,
+}
 
 fn read_file(path: &Path, env: &HashMap<String, String>) -> Result<FileParts, ConfigError> {
     let text = std::fs::read_to_string(path)
@@ -392,6 +415,7 @@ fn parse_file(
 
     let mut seen = HashSet::new();
     let mut accounts = Vec::with_capacity(config.accounts.len());
+    let mut unreadable = Vec::new();
     for entry in config.accounts {
         let line = line_of(text, entry.name.span().start);
         let name = entry.name.into_inner();
@@ -411,24 +435,22 @@ fn parse_file(
             entry.secret.is_some(),
             entry.secret_keyring,
         ];
-        let (secret, secret_source) = match (entry.secret_env, entry.secret_file, entry.secret) {
+        // A secret that cannot be read now fails only the commands that use this account.
+        let (read, secret_source) = match (entry.secret_env, entry.secret_file, entry.secret) {
             _ if sources.iter().filter(|s| **s).count() > 1 => {
                 return Err(at("give only one of secret_env, secret_file, secret, secret_keyring".into()));
             }
-            _ if entry.secret_keyring => {
-                (keyring_secret(&name).map_err(at)?, format!("the OS keyring entry bfx/{name}"))
-            }
+            _ if entry.secret_keyring => (keyring_secret(&name), format!("the OS keyring entry bfx/{name}")),
             (Some(var), _, _) => match env.get(&var) {
-                Some(value) if !value.is_empty() => (SecretString::from(value.clone()), var),
-                _ => return Err(at(format!("secret_env {var} is not set in the environment"))),
+                Some(value) if !value.is_empty() => (Ok(SecretString::from(value.clone())), var),
+                _ => (Err(format!("secret_env {var} is not set in the environment")), var),
             },
             (_, Some(file), _) => {
                 let file = match file.is_relative() {
                     true => path.parent().unwrap_or(Path::new(".")).join(file),
                     false => file,
                 };
-                let source = format!("secret_file {}", file.display());
-                (read_secret_file(&file).map_err(at)?, source)
+                (read_secret_file(&file), format!("secret_file {}", file.display()))
             }
             (_, _, Some(secret)) => {
                 if let Some(mode) = mode
@@ -440,15 +462,25 @@ fn parse_file(
                         path.display()
                     )));
                 }
-                (secret, format!("the secret of account {name:?} in {}", path.display()))
+                (Ok(secret), format!("the secret of account {name:?} in {}", path.display()))
             }
             (None, None, None) => {
                 return Err(at("no secret: set secret_env, secret_file, secret or secret_keyring".into()));
             }
         };
-        accounts.push(Account { name, credentials: Credentials::new(entry.key, secret), secret_source });
+        match read {
+            Ok(secret) => accounts.push(Account {
+                name,
+                credentials: Credentials::new(entry.key, secret),
+                secret_source,
+            }),
+            Err(why) => {
+                let error = at(why).to_string();
+                unreadable.push(Unreadable { name, key: entry.key, error });
+            }
+        }
     }
-    Ok((config.endpoints, config.network, accounts))
+    Ok((config.endpoints, config.network, accounts, unreadable))
 }
 
 /// The OS keyring entry for an account: service `bfx`, user = the account name.
@@ -509,10 +541,15 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// The accounts, or the first error, a secret that cannot be read included.
     fn parse(text: &str, env_pairs: &[(&str, &str)], mode: u32) -> Result<Vec<Account>, String> {
-        parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
-            .map(|(_, _, accounts)| accounts)
-            .map_err(|e| e.to_string())
+        let (_, _, accounts, unreadable) =
+            parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
+                .map_err(|e| e.to_string())?;
+        match unreadable.first() {
+            Some(u) => Err(u.error.clone()),
+            None => Ok(accounts),
+        }
     }
 
     #[test]
@@ -613,7 +650,7 @@ mod tests {
 
     #[test]
     fn the_template_is_a_valid_config_and_its_example_too() {
-        let (endpoints, network, accounts) =
+        let (endpoints, network, accounts, _) =
             parse_file(TEMPLATE, Path::new("t.toml"), &HashMap::new(), Some(0o600)).unwrap();
         assert_eq!(network.request_timeout_secs, None);
         assert!(accounts.is_empty());
@@ -625,8 +662,9 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
-        let (endpoints, network, accounts) =
+        let (endpoints, network, accounts, unreadable) =
             parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
+        assert!(unreadable.is_empty(), "{unreadable:?}");
         assert_eq!(accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["main", "paper"]);
         assert_eq!(endpoints.api_url.as_deref(), Some("https://api.bitfinex.com"));
         assert_eq!(network.request_timeout_secs, Some(15));

@@ -194,3 +194,29 @@ fn a_busy_port_a_host_name_and_a_missing_config_file() {
     let stderr = String::from_utf8(out).unwrap();
     assert_eq!(stderr.matches("No such file or directory").count(), 1, "the OS error once: {stderr}");
 }
+
+/// One account's secret missing fails only what uses that account.
+#[test]
+fn a_missing_secret_fails_only_the_commands_that_need_it() {
+    let (home, sim) = (TempDir::new().unwrap(), sim());
+    write_private(
+        &home.path().join(".config/bfx/config.toml"),
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"alice\"\nkey = \"alice-key\"\nsecret = \"alice-secret\"\n\n\
+             [[account]]\nname = \"other\"\nkey = \"bob-key\"\nsecret_env = \"OTHER_SECRET\"\n",
+            sim.url
+        ),
+    );
+    bfx(home.path()).args(["ticker", "btc"]).assert().success();
+    bfx(home.path()).args(["balances", "--account", "alice"]).assert().success();
+    bfx(home.path()).arg("balances").assert().code(2).stderr(predicate::str::contains(
+        "account \"other\": secret_env OTHER_SECRET is not set in the environment",
+    ));
+    bfx(home.path())
+        .args(["config", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("name = \"other\""))
+        .stdout(predicate::str::contains("# secret: MISSING:"))
+        .stdout(predicate::str::contains("OTHER_SECRET is not set"));
+}
