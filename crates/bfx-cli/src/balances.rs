@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use crate::config::{Account, check_quote};
 use crate::exit::Exit;
-use crate::output::{Format, View, write_stderr, write_stdout};
+use crate::output::{Format, View, terminal_safe, write_stderr, write_stdout};
 use crate::report::Report;
 use crate::table;
 
@@ -98,13 +98,13 @@ fn render(mut report: Report, presentation: &Presentation) -> (String, String) {
     let mut stderr = String::new();
     for (name, failure) in &report.failures {
         let d = &failure.diagnosis;
-        stderr.push_str(&format!("error: account {name:?}: {}\n", d.message));
+        stderr.push_str(&format!("error: account {name:?}: {}\n", terminal_safe(&d.message)));
         if let Some(hint) = &d.hint {
-            stderr.push_str(&format!("  hint: {hint}\n"));
+            stderr.push_str(&format!("  hint: {}\n", terminal_safe(hint)));
         }
     }
     for warning in &report.warnings {
-        stderr.push_str(&format!("warning: {warning}\n"));
+        stderr.push_str(&format!("warning: {}\n", terminal_safe(warning)));
     }
     (stdout, stderr)
 }

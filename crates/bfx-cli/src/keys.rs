@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Account;
 use crate::exit::{Exit, diagnose};
+use crate::output::terminal_safe;
 
 #[derive(Debug, Serialize)]
 pub struct KeyReport {
@@ -119,9 +120,13 @@ pub fn render(reports: &[KeyReport]) -> (String, String) {
             .to_owned(),
         ]);
         if let Some((_, text)) = &r.problem {
+            let text = terminal_safe(text);
             warnings.push_str(&format!("warning: account {:?} ({}): {text}\n", r.account, r.verdict));
         }
     }
+    // Scopes come from the server: never raw control characters.
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| terminal_safe(cell).into_owned()).collect()).collect();
     let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {

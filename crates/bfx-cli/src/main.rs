@@ -69,7 +69,7 @@ fn main() -> ExitCode {
             let code =
                 if error.downcast_ref::<ConfigError>().is_some() { Exit::Usage } else { Exit::Unexpected };
             // `{:#}` prints the cause chain on one line.
-            let _ = writeln!(io::stderr(), "error: {error:#}");
+            let _ = writeln!(io::stderr(), "error: {}", output::terminal_safe(&format!("{error:#}")));
             code.into()
         }
     }

@@ -4,6 +4,7 @@
 //!
 //! Commands import from here, never from each other.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use bfx_core::format_decimal;
@@ -88,13 +89,28 @@ fn group(text: &str) -> String {
     out
 }
 
-/// A CSV field, quoted when it must be.
-pub fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
+/// Text that came from a server (or a file) made safe for a terminal: control characters (ESC,
+/// BEL, CR, line breaks, C1…) are shown escaped (`\u{1b}`, `\n`), never sent raw, so nothing a
+/// server says can clear the screen, retitle the window or break a table's columns.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    match text.chars().any(char::is_control) {
+        false => Cow::Borrowed(text),
+        true => Cow::Owned(
+            text.chars()
+                .map(|c| match c.is_control() {
+                    true => c.escape_default().to_string(),
+                    false => c.to_string(),
+                })
+                .collect(),
+        ),
     }
+}
+
+/// A CSV field: control characters escaped (as in [`terminal_safe`]: CSV is read in terminals and
+/// spreadsheets), quoted when it must be.
+pub fn csv_field(text: &str) -> String {
+    let text = terminal_safe(text);
+    if text.contains([',', '"']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.into_owned() }
 }
 
 #[cfg(test)]
@@ -136,5 +152,16 @@ mod tests {
         assert_eq!(csv_field("main"), "main");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines\r"), "two\\nlines\\r", "no raw line break splits a row");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal_raw() {
+        assert_eq!(terminal_safe("BTC"), "BTC");
+        assert!(matches!(terminal_safe("USDt"), Cow::Borrowed(_)));
+        assert_eq!(terminal_safe("\x1b[2JX"), "\\u{1b}[2JX");
+        assert_eq!(terminal_safe("\x1b]0;owned\x07"), "\\u{1b}]0;owned\\u{7}");
+        assert_eq!(terminal_safe("a\u{9b}b"), "a\\u{9b}b", "C1 too");
+        assert!(!terminal_safe("\x1b\x07\r\n\t\u{7f}\u{85}").chars().any(char::is_control));
     }
 }

@@ -11,7 +11,7 @@ use bfx_core::portfolio::{AccountError, Portfolio};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use rust_decimal::Decimal;
 
-use crate::output::{View, amount, opt_value, price, value};
+use crate::output::{View, amount, opt_value, price, terminal_safe, value};
 use crate::report::{Dust, Report};
 
 pub fn render(report: &Report, view: View, dust: Option<Dust>) -> String {
@@ -27,7 +27,7 @@ pub fn render(report: &Report, view: View, dust: Option<Dust>) -> String {
         out.push_str(&layout(header, rows, numeric));
     }
     for note in notes(report, dust) {
-        out.push_str(&note);
+        out.push_str(&terminal_safe(&note));
         out.push('\n');
     }
     out
@@ -253,7 +253,12 @@ fn notes(report: &Report, dust: Option<Dust>) -> Vec<String> {
     notes
 }
 
-fn layout(header: Vec<String>, mut rows: Rows, numeric: &[usize]) -> String {
+fn layout(header: Vec<String>, rows: Rows, numeric: &[usize]) -> String {
+    // Names, types and messages come from the server: never raw control characters.
+    let mut rows: Rows = rows
+        .into_iter()
+        .map(|row| row.iter().map(|cell| terminal_safe(cell).into_owned()).collect())
+        .collect();
     for &col in numeric {
         align_decimals(&mut rows, col);
     }

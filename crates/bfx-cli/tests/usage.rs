@@ -220,3 +220,54 @@ fn a_missing_secret_fails_only_the_commands_that_need_it() {
         .stdout(predicate::str::contains("# secret: MISSING:"))
         .stdout(predicate::str::contains("OTHER_SECRET is not set"));
 }
+
+/// Escape sequences in what the server sends (a currency, a wallet type, a display name) never
+/// reach the terminal raw, in the table, the CSV or stderr.
+#[test]
+fn server_strings_never_reach_the_terminal_raw() {
+    let state = r#"platform_status = 1
+[conf]
+"pub:map:currency:sym" = [["BTC", "Bit\u001b]0;owned\u0007coin"]]
+[[account]]
+name = "a"
+user_id = 1
+email = "a@example.com"
+  [[account.key]]
+  key = "a-key"
+  secret = "a-secret"
+  permissions = { wallets = "r" }
+  [[account.wallet]]
+  type = "exchange"
+  currency = "BTC"
+  balance = "1"
+  unsettled_interest = "0"
+  [[account.wallet]]
+  type = "ex\u001b[2Jchange"
+  currency = "X\u001b[31mYZ"
+  balance = "2"
+  unsettled_interest = "0"
+[[ticker]]
+symbol = "tBTCUSD"
+row = ["1", "1", "1", "1", "0", "0", "100", "1", "0", "0"]
+"#;
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(state));
+    for args in [
+        &["balances"][..],
+        &["balances", "--by", "asset"],
+        &["balances", "--csv"],
+        &["balances", "--by", "account"],
+    ] {
+        let out = bfx_env(home.path(), &sim.url, "a-key", "a-secret")
+            .args(args)
+            .arg("--config")
+            .arg("/dev/null")
+            .output()
+            .unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+        for text in [&stdout, &stderr] {
+            assert!(!text.contains('\x1b') && !text.contains('\x07'), "{args:?}: {text:?}");
+        }
+        assert!(stdout.contains("\\u{1b}"), "shown escaped, not dropped: {args:?}: {stdout}");
+    }
+}

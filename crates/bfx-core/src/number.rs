@@ -18,9 +18,19 @@ pub enum NumberError {
     TooLarge(String),
 }
 
+/// The number's text as an error shows it: a hostile server's megabyte-long literal is not
+/// echoed whole into messages.
+fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}… ({} bytes)", &text[..at], text.len()),
+        None => text.to_owned(),
+    }
+}
+
 /// Parses the text of a JSON number (RFC 8259 grammar, exponent allowed) exactly.
 pub fn parse_json_number(text: &str) -> Result<Decimal, NumberError> {
-    let not_a_number = || NumberError::NotANumber(text.to_owned());
+    let not_a_number = || NumberError::NotANumber(shown(text));
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -49,7 +59,7 @@ pub fn parse_json_number(text: &str) -> Result<Decimal, NumberError> {
             }
             // An exponent this long cannot describe a value a Decimal holds either way.
             if digits.trim_start_matches('0').len() > 6 {
-                return Err(NumberError::TooLarge(text.to_owned()));
+                return Err(NumberError::TooLarge(shown(text)));
             }
             e.parse().map_err(|_| not_a_number())?
         }
@@ -68,22 +78,21 @@ pub fn parse_json_number(text: &str) -> Result<Decimal, NumberError> {
     }
     if scale < 0 {
         if digits.len() as i64 - scale > 29 {
-            return Err(NumberError::TooLarge(text.to_owned()));
+            return Err(NumberError::TooLarge(shown(text)));
         }
         digits.extend(std::iter::repeat_n('0', (-scale) as usize));
         scale = 0;
     }
     if scale > i64::from(Decimal::MAX_SCALE) {
-        return Err(NumberError::TooPrecise(text.to_owned()));
+        return Err(NumberError::TooPrecise(shown(text)));
     }
     if digits.len() > 29 {
-        return Err(NumberError::TooLarge(text.to_owned()));
+        return Err(NumberError::TooLarge(shown(text)));
     }
-    let magnitude: i128 = digits.parse().map_err(|_| NumberError::TooLarge(text.to_owned()))?;
+    let magnitude: i128 = digits.parse().map_err(|_| NumberError::TooLarge(shown(text)))?;
     let signed = if negative { -magnitude } else { magnitude };
     // `scale` is within 0..=28 here.
-    Decimal::try_from_i128_with_scale(signed, scale as u32)
-        .map_err(|_| NumberError::TooLarge(text.to_owned()))
+    Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| NumberError::TooLarge(shown(text)))
 }
 
 /// The canonical text of an amount: no exponent, no trailing zeros after the point, no `-0`.
@@ -149,6 +158,9 @@ mod tests {
     #[test]
     fn unrepresentable_numbers_are_errors_not_rounded() {
         assert!(matches!(parse_json_number("1e-29"), Err(NumberError::TooPrecise(_))));
+        let huge = "9".repeat(1_000_000);
+        let message = parse_json_number(&huge).unwrap_err().to_string();
+        assert!(message.len() < 200 && message.contains("(1000000 bytes)"), "{message}");
         assert!(matches!(
             parse_json_number("0.12345678901234567890123456789"),
             Err(NumberError::TooPrecise(_))

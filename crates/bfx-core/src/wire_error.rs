@@ -75,7 +75,7 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ErrorBody {
         && items.first().and_then(Value::as_str) == Some("error")
         && let Some(code) = items.get(1).and_then(Value::as_i64)
     {
-        let message = items.get(2).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let message = bounded(items.get(2).and_then(Value::as_str).unwrap_or_default());
         if code == codes::RATE_LIMIT {
             return ErrorBody::RateLimit { code: Some(code), message };
         }
@@ -86,13 +86,22 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> ErrorBody {
             Some(Value::Object(map)) => ["error", "message"]
                 .iter()
                 .find_map(|k| map.get(*k).and_then(Value::as_str))
-                .unwrap_or("rate limited")
-                .to_owned(),
+                .map_or_else(|| "rate limited".to_owned(), bounded),
             _ => "rate limited".to_owned(),
         };
         return ErrorBody::RateLimit { code: None, message };
     }
     ErrorBody::Unrecognized { snippet: snippet(body) }
+}
+
+/// An exchange's message as kept: at most 200 characters (a hostile server's megabyte of text is
+/// not carried into every error message and JSON document).
+fn bounded(message: &str) -> String {
+    const MAX: usize = 200;
+    match message.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
+    }
 }
 
 /// Bitfinex's own bfx-report matches `/(ERR(_RATE)?_LIMIT)|(ratelimit)/`.
@@ -139,6 +148,10 @@ mod tests {
             parse_error_body(500, br#"["error",20060,null]"#),
             ErrorBody::Exchange { code: 20060, message: String::new() }
         );
+        // A megabyte of message is kept as its first 200 characters.
+        let body = format!(r#"["error",10001,"{}"]"#, "x".repeat(1_000_000));
+        let ErrorBody::Exchange { message, .. } = parse_error_body(500, body.as_bytes()) else { panic!() };
+        assert_eq!(message.chars().count(), 201, "200 and the ellipsis");
     }
 
     #[test]

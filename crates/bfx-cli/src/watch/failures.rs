@@ -10,6 +10,7 @@ use ratatui::text::Line;
 use super::SecretSources;
 use super::model::Model;
 use crate::exit::diagnose;
+use crate::output::terminal_safe;
 
 /// One failed account, explained: `error: account "cold": message`, and `hint: …` when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +27,11 @@ pub fn failures(model: &Model, sources: &SecretSources) -> Vec<Failure> {
         .filter_map(|account| match &account.state {
             StreamState::Failed { error } => {
                 let d = diagnose(error, sources.of(&account.name));
+                // The message may quote the server: never raw control characters.
+                let error = format!("error: account {:?}: {}", account.name, d.message);
                 Some(Failure {
-                    error: format!("error: account {:?}: {}", account.name, d.message),
-                    hint: d.hint.map(|hint| format!("hint: {hint}")),
+                    error: terminal_safe(&error).into_owned(),
+                    hint: d.hint.map(|hint| terminal_safe(&format!("hint: {hint}")).into_owned()),
                 })
             }
             _ => None,

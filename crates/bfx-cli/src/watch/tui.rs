@@ -18,7 +18,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use super::SecretSources;
 use super::failures::{self, failures};
 use super::model::{AccountValue, AssetLine, Model, PriceAge};
-use crate::output::{amount, opt_value};
+use crate::output::{amount, opt_value, terminal_safe};
 
 /// The time to show: `at` for ages and highlights, `clock` (e.g. `12:34:56 UTC`) for the header.
 #[derive(Debug, Clone)]
@@ -195,7 +195,7 @@ fn account_rows(model: &Model, now: Instant) -> (Vec<Text>, Vec<TextRow>) {
                 }
             };
             let cells = vec![
-                (account.name.clone(), false, Style::new()),
+                (terminal_safe(&account.name).into_owned(), false, Style::new()),
                 (state, false, state_style),
                 (age, true, Style::new()),
                 value,
@@ -225,8 +225,8 @@ fn asset_row(model: &Model, asset: &AssetLine) -> TextRow {
         (false, false) => Style::new(),
     };
     let name = match asset.changed {
-        true => format!("{} *", asset.name),
-        false => asset.name.clone(),
+        true => format!("{} *", terminal_safe(&asset.name)),
+        false => terminal_safe(&asset.name).into_owned(),
     };
     let cells = vec![
         (name, false, Style::new()),
