@@ -19,7 +19,7 @@ use crate::builder::ClientBuilder;
 use crate::credentials::Credentials;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind};
-use crate::limiter::{Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
+use crate::limiter::{LONGEST_BLOCK_WAIT, Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
 use crate::nonce::NonceBook;
 use crate::retry::{RetryDecision, RetryPolicy, jitter, retry_decision};
 use crate::stream::gate::ConnectionGate;
@@ -28,9 +28,6 @@ use crate::stream::gate::ConnectionGate;
 const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
 /// 429s waited out per request before giving up with [`Error::RateLimited`].
 const MAX_BLOCK_WAITS: u32 = 3;
-/// A block longer than this is not waited out (Bitfinex documents 10–60 s, 63 s was observed): a
-/// `Retry-After` of an hour means something else is going on, and the caller should hear of it.
-const LONGEST_BLOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// Which tickers to ask for.
 #[derive(Debug, Clone, Copy)]
@@ -165,10 +162,13 @@ impl Client {
             match &error {
                 // In no-wait mode, `attempt` fails fast on a known block without sending.
                 Error::RateLimited { .. } if sent.is_none() => return Err(error),
-                Error::RateLimited { retry_after, .. } => {
+                Error::RateLimited { retry_after, retry_after_sent, .. } => {
                     let block = retry_after.unwrap_or(DEFAULT_BLOCK);
                     self.limiter.block(endpoint, block);
-                    if !self.wait_on_rate_limit || blocks >= MAX_BLOCK_WAITS || block > LONGEST_BLOCK_WAIT {
+                    // A `Retry-After` beyond any documented block means something else is going
+                    // on: the endpoint stays blocked for the longest documented block, and the
+                    // caller hears of it rather than waiting.
+                    if !self.wait_on_rate_limit || blocks >= MAX_BLOCK_WAITS || retry_after_sent.is_some() {
                         return Err(error);
                     }
                     blocks += 1;
@@ -220,6 +220,7 @@ impl Client {
             status: 429,
             message: "still blocked after an earlier HTTP 429 (not sent)".to_owned(),
             retry_after: Some(remaining),
+            retry_after_sent: None,
         };
         // Wait for the limiter before taking the key, so a long wait does not hold up the key's
         // requests to other endpoints (here and in other processes).
@@ -305,16 +306,27 @@ fn error_from_response(
     match parse_error_body(status, body) {
         ErrorBody::Exchange { code, message } => Error::Api { endpoint, status, code, message },
         ErrorBody::RateLimit { message, .. } => {
-            Error::RateLimited { endpoint, status, message, retry_after: retry_after(headers) }
+            let (retry_after, retry_after_sent) = match retry_after_secs(headers) {
+                Some(sent) if sent > LONGEST_BLOCK_WAIT.as_secs() => {
+                    tracing::warn!(
+                        endpoint,
+                        retry_after_sent = sent,
+                        clamped_secs = LONGEST_BLOCK_WAIT.as_secs(),
+                        "Retry-After beyond any documented block (10–60 s, 63 s observed); clamped"
+                    );
+                    (Some(LONGEST_BLOCK_WAIT), Some(sent))
+                }
+                sent => (sent.map(Duration::from_secs), None),
+            };
+            Error::RateLimited { endpoint, status, message, retry_after, retry_after_sent }
         }
         ErrorBody::Unrecognized { snippet } => Error::Http { endpoint, status, snippet },
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is not used by Bitfinex).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
+/// `Retry-After` in seconds, as sent (the HTTP-date form is not used by Bitfinex).
+fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn parse_error(endpoint: &'static str) -> impl Fn(ParseError) -> Error {

@@ -18,8 +18,16 @@ pub enum Error {
     Api { endpoint: &'static str, status: u16, code: i64, message: String },
 
     /// HTTP 429 or a rate-limit body: Bitfinex blocks the IP on this endpoint for a while.
-    #[error("{endpoint}: rate limited by Bitfinex (HTTP {status}, {message:?})")]
-    RateLimited { endpoint: &'static str, status: u16, message: String, retry_after: Option<Duration> },
+    /// `retry_after` is the block the client applies, never longer than the longest documented
+    /// one (120 s); `retry_after_sent` is the server's `Retry-After` in seconds when it was longer.
+    #[error("{endpoint}: rate limited by Bitfinex (HTTP {status}, {message:?}){}", clamp_note(*retry_after, *retry_after_sent))]
+    RateLimited {
+        endpoint: &'static str,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+        retry_after_sent: Option<u64>,
+    },
 
     /// A non-success status whose body is not a Bitfinex error (a proxy's HTML page, nothing…).
     #[error("{endpoint}: unexpected HTTP {status} response: {snippet}")]
@@ -185,6 +193,16 @@ impl SocketError {
             SocketError::AlreadySubscribed { .. } => Some(ALREADY_SUBSCRIBED),
             _ => None,
         }
+    }
+}
+
+/// `, Retry-After 3600 s taken as 120 s` when the server asked for a block beyond the range.
+fn clamp_note(applied: Option<Duration>, sent: Option<u64>) -> String {
+    match (applied, sent) {
+        (Some(applied), Some(sent)) => {
+            format!(", Retry-After {sent} s is beyond any documented block; taken as {} s", applied.as_secs())
+        }
+        _ => String::new(),
     }
 }
 
