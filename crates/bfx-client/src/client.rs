@@ -29,6 +29,20 @@ const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
 /// 429s waited out per request before giving up with [`Error::RateLimited`].
 const MAX_BLOCK_WAITS: u32 = 3;
 
+/// The most of a response body the client reads, per endpoint: generous for anything Bitfinex
+/// sends (all tickers are ~0.5 MiB, the conf maps ~0.1 MiB, a wallet list of thousands of rows a
+/// few hundred KiB), small enough that an endless or huge body cannot exhaust memory. The one
+/// place that decides.
+pub(crate) fn body_limit(endpoint: &str) -> usize {
+    const MIB: usize = 1 << 20;
+    match endpoint {
+        "tickers" => 16 * MIB,
+        "conf" => 4 * MIB,
+        "auth/r/wallets" | "auth/r/positions" => 2 * MIB,
+        _ => MIB,
+    }
+}
+
 /// Which tickers to ask for.
 #[derive(Debug, Clone, Copy)]
 pub enum Symbols<'a> {
@@ -278,10 +292,25 @@ impl Client {
                 Error::Transport { endpoint, source }
             }
         };
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?.to_vec();
+        let limit = body_limit(endpoint);
+        let too_large = || Error::BodyTooLarge { endpoint, limit };
+        let declared = response.content_length();
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        // Read chunk by chunk, so an endless (chunked) body stops at the limit.
+        let mut body =
+            Vec::with_capacity(declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(64 * 1024));
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                tracing::warn!(endpoint, limit, "response body over the limit; not read further");
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         tracing::debug!(endpoint, status = status.as_u16(), bytes = body.len(), "response");
         if status == StatusCode::OK {
             Ok(body)

@@ -47,6 +47,13 @@ pub enum Error {
         source: ParseError,
     },
 
+    /// The response body is larger than the most the client reads for this endpoint (see
+    /// `Client::body_limit`): a broken or hostile server, or a proxy streaming something else.
+    #[error(
+        "{endpoint}: the response body exceeds {limit} bytes, the most bfx reads for this endpoint; the rest was not read"
+    )]
+    BodyTooLarge { endpoint: &'static str, limit: usize },
+
     #[error("{endpoint}: no response within {timeout:?}")]
     Timeout { endpoint: &'static str, timeout: Duration },
 
@@ -285,7 +292,7 @@ impl Error {
             Error::Api { code, message, .. } => exchange_error_kind(*code, message),
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
-            Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
+            Error::Http { .. } | Error::Parse { .. } | Error::BodyTooLarge { .. } => ErrorKind::Protocol,
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
             Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
             Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
@@ -302,6 +309,7 @@ impl Error {
             | Error::Http { endpoint, .. }
             | Error::Redirect { endpoint, .. }
             | Error::Parse { endpoint, .. }
+            | Error::BodyTooLarge { endpoint, .. }
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }
             | Error::Transport { endpoint, .. } => Some(endpoint),
