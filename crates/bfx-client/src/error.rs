@@ -244,7 +244,7 @@ pub enum ErrorKind {
     /// The key lacks a permission.
     Permission,
     /// The exchange saw a nonce not above the last one it accepted for the key, the key's nonces
-    /// are exhausted, or its nonce file is unusable.
+    /// are exhausted.
     Nonce,
     RateLimited,
     /// Maintenance, "not ready", proxies' 5xx pages.
@@ -253,7 +253,7 @@ pub enum ErrorKind {
     Network,
     /// Bad parameters, or a response we cannot read: a bug on one side.
     Protocol,
-    /// Bad URL or client setup.
+    /// Bad URL or client setup, or an unusable local file (a nonce file or its directory).
     Config,
     /// Any other exchange error.
     Exchange,
@@ -294,7 +294,9 @@ impl Error {
             Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
             Error::Http { .. } | Error::Parse { .. } | Error::BodyTooLarge { .. } => ErrorKind::Protocol,
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
-            Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
+            Error::Nonce(_) => ErrorKind::Nonce,
+            // A local file problem: the user fixes it here, not on Bitfinex.
+            Error::NonceFile { .. } => ErrorKind::Config,
             Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
             Error::WsAuth { code, message } => ws_auth_kind(*code, message),
             Error::Socket(socket) => socket.kind(),
