@@ -246,7 +246,8 @@ impl Client {
                 self.send(endpoint, self.http.get(url), url).await
             }
             Call::Auth { url, credentials } => {
-                let mut slot = self.nonces.acquire(credentials.key()).await?;
+                // A lock held by another process counts against the request's time, not forever.
+                let mut slot = self.nonces.acquire_within(credentials.key(), self.request_timeout).await?;
                 let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
                 let nonce = slot.allocate().await?;
                 *sent = Some(Instant::now());

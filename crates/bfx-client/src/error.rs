@@ -87,6 +87,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another process (a `bfx` stopped, hung or busy) held the key's nonce file lock for longer
+    /// than the request may wait. `pid` when the holder recorded it.
+    #[error(
+        "nonce file {}: another bfx process{} holds this key's lock; gave up after {waited:?} (requests for one key take turns machine-wide)",
+        path.display(),
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    NonceLockHeld { path: PathBuf, pid: Option<u32>, waited: Duration },
+
     #[error("invalid URL {url:?}: {reason}")]
     Url { url: String, reason: String },
 
@@ -297,6 +306,8 @@ impl Error {
             Error::Nonce(_) => ErrorKind::Nonce,
             // A local file problem: the user fixes it here, not on Bitfinex.
             Error::NonceFile { .. } => ErrorKind::Config,
+            // Busy, not broken: trying again once the other process is done succeeds.
+            Error::NonceLockHeld { .. } => ErrorKind::Unavailable,
             Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
             Error::WsAuth { code, message } => ws_auth_kind(*code, message),
             Error::Socket(socket) => socket.kind(),
@@ -317,6 +328,7 @@ impl Error {
             | Error::Transport { endpoint, .. } => Some(endpoint),
             Error::Nonce(_)
             | Error::NonceFile { .. }
+            | Error::NonceLockHeld { .. }
             | Error::Url { .. }
             | Error::Build(_)
             | Error::WsAuth { .. }

@@ -21,6 +21,10 @@ const DAY_US: u64 = 86_400_000_000;
 /// requests made faster than one per µs, never by a day.
 const MAX_AHEAD_US: u64 = DAY_US;
 
+fn pid_path(nonce_file: &Path) -> PathBuf {
+    nonce_file.with_extension("pid")
+}
+
 /// A directory of nonce files, one per API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceStore {
@@ -75,6 +79,32 @@ impl NonceStore {
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(file.error("cannot lock it", e)),
         }
+    }
+
+    /// Records this process's id next to `key`'s file (`<file>.pid`), for a process that finds
+    /// the lock held. Best effort: the pid only makes an error message more precise.
+    pub(crate) fn record_holder(&self, key: &str) {
+        let path = pid_path(&self.path_for(key));
+        // Never through a link (a write would land on whatever it points to).
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+            return;
+        }
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let _ = options.open(&path).and_then(|mut f| f.write_all(std::process::id().to_string().as_bytes()));
+    }
+
+    /// The pid recorded by the process holding `key`'s lock, if it recorded one.
+    pub(crate) fn holder_pid(&self, key: &str) -> Option<u32> {
+        let path = pid_path(&self.path_for(key));
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        let mut text = String::new();
+        File::open(&path).ok()?.take(16).read_to_string(&mut text).ok()?;
+        text.trim().parse().ok()
     }
 
     /// Opens `key`'s nonce file (creating it and the directory when missing), unlocked. Refuses
@@ -261,7 +291,7 @@ mod tests {
         assert_eq!(store.path_for("abc"), store.dir().join(hash));
         store.lock("abc").unwrap().advance(None, NOW).unwrap();
         let names: Vec<_> = std::fs::read_dir(store.dir()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, [hash]);
+        assert_eq!(names, [hash]); // `lock` alone records no pid file
         assert_eq!(std::fs::read_to_string(store.dir().join(hash)).unwrap(), NOW.to_string());
     }
 
