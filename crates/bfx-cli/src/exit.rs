@@ -216,4 +216,18 @@ mod tests {
             Diagnosis { message: "no message or heartbeat for 30s".into(), hint: None }
         );
     }
+
+    /// A nonce file problem is local (a link, a wrong mode, a bad value): exit 2, not the 3 of
+    /// a key Bitfinex refused; another process holding the key's lock is "try again": exit 4.
+    #[test]
+    fn local_nonce_file_problems_are_config_errors() {
+        let file = Error::NonceFile {
+            path: "/n".into(),
+            problem: "is a symbolic link".into(),
+            source: std::io::Error::other("x"),
+        };
+        assert_eq!((file.kind().name(), Exit::for_kind(file.kind())), ("config", Exit::Usage));
+        let held = Error::NonceLockHeld { path: "/n".into(), pid: Some(7), waited: Duration::from_secs(15) };
+        assert_eq!((held.kind().name(), Exit::for_kind(held.kind())), ("unavailable", Exit::Unavailable));
+    }
 }

@@ -19,7 +19,7 @@ use crate::builder::ClientBuilder;
 use crate::credentials::Credentials;
 use crate::endpoints::Endpoints;
 use crate::error::{Error, ErrorKind};
-use crate::limiter::{Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
+use crate::limiter::{LONGEST_BLOCK_WAIT, Observer, REPORT_WAITS_FROM, RateLimiter, WaitReason};
 use crate::nonce::NonceBook;
 use crate::retry::{RetryDecision, RetryPolicy, jitter, retry_decision};
 use crate::stream::gate::ConnectionGate;
@@ -28,9 +28,20 @@ use crate::stream::gate::ConnectionGate;
 const DEFAULT_BLOCK: Duration = Duration::from_secs(60);
 /// 429s waited out per request before giving up with [`Error::RateLimited`].
 const MAX_BLOCK_WAITS: u32 = 3;
-/// A block longer than this is not waited out (Bitfinex documents 10–60 s, 63 s was observed): a
-/// `Retry-After` of an hour means something else is going on, and the caller should hear of it.
-const LONGEST_BLOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// The most of a response body the client reads, per endpoint: generous for anything Bitfinex
+/// sends (all tickers are ~0.5 MiB, the conf maps ~0.1 MiB, a wallet list of thousands of rows a
+/// few hundred KiB), small enough that an endless or huge body cannot exhaust memory. The one
+/// place that decides.
+pub(crate) fn body_limit(endpoint: &str) -> usize {
+    const MIB: usize = 1 << 20;
+    match endpoint {
+        "tickers" => 16 * MIB,
+        "conf" => 4 * MIB,
+        "auth/r/wallets" | "auth/r/positions" => 2 * MIB,
+        _ => MIB,
+    }
+}
 
 /// Which tickers to ask for.
 #[derive(Debug, Clone, Copy)]
@@ -165,10 +176,13 @@ impl Client {
             match &error {
                 // In no-wait mode, `attempt` fails fast on a known block without sending.
                 Error::RateLimited { .. } if sent.is_none() => return Err(error),
-                Error::RateLimited { retry_after, .. } => {
+                Error::RateLimited { retry_after, retry_after_sent, .. } => {
                     let block = retry_after.unwrap_or(DEFAULT_BLOCK);
                     self.limiter.block(endpoint, block);
-                    if !self.wait_on_rate_limit || blocks >= MAX_BLOCK_WAITS || block > LONGEST_BLOCK_WAIT {
+                    // A `Retry-After` beyond any documented block means something else is going
+                    // on: the endpoint stays blocked for the longest documented block, and the
+                    // caller hears of it rather than waiting.
+                    if !self.wait_on_rate_limit || blocks >= MAX_BLOCK_WAITS || retry_after_sent.is_some() {
                         return Err(error);
                     }
                     blocks += 1;
@@ -220,6 +234,7 @@ impl Client {
             status: 429,
             message: "still blocked after an earlier HTTP 429 (not sent)".to_owned(),
             retry_after: Some(remaining),
+            retry_after_sent: None,
         };
         // Wait for the limiter before taking the key, so a long wait does not hold up the key's
         // requests to other endpoints (here and in other processes).
@@ -231,7 +246,8 @@ impl Client {
                 self.send(endpoint, self.http.get(url), url).await
             }
             Call::Auth { url, credentials } => {
-                let mut slot = self.nonces.acquire(credentials.key()).await?;
+                // A lock held by another process counts against the request's time, not forever.
+                let mut slot = self.nonces.acquire_within(credentials.key(), self.request_timeout).await?;
                 let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
                 let nonce = slot.allocate().await?;
                 *sent = Some(Instant::now());
@@ -277,10 +293,25 @@ impl Client {
                 Error::Transport { endpoint, source }
             }
         };
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?.to_vec();
+        let limit = body_limit(endpoint);
+        let too_large = || Error::BodyTooLarge { endpoint, limit };
+        let declared = response.content_length();
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        // Read chunk by chunk, so an endless (chunked) body stops at the limit.
+        let mut body =
+            Vec::with_capacity(declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(64 * 1024));
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                tracing::warn!(endpoint, limit, "response body over the limit; not read further");
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         tracing::debug!(endpoint, status = status.as_u16(), bytes = body.len(), "response");
         if status == StatusCode::OK {
             Ok(body)
@@ -305,16 +336,27 @@ fn error_from_response(
     match parse_error_body(status, body) {
         ErrorBody::Exchange { code, message } => Error::Api { endpoint, status, code, message },
         ErrorBody::RateLimit { message, .. } => {
-            Error::RateLimited { endpoint, status, message, retry_after: retry_after(headers) }
+            let (retry_after, retry_after_sent) = match retry_after_secs(headers) {
+                Some(sent) if sent > LONGEST_BLOCK_WAIT.as_secs() => {
+                    tracing::warn!(
+                        endpoint,
+                        retry_after_sent = sent,
+                        clamped_secs = LONGEST_BLOCK_WAIT.as_secs(),
+                        "Retry-After beyond any documented block (10–60 s, 63 s observed); clamped"
+                    );
+                    (Some(LONGEST_BLOCK_WAIT), Some(sent))
+                }
+                sent => (sent.map(Duration::from_secs), None),
+            };
+            Error::RateLimited { endpoint, status, message, retry_after, retry_after_sent }
         }
         ErrorBody::Unrecognized { snippet } => Error::Http { endpoint, status, snippet },
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is not used by Bitfinex).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let secs: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(secs))
+/// `Retry-After` in seconds, as sent (the HTTP-date form is not used by Bitfinex).
+fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn parse_error(endpoint: &'static str) -> impl Fn(ParseError) -> Error {

@@ -18,8 +18,16 @@ pub enum Error {
     Api { endpoint: &'static str, status: u16, code: i64, message: String },
 
     /// HTTP 429 or a rate-limit body: Bitfinex blocks the IP on this endpoint for a while.
-    #[error("{endpoint}: rate limited by Bitfinex (HTTP {status}, {message:?})")]
-    RateLimited { endpoint: &'static str, status: u16, message: String, retry_after: Option<Duration> },
+    /// `retry_after` is the block the client applies, never longer than the longest documented
+    /// one (120 s); `retry_after_sent` is the server's `Retry-After` in seconds when it was longer.
+    #[error("{endpoint}: rate limited by Bitfinex (HTTP {status}, {message:?}){}", clamp_note(*retry_after, *retry_after_sent))]
+    RateLimited {
+        endpoint: &'static str,
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+        retry_after_sent: Option<u64>,
+    },
 
     /// A non-success status whose body is not a Bitfinex error (a proxy's HTML page, nothing…).
     #[error("{endpoint}: unexpected HTTP {status} response: {snippet}")]
@@ -38,6 +46,13 @@ pub enum Error {
         #[source]
         source: ParseError,
     },
+
+    /// The response body is larger than the most the client reads for this endpoint (see
+    /// `Client::body_limit`): a broken or hostile server, or a proxy streaming something else.
+    #[error(
+        "{endpoint}: the response body exceeds {limit} bytes, the most bfx reads for this endpoint; the rest was not read"
+    )]
+    BodyTooLarge { endpoint: &'static str, limit: usize },
 
     #[error("{endpoint}: no response within {timeout:?}")]
     Timeout { endpoint: &'static str, timeout: Duration },
@@ -71,6 +86,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// Another process (a `bfx` stopped, hung or busy) held the key's nonce file lock for longer
+    /// than the request may wait. `pid` when the holder recorded it.
+    #[error(
+        "nonce file {}: another bfx process{} holds this key's lock; gave up after {waited:?} (requests for one key take turns machine-wide)",
+        path.display(),
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    NonceLockHeld { path: PathBuf, pid: Option<u32>, waited: Duration },
 
     #[error("invalid URL {url:?}: {reason}")]
     Url { url: String, reason: String },
@@ -188,6 +212,16 @@ impl SocketError {
     }
 }
 
+/// `, Retry-After 3600 s taken as 120 s` when the server asked for a block beyond the range.
+fn clamp_note(applied: Option<Duration>, sent: Option<u64>) -> String {
+    match (applied, sent) {
+        (Some(applied), Some(sent)) => {
+            format!(", Retry-After {sent} s is beyond any documented block; taken as {} s", applied.as_secs())
+        }
+        _ => String::new(),
+    }
+}
+
 /// `10100 "apikey: invalid"`, or the message alone when there is no code.
 fn coded(code: Option<i64>, message: &str) -> String {
     match code {
@@ -219,7 +253,7 @@ pub enum ErrorKind {
     /// The key lacks a permission.
     Permission,
     /// The exchange saw a nonce not above the last one it accepted for the key, the key's nonces
-    /// are exhausted, or its nonce file is unusable.
+    /// are exhausted.
     Nonce,
     RateLimited,
     /// Maintenance, "not ready", proxies' 5xx pages.
@@ -228,7 +262,7 @@ pub enum ErrorKind {
     Network,
     /// Bad parameters, or a response we cannot read: a bug on one side.
     Protocol,
-    /// Bad URL or client setup.
+    /// Bad URL or client setup, or an unusable local file (a nonce file or its directory).
     Config,
     /// Any other exchange error.
     Exchange,
@@ -267,9 +301,13 @@ impl Error {
             Error::Api { code, message, .. } => exchange_error_kind(*code, message),
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::Http { status, .. } if *status >= 500 => ErrorKind::Unavailable,
-            Error::Http { .. } | Error::Parse { .. } => ErrorKind::Protocol,
+            Error::Http { .. } | Error::Parse { .. } | Error::BodyTooLarge { .. } => ErrorKind::Protocol,
             Error::Timeout { .. } | Error::Connect { .. } | Error::Transport { .. } => ErrorKind::Network,
-            Error::Nonce(_) | Error::NonceFile { .. } => ErrorKind::Nonce,
+            Error::Nonce(_) => ErrorKind::Nonce,
+            // A local file problem: the user fixes it here, not on Bitfinex.
+            Error::NonceFile { .. } => ErrorKind::Config,
+            // Busy, not broken: trying again once the other process is done succeeds.
+            Error::NonceLockHeld { .. } => ErrorKind::Unavailable,
             Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
             Error::WsAuth { code, message } => ws_auth_kind(*code, message),
             Error::Socket(socket) => socket.kind(),
@@ -284,11 +322,13 @@ impl Error {
             | Error::Http { endpoint, .. }
             | Error::Redirect { endpoint, .. }
             | Error::Parse { endpoint, .. }
+            | Error::BodyTooLarge { endpoint, .. }
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }
             | Error::Transport { endpoint, .. } => Some(endpoint),
             Error::Nonce(_)
             | Error::NonceFile { .. }
+            | Error::NonceLockHeld { .. }
             | Error::Url { .. }
             | Error::Build(_)
             | Error::WsAuth { .. }

@@ -15,6 +15,9 @@ use crate::error::ErrorKind;
 
 /// How often a waiter looks again when the budget is full of requests still in flight.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(25);
+/// The longest block the client applies or waits out after a 429 (Bitfinex documents 10–60 s,
+/// 63 s was observed): a longer `Retry-After` is clamped to this, and not waited out.
+pub(crate) const LONGEST_BLOCK_WAIT: Duration = Duration::from_secs(120);
 /// Budget waits shorter than this are not reported to the observer.
 pub(crate) const REPORT_WAITS_FROM: Duration = Duration::from_secs(1);
 
@@ -206,8 +209,10 @@ impl RateLimiter {
     }
 
     /// Blocks `endpoint` for `duration` from now (after a 429), unless already blocked longer.
+    /// The duration comes from the server: never more than [`LONGEST_BLOCK_WAIT`].
     pub(crate) fn block(&self, endpoint: &'static str, duration: Duration) {
-        let until = Instant::now() + duration;
+        let now = Instant::now();
+        let until = now.checked_add(duration.min(LONGEST_BLOCK_WAIT)).unwrap_or(now);
         let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
         let log = logs.entry(endpoint).or_default();
         log.blocked_until = log.blocked_until.max(Some(until));
@@ -237,13 +242,14 @@ impl RateLimiter {
             };
             let Verdict::Wait { until, reason } = verdict else { return Ok(None) };
             if reason == WaitReason::RateLimited && !wait_blocks {
-                return Err(until.map_or(Duration::ZERO, |u| u - now));
+                return Err(until.map_or(Duration::ZERO, |u| u.saturating_duration_since(now)));
             }
             let Some(until) = until else {
                 tokio::time::sleep(IN_FLIGHT_POLL).await;
                 continue;
             };
-            let worth_reporting = reason == WaitReason::RateLimited || until - now >= REPORT_WAITS_FROM;
+            let worth_reporting = reason == WaitReason::RateLimited
+                || until.saturating_duration_since(now) >= REPORT_WAITS_FROM;
             if let Some(observer) = observer
                 && worth_reporting
                 && reported != Some(until)
@@ -253,7 +259,7 @@ impl RateLimiter {
             }
             tracing::debug!(
                 endpoint,
-                wait_ms = (until - now).as_millis(),
+                wait_ms = until.saturating_duration_since(now).as_millis(),
                 ?reason,
                 "waiting for the rate limit"
             );
@@ -392,5 +398,15 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!((events[0].endpoint, events[0].reason), ("tickers", WaitReason::RateLimited));
         assert_eq!(events[0].wait, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_block_beyond_any_instant_is_clamped_not_a_panic() {
+        let limiter = Arc::new(RateLimiter::new(RateLimits::bitfinex()));
+        limiter.block("tickers", Duration::from_secs(u64::MAX));
+        assert_eq!(limiter.ready("tickers", false, None).await, Err(LONGEST_BLOCK_WAIT));
+        let t0 = Instant::now();
+        assert!(limiter.admit("tickers", true, None).await.is_ok());
+        assert_eq!(Instant::now() - t0, LONGEST_BLOCK_WAIT);
     }
 }

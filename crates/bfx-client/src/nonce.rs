@@ -7,13 +7,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use bfx_core::{Nonce, next_nonce};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use crate::error::Error;
 use crate::nonce_store::{NonceFile, NonceStore};
+
+/// How often a waiter tries the key's file lock again.
+const LOCK_POLL: Duration = Duration::from_millis(10);
 
 /// The slots of every key this client has used, and where their nonces are persisted.
 ///
@@ -54,22 +59,42 @@ impl NonceBook {
     }
 
     /// Waits until no other request for `key` is in flight, in this process or (with a store) any
-    /// other.
+    /// other. Unbounded: see [`NonceBook::acquire_within`].
     pub async fn acquire(&self, key: &str) -> Result<KeySlot, Error> {
+        self.acquire_within(key, Duration::MAX).await
+    }
+
+    /// Like [`NonceBook::acquire`], but waits at most `limit` for another process's lock on the
+    /// key's file (a stopped or hung `bfx` would otherwise hold every other one up for good),
+    /// then fails with [`Error::NonceLockHeld`], naming the holder's pid when it recorded one.
+    pub async fn acquire_within(&self, key: &str, limit: Duration) -> Result<KeySlot, Error> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(slots.entry(key.to_owned()).or_default())
         };
+        let started = Instant::now();
         let memory = slot.lock_owned().await;
         let Some(store) = &self.store else {
             return Ok(KeySlot { memory, file: None, path: None });
         };
         let path = store.path_for(key);
-        let (store, owned_key) = (store.clone(), key.to_owned());
-        // `File::lock` blocks while another process holds the key; keep it off the runtime.
-        let file = tokio::task::spawn_blocking(move || store.lock(&owned_key))
-            .await
-            .map_err(|e| task_failed(&path, e))??;
+        let deadline = started.checked_add(limit);
+        // `try_lock` does not block, so this polls on the runtime (and paused time in tests).
+        let file = loop {
+            if let Some(file) = store.try_lock(key)? {
+                break file;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(Error::NonceLockHeld {
+                    path: path.clone(),
+                    pid: store.holder_pid(key),
+                    waited: now.saturating_duration_since(started),
+                });
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        };
+        store.record_holder(key);
         Ok(KeySlot { memory, file: Some(file), path: Some(path) })
     }
 }
@@ -116,7 +141,6 @@ fn now_us() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     async fn increasing(book: &NonceBook) {
         let mut seen = Vec::new();
@@ -168,5 +192,30 @@ mod tests {
         drop(held);
         let free = tokio::time::timeout(Duration::from_secs(5), b.acquire("k")).await;
         assert!(matches!(free, Ok(Ok(_))));
+    }
+
+    /// A `bfx` stopped while holding the key's lock (here: another book holding it) does not
+    /// hold up the next one for good: it gives up within its limit, naming the holder.
+    #[tokio::test(start_paused = true)]
+    async fn a_held_file_lock_fails_within_the_limit_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            NonceBook::with_store(NonceStore::new(dir.path())),
+            NonceBook::with_store(NonceStore::new(dir.path())),
+        );
+        let _held = a.acquire("k").await.unwrap();
+        let limit = Duration::from_secs(3);
+        let started = Instant::now();
+        let err = b.acquire_within("k", limit).await.unwrap_err();
+        let waited = started.elapsed();
+        assert!(waited >= limit && waited < limit + Duration::from_secs(1), "{waited:?}");
+        let pid = std::process::id();
+        assert!(
+            matches!(&err, Error::NonceLockHeld { pid: Some(p), path, .. }
+                if *p == pid && *path == NonceStore::new(dir.path()).path_for("k")),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("another bfx process") && text.contains(&format!("pid {pid}")), "{text}");
     }
 }

@@ -139,6 +139,7 @@ mod tests {
                     status: 429,
                     message: "ERR_RATE_LIMIT".into(),
                     retry_after: None,
+                    retry_after_sent: None,
                 },
                 false,
             ),

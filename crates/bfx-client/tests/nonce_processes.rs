@@ -52,10 +52,14 @@ async fn eight_processes_share_one_key_without_a_nonce_error() {
     assert_eq!(counters["requests"]["auth/r/wallets"], WORKERS * REQUESTS);
     assert_eq!(counters["rejections"]["bad_nonce"], 0, "{counters}");
 
-    // One file, named by the key's hash, holding only the last nonce: no key, no secret.
+    // One file, named by the key's hash, holding only the last nonce: no key, no secret; beside
+    // it, the last lock holder's pid (for "another bfx process (pid N) holds this key's lock").
     let store = NonceStore::new(dir.path());
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(names, [store.path_for(KEY)]);
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    assert_eq!(names, [store.path_for(KEY), store.path_for(KEY).with_extension("pid")]);
+    let pid = std::fs::read_to_string(&names[1]).unwrap();
+    assert!(pid.parse::<u32>().is_ok(), "{pid:?}");
     let content = std::fs::read_to_string(store.path_for(KEY)).unwrap();
     assert!(content.len() == 16 && content.bytes().all(|b| b.is_ascii_digit()), "{content:?}");
     assert!(!content.contains(SECRET) && !content.contains(KEY));

@@ -111,3 +111,29 @@ async fn without_waiting_a_429_fails_fast_and_blocks_further_sends() {
     assert_eq!(client.wallets(&alice).await.unwrap().len(), 4);
     assert!(events.lock().unwrap().is_empty());
 }
+
+/// A `Retry-After` of u64::MAX seconds once panicked the limiter ("overflow when adding duration
+/// to instant"). It is clamped to the longest documented block, not waited out, and said so.
+#[tokio::test]
+async fn an_absurd_retry_after_is_clamped_and_named() {
+    let sim = sim_with(STATE).await;
+    add_fault(
+        &sim.url,
+        r#"{"endpoint":"auth/r/wallets","kind":"rate_limit","retry_after_secs":18446744073709551615}"#,
+    )
+    .await;
+    let (client, _events) = client(&sim.url, true, RateLimits::bitfinex());
+    let alice = creds("alice-key", "alice-secret");
+    let err = client.wallets(&alice).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::RateLimited { retry_after: Some(d), retry_after_sent: Some(u64::MAX), .. }
+                if d == Duration::from_secs(120)
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("Retry-After 18446744073709551615 s") && text.contains("taken as 120 s"), "{text}");
+    assert_eq!(counters(&sim.url).await["requests"]["auth/r/wallets"], 1);
+}

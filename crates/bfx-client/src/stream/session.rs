@@ -77,8 +77,14 @@ impl Supervisor {
         let key = self.credentials.key();
         let mut resigned = false;
         loop {
-            // A local failure to get a nonce: REST requests with the key would fail the same way.
-            let mut slot = self.client.nonces.acquire(key).await.map_err(End::Fatal)?;
+            // Another process holding the key's lock is waited for within the auth timeout, then
+            // tried again like a lost connection. Any other local failure to get a nonce: REST
+            // requests with the key would fail the same way.
+            let mut slot = match self.client.nonces.acquire_within(key, self.options.auth_timeout).await {
+                Ok(slot) => slot,
+                Err(error @ Error::NonceLockHeld { .. }) => return Err(lost(error)),
+                Err(error) => return Err(End::Fatal(error)),
+            };
             let nonce = slot.allocate().await.map_err(End::Fatal)?;
             let frame = frames::auth_frame(key, self.credentials.secret_bytes(), nonce);
             tracing::debug!(key, %nonce, "WebSocket auth");

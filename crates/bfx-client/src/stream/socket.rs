@@ -19,6 +19,12 @@ use tokio_tungstenite::tungstenite::{self, http::Uri};
 use crate::client::Client;
 use crate::error::SocketError;
 
+/// The largest WebSocket message and frame the client accepts. Bitfinex's largest (a wallet
+/// snapshot of a big account) is well under a MiB; the caps keep a hostile server from making
+/// the client buffer without bound (tungstenite's own defaults are 64 and 16 MiB).
+pub(crate) const MAX_MESSAGE_BYTES: usize = 8 << 20;
+pub(crate) const MAX_FRAME_BYTES: usize = 4 << 20;
+
 /// A byte stream the WebSocket runs over: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -66,13 +72,17 @@ pub(crate) async fn connect(url: &str) -> Result<Socket, SocketError> {
     } else {
         Box::new(tcp)
     };
-    let (socket, _response) = tokio_tungstenite::client_async(url, io).await.map_err(|e| {
-        let status = match &e {
-            tungstenite::Error::Http(response) => Some(response.status().as_u16()),
-            _ => None,
-        };
-        SocketError::Upgrade { url: url.to_owned(), status, cause: e.to_string() }
-    })?;
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES));
+    let (socket, _response) =
+        tokio_tungstenite::client_async_with_config(url, io, Some(config)).await.map_err(|e| {
+            let status = match &e {
+                tungstenite::Error::Http(response) => Some(response.status().as_u16()),
+                _ => None,
+            };
+            SocketError::Upgrade { url: url.to_owned(), status, cause: e.to_string() }
+        })?;
     Ok(socket)
 }
 
@@ -108,5 +118,24 @@ mod tests {
         assert!(matches!(error, SocketError::TlsHandshake { .. }), "{error:?}");
         assert!(error.to_string().contains("TLS handshake"), "{error}");
         assert_eq!(error.kind(), crate::ErrorKind::Network);
+    }
+
+    /// A message over the cap (here a 5 MiB frame, over the frame cap but under tungstenite's own
+    /// 16 MiB default) ends the read with a capacity error instead of being buffered.
+    #[tokio::test]
+    async fn oversized_frames_are_refused() {
+        use futures_util::{SinkExt, StreamExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let big = "[".repeat(MAX_FRAME_BYTES + (1 << 20));
+            let _ = ws.send(tungstenite::Message::text(big)).await;
+            let _ = ws.next().await;
+        });
+        let mut ws = connect(&format!("ws://{addr}/ws/2")).await.unwrap();
+        let next = ws.next().await.unwrap();
+        assert!(matches!(next, Err(tungstenite::Error::Capacity(_))), "{:?}", next.map(|m| m.len()));
     }
 }
