@@ -44,6 +44,9 @@ pub struct SimOptions {
     /// refused with HTTP 429. Bitfinex (`wss://api.bitfinex.com`): 5 per 15 s.
     pub ws_connections_per_window: u32,
     pub ws_connection_window: Duration,
+    /// A WebSocket connection that has neither authenticated nor subscribed this long after it
+    /// opened is closed (close code 1008). Default: 30 s.
+    pub ws_auth_timeout: Duration,
 }
 
 impl Default for SimOptions {
@@ -53,6 +56,7 @@ impl Default for SimOptions {
             ws_heartbeat: Duration::from_secs(15),
             ws_connections_per_window: 5,
             ws_connection_window: Duration::from_secs(15),
+            ws_auth_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -77,11 +81,18 @@ impl SimOptions {
         self
     }
 
+    /// Closes WebSocket connections that neither authenticate nor subscribe within `limit`.
+    pub fn with_ws_auth_timeout(mut self, limit: Duration) -> SimOptions {
+        self.ws_auth_timeout = limit;
+        self
+    }
+
     fn ws_config(&self) -> WsConfig {
         WsConfig {
             heartbeat: self.ws_heartbeat.max(Duration::from_millis(1)),
             connections_per_window: self.ws_connections_per_window,
             connection_window: self.ws_connection_window,
+            auth_timeout: self.ws_auth_timeout,
         }
     }
 }
@@ -93,6 +104,7 @@ impl fmt::Debug for SimOptions {
             .field("ws_heartbeat", &self.ws_heartbeat)
             .field("ws_connections_per_window", &self.ws_connections_per_window)
             .field("ws_connection_window", &self.ws_connection_window)
+            .field("ws_auth_timeout", &self.ws_auth_timeout)
             .finish()
     }
 }
