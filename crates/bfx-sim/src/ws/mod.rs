@@ -56,6 +56,7 @@ pub(crate) async fn upgrade(
         return reply::rate_limited(remaining);
     }
     shared.counters().ws(WsCount::Connection);
+    peer.upgrading();
     let guard = SessionGuard::new(shared.clone());
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
