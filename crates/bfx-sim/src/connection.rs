@@ -40,6 +40,40 @@ pub(crate) struct CutListener {
     pub(crate) tcp: TcpListener,
     /// Longest a request head may take to arrive.
     pub(crate) head_timeout: Duration,
+    /// Connections open at once (WebSockets included) before new ones are refused with a 503.
+    pub(crate) max_connections: usize,
+    /// Connections open now; each stream holds a [`Slot`] of it.
+    pub(crate) live: Arc<AtomicUsize>,
+}
+
+/// One connection's place in [`CutListener::live`], given back when the stream is dropped.
+#[derive(Debug)]
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers a connection over the cap: a 503 naming the cap, then the connection is closed once
+/// the client's request is read (or after a second), so the client sees the answer, not a reset.
+async fn refuse(mut tcp: TcpStream, cap: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = format!("bfx sim: at most {cap} connections at once; try again later\n");
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+         connection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let refused = async {
+        tcp.write_all(response.as_bytes()).await?;
+        tcp.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while tcp.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), refused).await;
 }
 
 impl Listener for CutListener {
@@ -47,7 +81,16 @@ impl Listener for CutListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (CutStream, SocketAddr) {
-        let (tcp, addr) = Listener::accept(&mut self.tcp).await;
+        let (tcp, addr) = loop {
+            let (tcp, addr) = Listener::accept(&mut self.tcp).await;
+            if self.live.load(Ordering::Acquire) < self.max_connections {
+                break (tcp, addr);
+            }
+            tracing::warn!(%addr, cap = self.max_connections, "connection refused: too many connections");
+            tokio::spawn(refuse(tcp, self.max_connections));
+        };
+        self.live.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(self.live.clone());
         // Responses go out in one write; Nagle's algorithm with delayed ACKs would otherwise add
         // ~40 ms to each kept-alive request.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -60,6 +103,7 @@ impl Listener for CutListener {
             cut: None,
             upgraded: Arc::new(AtomicBool::new(false)),
             head,
+            _slot: slot,
         };
         (stream, addr)
     }
@@ -136,6 +180,8 @@ pub(crate) struct CutStream {
     /// Set by the WebSocket upgrade: no head timeout from then on.
     upgraded: Arc<AtomicBool>,
     head: HeadWatch,
+    /// Counts this connection against the cap while it lives (WebSocket sessions included).
+    _slot: Slot,
 }
 
 /// The head timeout: armed at the accept and after each write, disarmed once a head is complete.

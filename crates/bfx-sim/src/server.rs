@@ -5,6 +5,8 @@
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use axum::Router;
@@ -53,6 +55,9 @@ pub struct SimOptions {
     /// At shutdown, longest `serve` waits for requests in flight before it returns anyway.
     /// Default: 5 s.
     pub shutdown_grace: Duration,
+    /// Connections open at once (WebSockets included); beyond, a new connection is answered
+    /// `503` with a body naming the cap, then closed. Default: 1 024.
+    pub max_connections: usize,
 }
 
 impl Default for SimOptions {
@@ -65,6 +70,7 @@ impl Default for SimOptions {
             ws_auth_timeout: Duration::from_secs(30),
             http_head_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
+            max_connections: 1024,
         }
     }
 }
@@ -107,6 +113,12 @@ impl SimOptions {
         self
     }
 
+    /// Sets how many connections may be open at once.
+    pub fn with_max_connections(mut self, connections: usize) -> SimOptions {
+        self.max_connections = connections;
+        self
+    }
+
     fn ws_config(&self) -> WsConfig {
         WsConfig {
             heartbeat: self.ws_heartbeat.max(Duration::from_millis(1)),
@@ -127,6 +139,7 @@ impl fmt::Debug for SimOptions {
             .field("ws_auth_timeout", &self.ws_auth_timeout)
             .field("http_head_timeout", &self.http_head_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -162,8 +175,12 @@ pub async fn serve_with(
     let (stop, stopping) = watch::channel(false);
     let shared = Shared::new(state, stopping.clone(), options.ws_config());
     let app = router(shared.clone(), AdminAccess::new(options.admin_token));
-    let listener =
-        CutListener { tcp: listener, head_timeout: options.http_head_timeout.max(Duration::from_millis(1)) };
+    let listener = CutListener {
+        tcp: listener,
+        head_timeout: options.http_head_timeout.max(Duration::from_millis(1)),
+        max_connections: options.max_connections,
+        live: Arc::new(AtomicUsize::new(0)),
+    };
     let serving = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
         .with_graceful_shutdown(async move {
             shutdown.await;

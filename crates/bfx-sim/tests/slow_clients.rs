@@ -57,3 +57,22 @@ async fn an_unfinished_request_does_not_hold_shutdown_past_the_grace() {
     assert!(start.elapsed() <= Duration::from_secs(3), "took {:?}", start.elapsed());
     drop(tcp);
 }
+
+#[tokio::test]
+async fn connections_past_the_cap_are_answered_503_naming_it() {
+    let sim = Sim::start_with(test_state(), SimOptions::default().with_max_connections(2)).await;
+    // Accepted in order, so these two hold both places before the third is accepted.
+    let held = [TcpStream::connect(sim.addr).await.unwrap(), TcpStream::connect(sim.addr).await.unwrap()];
+    let mut third = TcpStream::connect(sim.addr).await.unwrap();
+    third.write_all(b"GET /v2/platform/status HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nbfx sim: at most 2 connections at once; try again later\n"),
+        "{answer}"
+    );
+    drop(held);
+    sim.stop().await.unwrap();
+}
