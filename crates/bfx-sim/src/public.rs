@@ -1,7 +1,8 @@
 //! Bodies of the public endpoints: tickers, one ticker, conf lists, platform status.
 //!
 //! Ticker fields go out verbatim from the state file. `conf/{keys}` answers every key asked,
-//! in order, `[]` for keys the state does not list (ccxt asks for many at once).
+//! in order, `[]` for keys the state does not list (ccxt asks for many at once); the two pair lists
+//! clients load their markets from are derived from the trading tickers when the state omits them.
 
 use crate::reply::{Rejection, quoted};
 use crate::state::{SimState, TickerRow};
@@ -34,11 +35,51 @@ pub(crate) fn ticker(state: &SimState, symbol: &str) -> Result<String, Rejection
     Ok(format!("[{}]", ticker.fields.join(",")))
 }
 
+const EXCHANGE_PAIRS: &str = "pub:list:pair:exchange";
+const MARGIN_PAIRS: &str = "pub:list:pair:margin";
+const FUTURES_PAIRS: &str = "pub:list:pair:futures";
+
 /// `conf/{keys}` (already percent-decoded): one element per comma-separated key.
 pub(crate) fn conf(state: &SimState, keys: &str) -> String {
-    let values: Vec<&str> =
-        keys.split(',').map(|key| state.conf.get(key).map_or("[]", String::as_str)).collect();
+    let values: Vec<String> = keys.split(',').map(|key| conf_value(state, key)).collect();
     format!("[{}]", values.join(","))
+}
+
+/// One key's list: the state's own, else for the pair lists the derived one, else `[]`.
+fn conf_value(state: &SimState, key: &str) -> String {
+    if let Some(listed) = state.conf.get(key) {
+        return listed.clone();
+    }
+    match key {
+        EXCHANGE_PAIRS => exchange_pairs(state),
+        // Margin: whatever the state lists as exchange pairs, else the derived list; a state that
+        // wants fewer margin pairs lists them.
+        MARGIN_PAIRS => state.conf.get(EXCHANGE_PAIRS).cloned().unwrap_or_else(|| exchange_pairs(state)),
+        _ => "[]".to_owned(),
+    }
+}
+
+/// `["BTCUSD","AVAX:USD",…]`: every trading ticker's pair without its `t`, in state order, as
+/// Bitfinex lists its pairs. Perpetuals (both sides ending `F0`, or listed under
+/// `pub:list:pair:futures`) are left out: Bitfinex lists them only with the futures.
+fn exchange_pairs(state: &SimState) -> String {
+    let futures: Vec<String> = state
+        .conf
+        .get(FUTURES_PAIRS)
+        .and_then(|text| serde_json::from_str::<Vec<String>>(text).ok())
+        .unwrap_or_default();
+    let pairs: Vec<String> = state
+        .tickers
+        .iter()
+        .filter_map(|ticker| ticker.symbol.strip_prefix('t'))
+        .filter(|pair| !is_perpetual(pair) && !futures.iter().any(|f| f == pair))
+        .map(quoted)
+        .collect();
+    format!("[{}]", pairs.join(","))
+}
+
+fn is_perpetual(pair: &str) -> bool {
+    pair.split_once(':').is_some_and(|(base, quote)| base.ends_with("F0") && quote.ends_with("F0"))
 }
 
 /// `platform/status`: `[1]` operative, `[0]` maintenance.
@@ -93,6 +134,41 @@ row = ["0.0001", "1", "30", "3", "4", "2", "6", "7", "8", "9", "10", "11", "12",
     fn conf_answers_every_key_in_order() {
         assert_eq!(conf(&state(), "pub:map:currency:sym,pub:list:currency"), r#"[[],["BTC","USD"]]"#);
         assert_eq!(conf(&state(), "pub:list:currency"), r#"[["BTC","USD"]]"#);
+    }
+
+    #[test]
+    fn pair_lists_are_derived_from_trading_tickers_when_unlisted() {
+        let state = SimState::from_toml(
+            r#"
+[[ticker]]
+symbol = "tBTCUSD"
+row = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+[[ticker]]
+symbol = "tAVAX:USD"
+row = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+[[ticker]]
+symbol = "tBTCF0:USTF0"
+row = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+[[ticker]]
+symbol = "fUSD"
+row = ["0.0001", "1", "30", "3", "4", "2", "6", "7", "8", "9", "10", "11", "12", "null", "null", "15"]
+"#,
+            "s",
+        )
+        .unwrap();
+        assert_eq!(
+            conf(&state, "pub:list:pair:exchange,pub:list:pair:margin"),
+            r#"[["BTCUSD","AVAX:USD"],["BTCUSD","AVAX:USD"]]"#
+        );
+    }
+
+    #[test]
+    fn listed_pair_lists_win_and_margin_follows_exchange() {
+        let mut state = state();
+        state.conf.insert("pub:list:pair:exchange".to_owned(), r#"["ETHUSD"]"#.to_owned());
+        assert_eq!(conf(&state, "pub:list:pair:margin"), r#"[["ETHUSD"]]"#);
+        state.conf.insert("pub:list:pair:margin".to_owned(), "[]".to_owned());
+        assert_eq!(conf(&state, "pub:list:pair:exchange,pub:list:pair:margin"), r#"[["ETHUSD"],[]]"#);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! request to an endpoint is counted and offered to the fault queue first.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use axum::Router;
@@ -44,6 +46,18 @@ pub struct SimOptions {
     /// refused with HTTP 429. Bitfinex (`wss://api.bitfinex.com`): 5 per 15 s.
     pub ws_connections_per_window: u32,
     pub ws_connection_window: Duration,
+    /// A WebSocket connection that has neither authenticated nor subscribed this long after it
+    /// opened is closed (close code 1008). Default: 30 s.
+    pub ws_auth_timeout: Duration,
+    /// A request head must arrive within this time of the accept or of the previous response
+    /// (so it also closes idle kept-alive connections). Default: 30 s.
+    pub http_head_timeout: Duration,
+    /// At shutdown, longest `serve` waits for requests in flight before it returns anyway.
+    /// Default: 5 s.
+    pub shutdown_grace: Duration,
+    /// Connections open at once (WebSockets included); beyond, a new connection is answered
+    /// `503` with a body naming the cap, then closed. Default: 1 024.
+    pub max_connections: usize,
 }
 
 impl Default for SimOptions {
@@ -53,6 +67,10 @@ impl Default for SimOptions {
             ws_heartbeat: Duration::from_secs(15),
             ws_connections_per_window: 5,
             ws_connection_window: Duration::from_secs(15),
+            ws_auth_timeout: Duration::from_secs(30),
+            http_head_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+            max_connections: 1024,
         }
     }
 }
@@ -77,11 +95,36 @@ impl SimOptions {
         self
     }
 
+    /// Closes WebSocket connections that neither authenticate nor subscribe within `limit`.
+    pub fn with_ws_auth_timeout(mut self, limit: Duration) -> SimOptions {
+        self.ws_auth_timeout = limit;
+        self
+    }
+
+    /// Sets how long a request head may take to arrive (at least 1 ms).
+    pub fn with_http_head_timeout(mut self, limit: Duration) -> SimOptions {
+        self.http_head_timeout = limit;
+        self
+    }
+
+    /// Sets the longest wait at shutdown for requests in flight.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> SimOptions {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Sets how many connections may be open at once.
+    pub fn with_max_connections(mut self, connections: usize) -> SimOptions {
+        self.max_connections = connections;
+        self
+    }
+
     fn ws_config(&self) -> WsConfig {
         WsConfig {
             heartbeat: self.ws_heartbeat.max(Duration::from_millis(1)),
             connections_per_window: self.ws_connections_per_window,
             connection_window: self.ws_connection_window,
+            auth_timeout: self.ws_auth_timeout,
         }
     }
 }
@@ -93,6 +136,10 @@ impl fmt::Debug for SimOptions {
             .field("ws_heartbeat", &self.ws_heartbeat)
             .field("ws_connections_per_window", &self.ws_connections_per_window)
             .field("ws_connection_window", &self.ws_connection_window)
+            .field("ws_auth_timeout", &self.ws_auth_timeout)
+            .field("http_head_timeout", &self.http_head_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -126,14 +173,35 @@ pub async fn serve_with(
         ));
     }
     let (stop, stopping) = watch::channel(false);
-    let shared = Shared::new(state, stopping, options.ws_config());
+    let shared = Shared::new(state, stopping.clone(), options.ws_config());
     let app = router(shared.clone(), AdminAccess::new(options.admin_token));
-    let served = axum::serve(CutListener(listener), app.into_make_service_with_connect_info::<Peer>())
+    let listener = CutListener {
+        tcp: listener,
+        head_timeout: options.http_head_timeout.max(Duration::from_millis(1)),
+        max_connections: options.max_connections,
+        live: Arc::new(AtomicUsize::new(0)),
+    };
+    let serving = axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);
         })
-        .await;
+        .into_future();
+    // Graceful shutdown waits for every connection; one that never finishes its request must not
+    // keep `serve` from returning.
+    let grace = options.shutdown_grace;
+    let mut stopping = stopping;
+    let overdue = async move {
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+        tokio::time::sleep(grace).await;
+    };
+    let served = tokio::select! {
+        served = serving => served,
+        () = overdue => {
+            tracing::warn!("requests still in flight {grace:?} after shutdown; stopping anyway");
+            Ok(())
+        }
+    };
     // Upgraded connections are no longer hyper's: the sessions close them on `stopping`.
     shared.ws().closed(WS_CLOSE_WAIT).await;
     served

@@ -27,6 +27,7 @@ pub(crate) struct WsConfig {
     pub(crate) heartbeat: Duration,
     pub(crate) connections_per_window: u32,
     pub(crate) connection_window: Duration,
+    pub(crate) auth_timeout: Duration,
 }
 
 /// What the admin API tells the sessions.
@@ -147,6 +148,11 @@ impl WsHub {
     /// Time between heartbeats on each channel.
     pub(crate) fn heartbeat(&self) -> Duration {
         self.config.heartbeat
+    }
+
+    /// How long a connection may stay without auth or a subscription.
+    pub(crate) fn auth_timeout(&self) -> Duration {
+        self.config.auth_timeout
     }
 
     /// The id this server sends in its welcome frame.

@@ -28,6 +28,13 @@ use session::SessionGuard;
 
 /// Largest frame a client may send; auth, subscribe and calc frames are far smaller.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Per-connection buffers. tungstenite's defaults (128 KiB read buffer, 128 KiB write buffer)
+/// made each idle connection cost ~130 KiB; frames here are a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Unsent output beyond this fails the send (the session then ends): a client that stops
+/// reading cannot make the server buffer without bound.
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// `GET /ws/2`: refuses past the per-IP connection limit (HTTP 429, `Retry-After`) and while
 /// shutting down (503); otherwise upgrades and runs the session.
@@ -49,8 +56,13 @@ pub(crate) async fn upgrade(
         return reply::rate_limited(remaining);
     }
     shared.counters().ws(WsCount::Connection);
+    peer.upgrading();
     let guard = SessionGuard::new(shared.clone());
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| session::run(socket, shared, peer.ip(), guard))
 }

@@ -49,6 +49,8 @@ enum End {
     Dropped,
     /// The session fell behind the hub's events.
     Lagged,
+    /// Neither authenticated nor subscribed within the time allowed.
+    Idle,
 }
 
 type Step = Result<(), End>;
@@ -104,6 +106,7 @@ pub(crate) async fn run(socket: WebSocket, shared: Shared, ip: IpAddr, guard: Se
         End::Shutdown => Some((1001, "server shutting down")),
         End::Restart => Some((1012, "server restarting")),
         End::Lagged => Some((1013, "too slow: updates were lost, reconnect")),
+        End::Idle => Some((1008, "no auth or subscribe in time")),
         End::Gone | End::Dropped => None,
     };
     if let Some((code, reason)) = close {
@@ -120,6 +123,7 @@ enum Input {
     Event(Result<WsEvent, RecvError>),
     Heartbeat,
     Stop,
+    Idle,
 }
 
 impl Session {
@@ -131,15 +135,22 @@ impl Session {
         let period = self.shared.ws().heartbeat();
         let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // An idle socket still costs its buffers: one that never authenticates nor subscribes
+        // is closed rather than held forever.
+        let idle_deadline = tokio::time::sleep(self.shared.ws().auth_timeout());
+        tokio::pin!(idle_deadline);
         loop {
+            let engaged = self.authed.is_some() || !self.tickers.is_empty();
             let input = tokio::select! {
                 _ = self.stopping.wait_for(|stopping| *stopping) => Input::Stop,
+                () = &mut idle_deadline, if !engaged => Input::Idle,
                 message = self.socket.recv() => Input::Client(message),
                 event = self.events.recv() => Input::Event(event),
                 _ = heartbeat.tick() => Input::Heartbeat,
             };
             let step = match input {
                 Input::Stop => Err(End::Shutdown),
+                Input::Idle => Err(End::Idle),
                 Input::Client(Some(Ok(Message::Text(text)))) => self.on_text(text.as_str()).await,
                 // Binary frames carry nothing in this protocol; pings are answered by the library,
                 // and after a close frame the next read ends the session.

@@ -1,0 +1,78 @@
+//! Clients that never finish: a request head trickled one line at a time is cut off after the head
+//! timeout, and a request that never ends does not keep `serve` from returning after its shutdown
+//! grace. Paused Tokio time: the clock moves only when every task waits.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod common;
+
+use std::time::Duration;
+
+use bfx_sim::SimOptions;
+use common::{Sim, test_state};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+#[tokio::test(start_paused = true)]
+async fn a_head_trickled_line_by_line_is_cut_off_at_the_head_timeout() {
+    let options = SimOptions::default().with_http_head_timeout(Duration::from_secs(30));
+    let sim = Sim::start_with(test_state(), options).await;
+    let mut tcp = TcpStream::connect(sim.addr).await.unwrap();
+    let start = Instant::now();
+    tcp.write_all(b"GET /v2/platform/status HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let mut ended = None;
+    // One header line every 5 s, for 100 s: each one would reset a plain idle timeout.
+    for _ in 0..20 {
+        tokio::select! {
+            read = tcp.read(&mut buf) => { ended = Some(read); break; }
+            () = tokio::time::sleep(Duration::from_secs(5)) => {
+                let _ = tcp.write_all(b"X-Slow: 1\r\n").await;
+            }
+        }
+    }
+    let ended = ended.unwrap_or_else(|| panic!("connection still open after {:?}", start.elapsed()));
+    assert!(matches!(ended, Ok(0) | Err(_)), "expected the connection closed, got {ended:?}");
+    let after = start.elapsed();
+    assert!(after >= Duration::from_secs(30) && after < Duration::from_secs(36), "closed after {after:?}");
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unfinished_request_does_not_hold_shutdown_past_the_grace() {
+    let options = SimOptions::default()
+        .with_http_head_timeout(Duration::from_secs(3600))
+        .with_shutdown_grace(Duration::from_secs(2));
+    let sim = Sim::start_with(test_state(), options).await;
+    let mut tcp = TcpStream::connect(sim.addr).await.unwrap();
+    // A complete head promising a body that never comes: the request stays in flight.
+    tcp.write_all(b"POST /sim/wallets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{}")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let start = Instant::now();
+    let stopped = tokio::time::timeout(Duration::from_secs(600), sim.stop()).await;
+    assert!(matches!(stopped, Ok(Ok(()))), "serve did not return: {stopped:?}");
+    assert!(start.elapsed() <= Duration::from_secs(3), "took {:?}", start.elapsed());
+    drop(tcp);
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_answered_503_naming_it() {
+    let sim = Sim::start_with(test_state(), SimOptions::default().with_max_connections(2)).await;
+    // Accepted in order, so these two hold both places before the third is accepted.
+    let held = [TcpStream::connect(sim.addr).await.unwrap(), TcpStream::connect(sim.addr).await.unwrap()];
+    let mut third = TcpStream::connect(sim.addr).await.unwrap();
+    third.write_all(b"GET /v2/platform/status HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), third.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nbfx sim: at most 2 connections at once; try again later\n"),
+        "{answer}"
+    );
+    drop(held);
+    sim.stop().await.unwrap();
+}
