@@ -412,8 +412,7 @@ impl Prices<'_, '_> {
     /// `amount × price`, or why there is none.
     fn value(&mut self, amount: Decimal, currency: &str) -> Result<(Price, Decimal), Unpriced> {
         let price = self.price(currency)?;
-        let value =
-            amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
+        let value = price.of(amount)?;
         Ok((price, value))
     }
 

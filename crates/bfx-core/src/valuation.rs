@@ -107,6 +107,13 @@ pub struct Price {
     pub paper: bool,
 }
 
+impl Price {
+    /// `amount × price`: [`Unpriced::Overflow`] when it does not fit a `Decimal`.
+    pub fn of(&self, amount: Decimal) -> Result<Decimal, Unpriced> {
+        amount.checked_mul(self.value).ok_or(Unpriced::Overflow { amount, price: self.value })
+    }
+}
+
 /// Why a currency has no price (or no value).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -498,8 +505,7 @@ impl<'a> Quoter<'a> {
         include_paper: bool,
     ) -> Result<(Price, Decimal), Unpriced> {
         let price = self.price(currency, include_paper)?;
-        let value =
-            amount.checked_mul(price.value).ok_or(Unpriced::Overflow { amount, price: price.value })?;
+        let value = price.of(amount)?;
         Ok((price, value))
     }
 
