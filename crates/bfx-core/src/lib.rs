@@ -10,12 +10,14 @@
 //! - [`wallet`], [`position`], [`permission`], [`ticker`], [`user`]: positional wire rows and their
 //!   parsers.
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
+//! - [`ledger`]: ledger entries, their wallet and their category (derived from the description).
 //! - [`parse`]: the parse error every parser returns, naming row and field.
 //! - [`valuation`]: the price graph: routes from a currency to a quote through tickers; exact
 //!   `Decimal` prices.
 //! - [`portfolio`]: holdings valued: per wallet, per account, per asset, positions, totals.
 
 pub mod conf;
+pub mod ledger;
 pub mod nonce;
 pub mod number;
 pub mod parse;
@@ -29,6 +31,7 @@ pub mod valuation;
 pub mod wallet;
 pub mod wire_error;
 
+pub use ledger::{Category, LedgerEntry, parse_ledgers};
 pub use nonce::{Nonce, NonceError, next_nonce};
 pub use number::{format_decimal, parse_json_number};
 pub use parse::ParseError;
