@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bfx_core::sign::sign;
 use bfx_core::wire_error::{ErrorBody, parse_error_body};
-use bfx_core::{ParseError, Permission, Position, Ticker, UserInfo, WalletRow};
+use bfx_core::{LedgerEntry, ParseError, Permission, Position, Ticker, UserInfo, WalletRow};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
@@ -39,6 +39,8 @@ pub(crate) fn body_limit(endpoint: &str) -> usize {
         "tickers" => 16 * MIB,
         "conf" => 4 * MIB,
         "auth/r/wallets" | "auth/r/positions" => 2 * MIB,
+        // 2 500 rows of ~200 bytes.
+        LEDGERS => 4 * MIB,
         _ => MIB,
     }
 }
@@ -67,10 +69,67 @@ pub struct Client {
     pub(crate) ws_gate: Arc<ConnectionGate>,
 }
 
-/// One request, as each attempt rebuilds it.
+/// One request, as each attempt rebuilds it. `path` is what is signed (`v2/…`).
 enum Call<'a> {
     Public { url: String },
-    Auth { url: String, credentials: &'a Credentials },
+    Auth { url: String, path: String, body: Vec<u8>, credentials: &'a Credentials },
+}
+
+/// The rate-limit bucket and error name of both ledger paths (`auth/r/ledgers/hist` and
+/// `auth/r/ledgers/{CURRENCY}/hist`): one budget of 90 a minute for the two, the stricter reading.
+const LEDGERS: &str = "auth/r/ledgers/hist";
+
+/// One page of `auth/r/ledgers/hist` (or `auth/r/ledgers/{CURRENCY}/hist` with a currency). All
+/// bounds are Bitfinex's: `start` and `end` in milliseconds, both inclusive; newest entries first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LedgerQuery {
+    /// Only this currency (`BTC`, `UST`; no prefix), through the per-currency path.
+    #[serde(skip)]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+    /// At most [`LedgerQuery::MAX_LIMIT`]; always sent (the server's default is undocumented).
+    pub limit: u32,
+    /// Only entries of this category code (see `bfx_core::ledger::Category`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<u16>,
+    /// Only entries of this wallet (`exchange`, `margin`, `funding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+}
+
+impl LedgerQuery {
+    /// The most entries one request may ask for (beyond: `10020 limit: invalid`).
+    pub const MAX_LIMIT: u32 = 2500;
+
+    /// The newest [`LedgerQuery::MAX_LIMIT`] entries at or before `end` (all of them when `None`).
+    pub fn page(end: Option<i64>) -> LedgerQuery {
+        LedgerQuery {
+            currency: None,
+            start: None,
+            end,
+            limit: LedgerQuery::MAX_LIMIT,
+            category: None,
+            wallet: None,
+        }
+    }
+
+    fn path(&self) -> Result<String, Error> {
+        let Some(currency) = &self.currency else {
+            return Ok(LEDGERS.to_owned());
+        };
+        // It becomes part of the URL and of what is signed: letters and digits only.
+        if currency.is_empty() || currency.len() > 16 || !currency.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(Error::Query {
+                endpoint: LEDGERS,
+                reason: format!("currency {currency:?} is not letters and digits (BTC, UST)"),
+            });
+        }
+        Ok(format!("auth/r/ledgers/{currency}/hist"))
+    }
 }
 
 impl Client {
@@ -99,6 +158,27 @@ impl Client {
         const ENDPOINT: &str = "auth/r/positions";
         let body = self.auth_post(ENDPOINT, credentials).await?;
         bfx_core::parse_positions(&body).map_err(parse_error(ENDPOINT))
+    }
+
+    /// One page of the account's ledger (needs `history` read): at most `query.limit` entries,
+    /// newest first. Paging through a whole ledger is `bfx_core::ledger::Pager`'s job.
+    pub async fn ledgers(
+        &self,
+        credentials: &Credentials,
+        query: &LedgerQuery,
+    ) -> Result<Vec<LedgerEntry>, Error> {
+        if query.limit == 0 || query.limit > LedgerQuery::MAX_LIMIT {
+            return Err(Error::Query {
+                endpoint: LEDGERS,
+                reason: format!("limit {} is outside 1..={}", query.limit, LedgerQuery::MAX_LIMIT),
+            });
+        }
+        let path = query.path()?;
+        let body = serde_json::to_vec(query)
+            .map_err(|e| Error::Query { endpoint: LEDGERS, reason: e.to_string() })?;
+        let url = format!("{}/v2/{path}", self.endpoints.api_url);
+        let body = self.execute(LEDGERS, Call::Auth { url, path, body, credentials }).await?;
+        bfx_core::parse_ledgers(&body).map_err(parse_error(LEDGERS))
     }
 
     /// The key's permissions (`auth/r/permissions`; any valid key).
@@ -158,7 +238,8 @@ impl Client {
     /// A signed `POST /v2/{endpoint}` with body `{}`.
     async fn auth_post(&self, endpoint: &'static str, credentials: &Credentials) -> Result<Vec<u8>, Error> {
         let url = format!("{}/v2/{endpoint}", self.endpoints.api_url);
-        self.execute(endpoint, Call::Auth { url, credentials }).await
+        let (path, body) = (endpoint.to_owned(), b"{}".to_vec());
+        self.execute(endpoint, Call::Auth { url, path, body, credentials }).await
     }
 
     /// Attempts `call` until it succeeds or may not be tried again.
@@ -245,13 +326,13 @@ impl Client {
                 *sent = Some(Instant::now());
                 self.send(endpoint, self.http.get(url), url).await
             }
-            Call::Auth { url, credentials } => {
+            Call::Auth { url, path, body, credentials } => {
                 // A lock held by another process counts against the request's time, not forever.
                 let mut slot = self.nonces.acquire_within(credentials.key(), self.request_timeout).await?;
                 let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
                 let nonce = slot.allocate().await?;
                 *sent = Some(Instant::now());
-                let request = self.signed(endpoint, url, credentials, nonce);
+                let request = self.signed(url, path, body, credentials, nonce);
                 // The ticket (the request is logged finished), then the slot, drop after this.
                 self.send(endpoint, request, url).await
             }
@@ -260,21 +341,21 @@ impl Client {
 
     fn signed(
         &self,
-        endpoint: &'static str,
         url: &str,
+        path: &str,
+        body: &[u8],
         credentials: &Credentials,
         nonce: bfx_core::Nonce,
     ) -> reqwest::RequestBuilder {
-        const BODY: &[u8] = b"{}";
-        let signature = sign(credentials.secret_bytes(), &format!("v2/{endpoint}"), nonce, BODY);
-        tracing::debug!(endpoint, key = credentials.key(), %nonce, "signed request");
+        let signature = sign(credentials.secret_bytes(), &format!("v2/{path}"), nonce, body);
+        tracing::debug!(path, key = credentials.key(), %nonce, "signed request");
         self.http
             .post(url)
             .header("bfx-nonce", nonce.to_string())
             .header("bfx-apikey", credentials.key())
             .header("bfx-signature", signature)
             .header(CONTENT_TYPE, "application/json")
-            .body(BODY)
+            .body(body.to_vec())
     }
 
     /// Sends a request and reads the whole body; any non-success becomes an [`Error`].

@@ -99,6 +99,10 @@ pub enum Error {
     #[error("invalid URL {url:?}: {reason}")]
     Url { url: String, reason: String },
 
+    /// A request the client refuses to send as asked (a bad currency name, a limit out of range).
+    #[error("{endpoint}: invalid request: {reason}")]
+    Query { endpoint: &'static str, reason: String },
+
     #[error("cannot set up the HTTP client")]
     Build(#[source] reqwest::Error),
 
@@ -308,7 +312,9 @@ impl Error {
             Error::NonceFile { .. } => ErrorKind::Config,
             // Busy, not broken: trying again once the other process is done succeeds.
             Error::NonceLockHeld { .. } => ErrorKind::Unavailable,
-            Error::Url { .. } | Error::Build(_) | Error::Redirect { .. } => ErrorKind::Config,
+            Error::Url { .. } | Error::Query { .. } | Error::Build(_) | Error::Redirect { .. } => {
+                ErrorKind::Config
+            }
             Error::WsAuth { code, message } => ws_auth_kind(*code, message),
             Error::Socket(socket) => socket.kind(),
         }
@@ -323,6 +329,7 @@ impl Error {
             | Error::Redirect { endpoint, .. }
             | Error::Parse { endpoint, .. }
             | Error::BodyTooLarge { endpoint, .. }
+            | Error::Query { endpoint, .. }
             | Error::Timeout { endpoint, .. }
             | Error::Connect { endpoint, .. }
             | Error::Transport { endpoint, .. } => Some(endpoint),

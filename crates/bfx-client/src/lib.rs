@@ -9,7 +9,7 @@
 //! - [`nonce_store`]: nonce files shared by every process on the machine, one per key, locked.
 //! - [`limiter`]: client-side rate limits (sliding-window log per endpoint) and 429 blocks.
 //! - [`retry`]: which failures are retried, and the backoff.
-//! - [`client`]: [`Client`]: `wallets`, `positions`, `permissions`, `user_info`, `tickers`,
+//! - [`client`]: [`Client`]: `wallets`, `positions`, `ledgers`, `permissions`, `user_info`, `tickers`,
 //!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
@@ -30,7 +30,7 @@ pub mod retry;
 pub mod stream;
 
 pub use builder::ClientBuilder;
-pub use client::{Client, Symbols};
+pub use client::{Client, LedgerQuery, Symbols};
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
 pub use error::{Error, ErrorKind, SocketError};

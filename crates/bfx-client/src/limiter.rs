@@ -37,6 +37,7 @@ impl RateLimits {
             ("auth/r/permissions", 90),
             ("auth/r/info/user", 90),
             ("auth/r/positions", 90),
+            ("auth/r/ledgers/hist", 90),
             ("conf", 90),
             ("ticker", 90),
             ("tickers", 30),

@@ -97,6 +97,37 @@ fn wallet_name(name: &str) -> String {
     }
 }
 
+/// What one full-or-not page of a ledger walk (newest first, `end` inclusive, `start` inclusive)
+/// proves, as Bitfinex's own report tool pages: see [`cut_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageCut {
+    /// The page was not full: it holds every entry from the request's `start` to its `end`.
+    Complete,
+    /// The page was full: every entry newer than `oldest` is in it (the first `keep` rows once
+    /// sorted newest first), but entries at `oldest` itself may continue on the next page, so those
+    /// are dropped and the next request ends at `oldest` (inclusive: no gap, no duplicate).
+    Partial { keep: usize, oldest: i64 },
+    /// The page was full of one millisecond: `end` alone cannot get past it; the millisecond must
+    /// be read split (per currency, then wallet, then category).
+    FullMillisecond(i64),
+}
+
+/// Sorts `page` newest first (by MTS, then ID) and says what it proves, given the `limit` it was
+/// requested with.
+pub fn cut_page(page: &mut [LedgerEntry], limit: usize) -> PageCut {
+    page.sort_unstable_by_key(|e| std::cmp::Reverse((e.mts, e.id)));
+    let (Some(newest), Some(oldest)) = (page.first().map(|e| e.mts), page.last().map(|e| e.mts)) else {
+        return PageCut::Complete;
+    };
+    if page.len() < limit {
+        PageCut::Complete
+    } else if newest == oldest {
+        PageCut::FullMillisecond(oldest)
+    } else {
+        PageCut::Partial { keep: page.partition_point(|e| e.mts > oldest), oldest }
+    }
+}
+
 /// A Bitfinex ledger category: its numeric code (the `category` request filter) and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Category(pub u16);
@@ -231,6 +262,37 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
+    fn at(id: i64, mts: i64) -> LedgerEntry {
+        LedgerEntry {
+            id,
+            currency: "BTC".into(),
+            wallet: "exchange".into(),
+            mts,
+            amount: Decimal::ONE,
+            balance: Decimal::ONE,
+            description: "Deposit on wallet exchange".into(),
+        }
+    }
+
+    #[test]
+    fn a_page_that_is_not_full_is_complete() {
+        assert_eq!(cut_page(&mut [], 3), PageCut::Complete);
+        assert_eq!(cut_page(&mut [at(1, 5), at(2, 5)], 3), PageCut::Complete);
+    }
+
+    #[test]
+    fn a_full_page_drops_its_oldest_millisecond() {
+        // Out of order on purpose: the cut sorts newest first.
+        let mut page = [at(3, 7), at(1, 5), at(4, 9), at(2, 5)];
+        assert_eq!(cut_page(&mut page, 4), PageCut::Partial { keep: 2, oldest: 5 });
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn a_full_page_of_one_millisecond_must_be_split() {
+        assert_eq!(cut_page(&mut [at(1, 5), at(2, 5)], 2), PageCut::FullMillisecond(5));
+    }
+
     #[test]
     fn the_documented_row() {
         let body = r#"[[2531822314,"USD",null,1573521810000,null,0.01644445,0,null,"Settlement @ 185.79 on wallet margin"]]"#;
@@ -253,7 +315,10 @@ mod tests {
     #[test]
     fn the_wallet_comes_from_index_2_then_from_the_description() {
         let e = |row: &str| parse_ledgers(format!("[{row}]").as_bytes()).unwrap().remove(0);
-        assert_eq!(e(r#"[1,"BTC","exchange",1,null,1,1,null,"Deposit on wallet funding"]"#).wallet, "exchange");
+        assert_eq!(
+            e(r#"[1,"BTC","exchange",1,null,1,1,null,"Deposit on wallet funding"]"#).wallet,
+            "exchange"
+        );
         assert_eq!(e(r#"[1,"BTC","Funding",1,null,1,1,null,"x"]"#).wallet, "funding");
         assert_eq!(e(r#"[1,"BTC",null,1,null,1,1,null,"x on wallet Exchange"]"#).wallet, "exchange");
         assert_eq!(e(r#"[1,"BTC",null,1,null,1,1,null,"x on wallet trading"]"#).wallet, "margin");

@@ -31,7 +31,7 @@ pub mod valuation;
 pub mod wallet;
 pub mod wire_error;
 
-pub use ledger::{Category, LedgerEntry, parse_ledgers};
+pub use ledger::{Category, LedgerEntry, PageCut, cut_page, parse_ledgers};
 pub use nonce::{Nonce, NonceError, next_nonce};
 pub use number::{format_decimal, parse_json_number};
 pub use parse::ParseError;
