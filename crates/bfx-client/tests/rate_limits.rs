@@ -7,10 +7,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bfx_client::{Client, Endpoints, Error, ErrorKind, RateLimits, WaitEvent, WaitReason};
 use common::{STATE, accounts_state, add_fault, counters, creds, sim_with};
+use tokio::time::Instant;
 
 const ACCOUNTS: usize = 8;
 const BUDGET: u32 = 3;
@@ -32,7 +33,10 @@ fn client(url: &str, wait: bool, limits: RateLimits) -> (Client, Events) {
     (client, events)
 }
 
-#[tokio::test]
+/// Paused Tokio time, as every test here that waits out a window or a block: client, limiter and
+/// emulator share this runtime's clock, so the windows pass without real waiting and a slow
+/// machine cannot stretch them.
+#[tokio::test(start_paused = true)]
 async fn eight_accounts_share_one_budget_without_a_429() {
     let limits = "[limits]\nwindow_secs = 1\nblock_secs = 2\nper_minute = { \"auth/r/wallets\" = 3 }";
     let sim = sim_with(&accounts_state(limits, ACCOUNTS)).await;
@@ -69,7 +73,7 @@ async fn eight_accounts_share_one_budget_without_a_429() {
     assert!(events.lock().unwrap().iter().all(|e| e.reason == WaitReason::Budget), "{events:?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_blocks_the_endpoint_then_the_request_succeeds() {
     let sim = sim_with(STATE).await;
     add_fault(&sim.url, r#"{"endpoint":"auth/r/wallets","kind":"rate_limit","retry_after_secs":1}"#).await;
@@ -85,7 +89,7 @@ async fn a_429_blocks_the_endpoint_then_the_request_succeeds() {
     assert_eq!(counters(&sim.url).await["requests"]["auth/r/wallets"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_waiting_a_429_fails_fast_and_blocks_further_sends() {
     let sim = sim_with(STATE).await;
     add_fault(&sim.url, r#"{"endpoint":"auth/r/wallets","kind":"rate_limit","retry_after_secs":1}"#).await;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bfx_client::{
     AccountStream, Client, Endpoints, Error, ErrorKind, SocketError, StreamEvent, StreamOptions, StreamState,
@@ -13,6 +13,7 @@ use bfx_client::{
 use common::fake_ws::{Conn, FakeWs, next, next_snapshot, next_status, nonce_of};
 use common::{STATE, creds, sim_with};
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 /// The connection budget lifted (`connections_are_staggered_across_clones` covers it).
 fn client(rest_url: &str, ws_url: &str) -> Client {
@@ -181,7 +182,9 @@ async fn an_upgrade_refused_counts_as_no_socket() {
     stream.close().await;
 }
 
-#[tokio::test]
+/// Paused Tokio time: the stream, the emulator and the fake server share this runtime's clock, so
+/// the window asserted is the code's, not the machine's, and passes without real waiting.
+#[tokio::test(start_paused = true)]
 async fn connections_are_staggered_across_clones() {
     let sim = sim_with(STATE).await;
     let mut fake = FakeWs::start().await;

@@ -117,7 +117,7 @@ fn answer(result: Result<Value, EditError>) -> Response {
 
 /// Changes a wallet and, under the same lock, pushes it to the account's WebSocket sessions.
 async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -133,7 +133,7 @@ async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
 
 /// Changes a ticker and, under the same lock, pushes it to the WebSocket channels showing it.
 async fn tickers(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -154,7 +154,7 @@ struct PlatformRequest {
 
 /// `{"status":1}` operative, `{"status":0}` maintenance (auth endpoints answer 20060).
 async fn platform(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -178,7 +178,7 @@ async fn faults(State(shared): State<Shared>) -> Response {
 }
 
 async fn add_fault(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };

@@ -1,5 +1,6 @@
 //! The admin API's answers, for its REST and WebSocket commands alike: errors as
-//! `{"error":"admin API: …"}` with their HTTP status, and request bodies read up to the size limit.
+//! `{"error":"admin API: …"}` with their HTTP status, and request bodies read up to the size limit
+//! and within the body timeout.
 //!
 //! Kept apart from `admin` (which mounts `ws::admin`) so the WebSocket commands need not import
 //! the module that mounts them.
@@ -9,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use crate::reply::{self, MAX_BODY_BYTES};
+use crate::reply::{self, Unread};
+use crate::shared::Shared;
 
 /// `{"error":"admin API: <message>"}`.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
@@ -18,9 +20,10 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     response
 }
 
-/// The request body, or the 413 answer.
-pub(crate) async fn read(body: Body) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"))
+/// The request body, or the 413 (too large) or 408 (not whole within the body timeout) answer.
+pub(crate) async fn read(shared: &Shared, body: Body) -> Result<Bytes, Response> {
+    shared.read_body(body).await.map_err(|unread| match unread {
+        Unread::TooLarge => error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+        Unread::Late => reply::closing(error(StatusCode::REQUEST_TIMEOUT, "body not received in time")),
+    })
 }

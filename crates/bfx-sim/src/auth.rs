@@ -17,7 +17,7 @@ use bfx_core::sign::verify_payload;
 use tokio::time::Instant;
 
 use crate::endpoint::Endpoint;
-use crate::reply::{self, MAX_BODY_BYTES, Rejection};
+use crate::reply::{self, MAX_BODY_BYTES, Rejection, Unread};
 use crate::shared::{Runtime, Shared, accept_nonce};
 use crate::state::{Account, ApiKey};
 
@@ -42,8 +42,10 @@ pub(crate) async fn handle(
         Err(Refused::RateLimited(remaining)) => return shared.rate_limited(remaining),
         Err(Refused::Rejected(rejection)) => return shared.refuse(Some(endpoint), rejection),
     };
-    let Some(body) = read_body(headers, body).await else {
-        return shared.refuse(Some(endpoint), Rejection::BodyTooLarge);
+    let body = match read_body(shared, headers, body).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return shared.refuse(Some(endpoint), Rejection::BodyTooLarge),
+        Err(Unread::Late) => return shared.refuse(Some(endpoint), Rejection::BodyTimeout),
     };
     if !signature_matches(endpoint, headers, &body, &secret) {
         return shared.refuse(Some(endpoint), Rejection::BadSignature);
@@ -75,15 +77,16 @@ fn admit(shared: &Shared, ip: IpAddr, endpoint: Endpoint, headers: &HeaderMap) -
         .ok_or(Refused::Rejected(Rejection::UnknownKey))
 }
 
-/// The body as received, or `None` when it exceeds [`MAX_BODY_BYTES`].
-async fn read_body(headers: &HeaderMap, body: Body) -> Option<Bytes> {
+/// The body as received; too large when it exceeds [`MAX_BODY_BYTES`] (said by its
+/// `Content-Length` before any of it is read), late when not whole within the body timeout.
+async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Bytes, Unread> {
     let declared =
         headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return None;
+        return Err(Unread::TooLarge);
     }
     // A body that fails to arrive (client gone) is answered like an oversized one: nobody reads it.
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok()
+    shared.read_body(body).await
 }
 
 /// `hex(HMAC-SHA384(secret, "/api/v2/" + path + nonce header text + raw body))`, compared in

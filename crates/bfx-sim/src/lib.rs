@@ -5,7 +5,7 @@
 //! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
 //! amounts served verbatim from its state. `serve` takes a bound listener and a shutdown future;
 //! `serve_with` also takes [`SimOptions`] (the admin token, WebSocket timings and limits, the
-//! request head timeout, the shutdown grace and the connection cap).
+//! request head and body timeouts, the shutdown grace and the connection cap).
 //!
 //! # Layout
 //! From the routes down to the state. No two files import each other, directly or in a loop: the

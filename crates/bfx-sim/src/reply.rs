@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONNECTION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use bfx_core::wire_error::codes;
@@ -16,6 +16,33 @@ use crate::rate_limit::retry_after_secs;
 
 /// Largest request body read, in bytes; a larger one is answered 413.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unread {
+    /// Larger than [`MAX_BODY_BYTES`], or the client went away while sending it.
+    TooLarge,
+    /// Not complete within the body timeout.
+    Late,
+}
+
+/// The request body, whole, read within `timeout` and up to [`MAX_BODY_BYTES`]. Every handler
+/// that reads a body reads it here, so a client trickling a body (or never sending what its
+/// `Content-Length` promised) holds a request and its connection for `timeout` at most.
+pub(crate) async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, Unread> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(Unread::TooLarge),
+        Err(_) => Err(Unread::Late),
+    }
+}
+
+/// Marks `response` as the connection's last: the rest of an unread body must not be taken for
+/// the next request.
+pub(crate) fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
 
 /// Every way the emulator refuses a request, in Bitfinex's words where Bitfinex has words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +54,8 @@ pub(crate) enum Rejection {
     BadNonce,
     BadBody,
     BodyTooLarge,
+    /// The body did not arrive whole within the body timeout.
+    BodyTimeout,
     Permission,
     UnknownSymbol,
     MissingSymbols,
@@ -35,13 +64,14 @@ pub(crate) enum Rejection {
 }
 
 impl Rejection {
-    pub(crate) const ALL: [Rejection; 11] = [
+    pub(crate) const ALL: [Rejection; 12] = [
         Rejection::Maintenance,
         Rejection::UnknownKey,
         Rejection::BadSignature,
         Rejection::BadNonce,
         Rejection::BadBody,
         Rejection::BodyTooLarge,
+        Rejection::BodyTimeout,
         Rejection::Permission,
         Rejection::UnknownSymbol,
         Rejection::MissingSymbols,
@@ -52,6 +82,7 @@ impl Rejection {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::NotFound => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +97,7 @@ impl Rejection {
             Rejection::Permission => codes::GENERIC,
             Rejection::BadBody
             | Rejection::BodyTooLarge
+            | Rejection::BodyTimeout
             | Rejection::UnknownSymbol
             | Rejection::MissingSymbols
             | Rejection::NotFound
@@ -85,6 +117,7 @@ impl Rejection {
             Rejection::BadNonce => "nonce: small",
             Rejection::BadBody => "request: invalid",
             Rejection::BodyTooLarge => "request: too large",
+            Rejection::BodyTimeout => "request: body not received in time",
             // Recorded in ccxt's error table; Bitfinex does not document this case.
             Rejection::Permission => "api_key: permission invalid",
             Rejection::UnknownSymbol => "symbol: invalid",
@@ -96,7 +129,10 @@ impl Rejection {
 
     pub(crate) fn response(self) -> Response {
         let body = format!("[\"error\",{},{}]", self.code(), quoted(self.message()));
-        json(self.status(), body)
+        match self {
+            Rejection::BodyTimeout => closing(json(self.status(), body)),
+            _ => json(self.status(), body),
+        }
     }
 }
 

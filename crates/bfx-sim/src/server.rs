@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::admin::{self, AdminAccess};
 use crate::connection::{CutListener, Peer};
 use crate::endpoint::Endpoint;
-use crate::reply::{self, MAX_BODY_BYTES, Rejection};
+use crate::reply::{self, Rejection};
 use crate::shared::Shared;
 use crate::state::SimState;
 use crate::ws::{self, hub::WsConfig};
@@ -52,6 +52,10 @@ pub struct SimOptions {
     /// A request head must arrive within this time of the accept or of the previous response
     /// (so it also closes idle kept-alive connections). Default: 30 s.
     pub http_head_timeout: Duration,
+    /// A request body must arrive whole within this time of the handler starting to read it; a
+    /// body still incomplete then (a client trickling it, or one that never sends what
+    /// `Content-Length` promised) is answered `408` and the connection closed. Default: 30 s.
+    pub http_body_timeout: Duration,
     /// At shutdown, longest `serve` waits for requests in flight before it returns anyway.
     /// Default: 5 s.
     pub shutdown_grace: Duration,
@@ -69,6 +73,7 @@ impl Default for SimOptions {
             ws_connection_window: Duration::from_secs(15),
             ws_auth_timeout: Duration::from_secs(30),
             http_head_timeout: Duration::from_secs(30),
+            http_body_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             max_connections: 1024,
         }
@@ -107,6 +112,12 @@ impl SimOptions {
         self
     }
 
+    /// Sets how long a request body may take to arrive whole (at least 1 ms).
+    pub fn with_http_body_timeout(mut self, limit: Duration) -> SimOptions {
+        self.http_body_timeout = limit;
+        self
+    }
+
     /// Sets the longest wait at shutdown for requests in flight.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> SimOptions {
         self.shutdown_grace = grace;
@@ -138,6 +149,7 @@ impl fmt::Debug for SimOptions {
             .field("ws_connection_window", &self.ws_connection_window)
             .field("ws_auth_timeout", &self.ws_auth_timeout)
             .field("http_head_timeout", &self.http_head_timeout)
+            .field("http_body_timeout", &self.http_body_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_connections", &self.max_connections)
             .finish()
@@ -173,7 +185,8 @@ pub async fn serve_with(
         ));
     }
     let (stop, stopping) = watch::channel(false);
-    let shared = Shared::new(state, stopping.clone(), options.ws_config());
+    let body_timeout = options.http_body_timeout.max(Duration::from_millis(1));
+    let shared = Shared::new(state, stopping.clone(), options.ws_config(), body_timeout);
     let app = router(shared.clone(), AdminAccess::new(options.admin_token));
     let listener = CutListener {
         tcp: listener,
@@ -256,7 +269,7 @@ async fn authenticated(
     if let Some(response) = enter(&shared, &peer, endpoint).await {
         // Read what the client sent, so closing the connection (drop, truncated) sends a FIN, not
         // the RST that unread input would cause.
-        let _ = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+        let _ = shared.read_body(body).await;
         return response;
     }
     auth::handle(&shared, peer.ip(), endpoint, &headers, body, respond).await

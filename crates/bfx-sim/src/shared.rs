@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::response::Response;
 use bfx_core::Nonce;
 use tokio::sync::watch;
@@ -19,7 +20,7 @@ use crate::counters::Counters;
 use crate::endpoint::Endpoint;
 use crate::fault::FaultQueue;
 use crate::rate_limit::RateLimiter;
-use crate::reply::{self, Rejection};
+use crate::reply::{self, Rejection, Unread};
 use crate::state::SimState;
 use crate::ws::hub::{WsConfig, WsHub};
 
@@ -57,10 +58,17 @@ struct Inner {
     /// instead of holding it up.
     stopping: watch::Receiver<bool>,
     ws: WsHub,
+    /// Longest a request body may take to arrive whole ([`crate::SimOptions`]).
+    body_timeout: Duration,
 }
 
 impl Shared {
-    pub(crate) fn new(state: SimState, stopping: watch::Receiver<bool>, ws: WsConfig) -> Shared {
+    pub(crate) fn new(
+        state: SimState,
+        stopping: watch::Receiver<bool>,
+        ws: WsConfig,
+        body_timeout: Duration,
+    ) -> Shared {
         let runtime = Runtime {
             state,
             nonces: HashMap::new(),
@@ -72,6 +80,7 @@ impl Shared {
             counters: Counters::default(),
             stopping,
             ws: WsHub::new(ws),
+            body_timeout,
         }))
     }
 
@@ -87,6 +96,11 @@ impl Shared {
 
     pub(crate) fn ws(&self) -> &WsHub {
         &self.0.ws
+    }
+
+    /// A request's body, read whole within the body timeout (see [`reply::read_body`]).
+    pub(crate) async fn read_body(&self, body: Body) -> Result<Bytes, Unread> {
+        reply::read_body(body, self.0.body_timeout).await
     }
 
     /// Turns `true` when shutdown begins.

@@ -18,7 +18,9 @@ fn limited_state() -> SimState {
     SimState::from_toml(&format!("{limits}{TEST_STATE}"), "limited.toml").unwrap()
 }
 
-#[tokio::test]
+/// Paused Tokio time (the emulator runs in this runtime and reads its clock): waiting out the
+/// block takes no real time, and a slow machine cannot stretch the window under the requests.
+#[tokio::test(start_paused = true)]
 async fn budget_block_and_recovery() {
     let sim = Sim::start(limited_state()).await;
     let wallets = |nonce| Request::signed("auth/r/wallets", "k-empty", "s-empty", nonce, b"{}", Some(b"{}"));
@@ -58,7 +60,7 @@ async fn budget_block_and_recovery() {
     sim.get("/v2/tickers?symbols=tNOPE").await.assert(200, "[]");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn refused_requests_inside_the_budget_still_count() {
     let sim = Sim::start(limited_state()).await;
     for _ in 0..3 {

@@ -119,7 +119,8 @@ async fn more_than_five_connections_per_15_s_from_one_ip_are_refused() {
     );
 }
 
-#[tokio::test]
+/// Paused Tokio time: the window passes without real waiting.
+#[tokio::test(start_paused = true)]
 async fn the_connection_limit_is_configurable() {
     let options = SimOptions::default().with_ws_connection_limit(1, Duration::from_millis(300));
     let sim = Sim::start_with(test_state(), options).await;

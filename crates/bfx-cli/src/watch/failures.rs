@@ -1,7 +1,7 @@
 //! Why accounts failed, for the full-screen view: each failed account's message and hint exactly
 //! as `bfx balances` prints them (`error: account "cold": …`, then `hint: …`), word-wrapped to the
-//! screen; where that does not fit, one line per account, cut with `…` (the NDJSON form has every
-//! word). Only text is ever cut here, never a number.
+//! screen; where that does not fit, the errors alone (the NDJSON form has every word). Nothing is
+//! cut: the view asks for a larger terminal rather than show part of an error.
 
 use bfx_client::StreamState;
 use ratatui::style::{Color, Style};
@@ -42,19 +42,24 @@ pub fn failures(model: &Model, sources: &SecretSources) -> Vec<Failure> {
 /// Every failure in full, wrapped to `width` columns: the error from column 1, the hint under
 /// it from column 3 (as `balances` indents it), each continued under its first word.
 pub fn full(failures: &[Failure], width: usize) -> Vec<Line<'static>> {
+    explain(failures, width, true)
+}
+
+/// Every failure's error, whole and wrapped as in [`full`], without the hints: for a terminal
+/// too short for them.
+pub fn errors(failures: &[Failure], width: usize) -> Vec<Line<'static>> {
+    explain(failures, width, false)
+}
+
+fn explain(failures: &[Failure], width: usize, hints: bool) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for failure in failures {
         lines.extend(wrap(&failure.error, width, " ", "   ").into_iter().map(|l| Line::styled(l, red())));
-        if let Some(hint) = &failure.hint {
+        if let (true, Some(hint)) = (hints, &failure.hint) {
             lines.extend(wrap(hint, width, "   ", "         ").into_iter().map(Line::from));
         }
     }
     lines
-}
-
-/// One line per failure, its error cut to `width` columns.
-pub fn compact(failures: &[Failure], width: usize) -> Vec<Line<'static>> {
-    failures.iter().map(|f| Line::styled(cut(&format!(" {}", f.error), width), red())).collect()
 }
 
 fn red() -> Style {
@@ -96,25 +101,6 @@ fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
     lines
 }
 
-/// `text` cut to `width` columns, ending in `…` when cut.
-fn cut(text: &str, width: usize) -> String {
-    if columns(text) <= width {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let w = columns(c.encode_utf8(&mut [0; 4]));
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    out
-}
-
 /// Terminal columns `text` takes.
 fn columns(text: &str) -> usize {
     Line::from(text).width()
@@ -135,12 +121,5 @@ mod tests {
         assert_eq!(wrap("", 8, " ", "   "), Vec::<String>::new());
         // Columns, not bytes: `→` is one column of three bytes.
         assert_eq!(wrap("a → b", 5, " ", " "), [" a →", " b"]);
-    }
-
-    #[test]
-    fn cutting_ends_in_an_ellipsis_within_the_width() {
-        assert_eq!(cut("abcdef", 6), "abcdef");
-        assert_eq!(cut("abcdefg", 6), "abcde…");
-        assert_eq!(columns(&cut("a→b→c→d", 4)), 4);
     }
 }

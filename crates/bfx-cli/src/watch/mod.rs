@@ -9,6 +9,7 @@
 //! code and kind).
 
 mod failures;
+mod flow;
 mod model;
 mod screen;
 mod tui;

@@ -112,8 +112,11 @@ pub enum PriceAge {
 pub struct GrandTotal {
     /// `None` when too large for a decimal.
     pub value: Option<Decimal>,
-    /// Accounts whose (last known) value is included but not current.
+    /// Accounts whose (last known) value is included but not current, failed ones aside.
     pub stale_accounts: usize,
+    /// Accounts that failed for good: the total is incomplete (the last known value of one that
+    /// had data is included, but nothing will update it).
+    pub failed_accounts: usize,
     /// Wallets left out because they have no price.
     pub unpriced: usize,
     /// No tickers yet: nothing is valued.
@@ -126,6 +129,11 @@ impl AccountView {
     /// Live or polling: what is shown is what the exchange has.
     pub fn is_current(&self) -> bool {
         matches!(self.state, StreamState::Live | StreamState::Polling { .. })
+    }
+
+    /// Failed for good: nothing will update it.
+    pub fn has_failed(&self) -> bool {
+        matches!(self.state, StreamState::Failed { .. })
     }
 
     /// Time since the last data, if any came.
@@ -308,13 +316,15 @@ impl Model {
         }
     }
 
-    /// The sum over every account with data, saying how many of them are stale.
+    /// The sum over every account with data, saying how many of them are stale and how many
+    /// accounts failed.
     pub fn grand_total(&self, now: Instant) -> GrandTotal {
         let valued = self.valued();
         let with_data = || self.accounts.iter().filter(|a| a.last_data.is_some() || !a.wallets.is_empty());
         GrandTotal {
             value: valued.total,
-            stale_accounts: with_data().filter(|a| !a.is_current()).count(),
+            stale_accounts: with_data().filter(|a| !a.is_current() && !a.has_failed()).count(),
+            failed_accounts: self.accounts.iter().filter(|a| a.has_failed()).count(),
             unpriced: valued.accounts.iter().flat_map(|a| &a.wallets).filter(|w| w.value.is_none()).count(),
             no_prices: !self.has_prices(),
             stale_prices: self.prices_stale(now),
@@ -354,8 +364,7 @@ impl Model {
 
     /// Every account has failed for good.
     pub fn all_failed(&self) -> bool {
-        !self.accounts.is_empty()
-            && self.accounts.iter().all(|a| matches!(a.state, StreamState::Failed { .. }))
+        !self.accounts.is_empty() && self.accounts.iter().all(AccountView::has_failed)
     }
 }
 
@@ -438,6 +447,7 @@ pub(crate) mod tests {
             GrandTotal {
                 value: Some("100000".parse().unwrap()),
                 stale_accounts: 0,
+                failed_accounts: 0,
                 unpriced: 2,
                 no_prices: false,
                 stale_prices: false
@@ -485,6 +495,7 @@ pub(crate) mod tests {
             ),
         ];
         for (state, current) in states {
+            let failed = matches!(state, StreamState::Failed { .. });
             model.apply("a", StreamEvent::Status(state.clone()), later);
             let expected = match current {
                 true => AccountValue::Current { value: Some(value), unpriced: 0 },
@@ -493,7 +504,10 @@ pub(crate) mod tests {
                 }
             };
             assert_eq!(model.account_value(&model.accounts[0], later), expected, "{state:?}");
-            assert_eq!(model.grand_total(later).stale_accounts, usize::from(!current), "{state:?}");
+            // A failed account makes the total incomplete rather than stale.
+            let total = model.grand_total(later);
+            assert_eq!(total.stale_accounts, usize::from(!current && !failed), "{state:?}");
+            assert_eq!(total.failed_accounts, usize::from(failed), "{state:?}");
         }
         assert!(model.all_failed());
     }

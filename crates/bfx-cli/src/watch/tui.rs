@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use bfx_client::StreamState;
 use bfx_core::Unpriced;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout};
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 
 use super::SecretSources;
 use super::failures::{self, failures};
+use super::flow::{self, Piece};
 use super::model::{AccountValue, AssetLine, Model, PriceAge};
 use crate::output::{amount, opt_value, terminal_safe};
 
@@ -34,7 +35,8 @@ const BORDERS: u16 = 2;
 /// Draws the view; `sources` say where each account's secret comes from, for failures' hints.
 pub fn draw(frame: &mut Frame, model: &Model, sources: &SecretSources, now: &Clock) {
     let area = frame.area();
-    let header = header_line(model, now);
+    let header = header_pieces(model, now);
+    let footer = footer_pieces(model, now.at);
     let (accounts_header, accounts) = account_rows(model, now.at);
     let accounts_widths = column_widths(&accounts_header, &accounts);
     let assets = model.assets(now.at);
@@ -42,13 +44,25 @@ pub fn draw(frame: &mut Frame, model: &Model, sources: &SecretSources, now: &Clo
     let longest_more = (vec![(more_text(assets.len(), assets.len()), false, Style::new())], Style::new());
     let assets_widths = column_widths(&assets_header(model), asset_rows.iter().chain([&longest_more]));
     let accounts_height = u16::try_from(accounts.len()).unwrap_or(u16::MAX).saturating_add(3);
-    // Header, the accounts, at least one asset row (or the count of those left out), footer…
-    let fixed = 1u16.saturating_add(accounts_height).saturating_add(4).saturating_add(1);
-    // …and at least a line for each failed account.
+    let pieces_width = flow::min_width(&header, INDENT).max(flow::min_width(&footer, INDENT));
+    let width = table_width(&accounts_widths)
+        .max(table_width(&assets_widths))
+        .max(u16::try_from(pieces_width).unwrap_or(u16::MAX));
+    // Header and footer lines, and why accounts failed, as they wrap at this width (or, on a
+    // terminal too narrow, at the width needed).
+    let columns = usize::from(area.width.max(width));
+    let header_lines = flow::flow(&header, columns, INDENT);
+    let footer_lines = flow::flow(&footer, columns, INDENT);
     let failures = failures(model, sources);
-    let height = fixed.saturating_add(u16::try_from(failures.len()).unwrap_or(u16::MAX));
-    let header_width = u16::try_from(header.width()).unwrap_or(u16::MAX);
-    let width = table_width(&accounts_widths).max(table_width(&assets_widths)).max(header_width);
+    let errors = failures::errors(&failures, columns);
+    let height_of = |lines: &[Line]| u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    // Header, the accounts, at least one asset row (or the count of those left out), footer…
+    let fixed = height_of(&header_lines)
+        .saturating_add(accounts_height)
+        .saturating_add(4)
+        .saturating_add(height_of(&footer_lines));
+    // …and every failed account's error, whole.
+    let height = fixed.saturating_add(height_of(&errors));
     if area.width < width || area.height < height {
         // A cut number is a wrong number: say what is needed instead of drawing less.
         let message = format!(
@@ -59,73 +73,88 @@ pub fn draw(frame: &mut Frame, model: &Model, sources: &SecretSources, now: &Clo
         frame.render_widget(Paragraph::new(message).wrap(Wrap { trim: true }), area);
         return;
     }
-    // Each failure's message and hint in full where they fit, else a line each.
-    let room = usize::from(area.height.saturating_sub(fixed));
-    let mut explained = failures::full(&failures, usize::from(area.width));
-    if explained.len() > room {
-        explained = failures::compact(&failures, usize::from(area.width));
-    }
-    let explained_height = u16::try_from(explained.len()).unwrap_or(u16::MAX);
+    // The hints too where they fit; the errors alone otherwise (the NDJSON form has every word).
+    let full = failures::full(&failures, columns);
+    let explained = if height_of(&full) <= area.height.saturating_sub(fixed) { full } else { errors };
     let [header_area, accounts_area, failures_area, assets_area, footer_area] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(height_of(&header_lines)),
         Constraint::Length(accounts_height),
-        Constraint::Length(explained_height),
+        Constraint::Length(height_of(&explained)),
         Constraint::Min(4),
-        Constraint::Length(1),
+        Constraint::Length(height_of(&footer_lines)),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(header), header_area);
-    // The quote and the clock, where they fit beside the total.
+    // The quote and the clock, where they fit beside the header's first line.
     let right = format!("quote {}   {} ", model.quote, now.clock);
-    let right_width = u16::try_from(right.chars().count()).unwrap_or(u16::MAX);
-    if header_width.saturating_add(right_width).saturating_add(2) <= area.width {
-        frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), header_area);
+    let first_width = header_lines.first().map_or(0, Line::width);
+    if first_width + right.chars().count() + 2 <= usize::from(area.width) {
+        let first_row = Rect { height: 1, ..header_area };
+        frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), first_row);
     }
+    frame.render_widget(Paragraph::new(header_lines), header_area);
     frame.render_widget(table(" Accounts ", accounts_header, accounts, &accounts_widths), accounts_area);
     frame.render_widget(Paragraph::new(explained), failures_area);
     let capacity = usize::from(assets_area.height.saturating_sub(3));
     frame.render_widget(assets_table(model, asset_rows, &assets, capacity, &assets_widths), assets_area);
-    let prices = match model.price_age(now.at) {
+    frame.render_widget(Paragraph::new(footer_lines), footer_area);
+}
+
+/// Where a header or footer line continues.
+const INDENT: &str = " ";
+
+/// The header: the total, whether it is incomplete (an account failed) or stale (and why), and
+/// how many wallets are unpriced.
+fn header_pieces(model: &Model, now: &Clock) -> Vec<Piece> {
+    let total = model.grand_total(now.at);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut pieces = vec![Piece::new("", vec![Span::styled(" bfx watch", bold)])];
+    let mut why = Vec::new();
+    if let n @ 1.. = total.stale_accounts {
+        why.push(format!("{n} account{} not live", plural(n)));
+    }
+    if let (true, PriceAge::Fetched(age)) = (total.stale_prices, model.price_age(now.at)) {
+        why.push(format!("prices {} old", age_text(age)));
+    }
+    let value = match total.no_prices {
+        true => Span::styled("no prices yet", dim()),
+        false => {
+            let value = format!("{} {}", opt_value(&model.quote, total.value), model.quote);
+            match why.is_empty() && total.failed_accounts == 0 {
+                true => Span::styled(value, bold),
+                false => Span::styled(value, dim()),
+            }
+        }
+    };
+    pieces.push(Piece::new("   ", vec![Span::raw("total "), value]));
+    // As `bfx balances` marks a total that leaves a failed account out.
+    if let n @ 1.. = total.failed_accounts {
+        let incomplete = format!("INCOMPLETE ({n} account{} failed)", plural(n));
+        pieces.push(Piece::new(" ", vec![Span::styled(incomplete, bold.fg(Color::Red))]));
+    }
+    if !why.is_empty() && !total.no_prices {
+        pieces.push(Piece::new(" ", vec![Span::styled(format!("stale ({})", why.join(", ")), dim())]));
+    }
+    if total.unpriced > 0 {
+        pieces.push(Piece::new("  ", vec![Span::styled(format!("+{} unpriced", total.unpriced), dim())]));
+    }
+    pieces
+}
+
+/// The footer: how to quit, how current the prices are, what totals leave out.
+fn footer_pieces(model: &Model, now: Instant) -> Vec<Piece> {
+    let prices = match model.price_age(now) {
         PriceAge::None => "no prices yet".to_owned(),
         PriceAge::Live => format!("Bitfinex {} prices: live", model.kind),
         PriceAge::Fetched(age) => format!("Bitfinex {} prices: {} old (REST)", model.kind, age_text(age)),
     };
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(" q", Style::new().add_modifier(Modifier::BOLD)),
-            Span::raw(format!(" quit   {prices}; paper and unpriced left out")),
-        ])),
-        footer_area,
-    );
-}
-
-fn header_line(model: &Model, now: &Clock) -> Line<'static> {
-    let total = model.grand_total(now.at);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut spans = vec![Span::styled(" bfx watch", bold), Span::raw("   total ")];
-    if total.no_prices {
-        spans.push(Span::styled("no prices yet", dim()));
-    } else {
-        let value = format!("{} {}", opt_value(&model.quote, total.value), model.quote);
-        let mut why = Vec::new();
-        if let n @ 1.. = total.stale_accounts {
-            why.push(format!("{n} account{} not live", plural(n)));
-        }
-        if let (true, PriceAge::Fetched(age)) = (total.stale_prices, model.price_age(now.at)) {
-            why.push(format!("prices {} old", age_text(age)));
-        }
-        match why.is_empty() {
-            true => spans.push(Span::styled(value, bold)),
-            false => {
-                spans.push(Span::styled(value, dim()));
-                spans.push(Span::styled(format!(" stale ({})", why.join(", ")), dim()));
-            }
-        }
-    }
-    if total.unpriced > 0 {
-        spans.push(Span::styled(format!("  +{} unpriced", total.unpriced), dim()));
-    }
-    Line::from(spans)
+    vec![
+        Piece::new(
+            "",
+            vec![Span::styled(" q", Style::new().add_modifier(Modifier::BOLD)), Span::raw(" quit")],
+        ),
+        Piece::new("   ", vec![Span::raw(format!("{prices};"))]),
+        Piece::new(" ", vec![Span::raw("paper and unpriced left out")]),
+    ]
 }
 
 /// One cell's text, whether it is right-aligned, and its style.
@@ -369,7 +398,11 @@ mod tests {
     }
 
     fn render(model: &Model, at: Instant) -> Terminal<TestBackend> {
-        let mut terminal = Terminal::new(TestBackend::new(100, 20)).unwrap();
+        render_sized(model, at, 100, 20)
+    }
+
+    fn render_sized(model: &Model, at: Instant, width: u16, height: u16) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         let clock = Clock { at, clock: "12:34:56 UTC".into() };
         terminal.draw(|frame| draw(frame, model, &sources(), &clock)).unwrap();
         terminal
@@ -476,6 +509,41 @@ mod tests {
         assert!(rows(&terminal).iter().all(|row| row.chars().count() == 100));
     }
 
+    /// At 120×40 and at 60×20, a refused key's whole reason is on the screen (never cut with
+    /// `…`), the footer is whole, and the header total says it is incomplete.
+    #[test]
+    fn a_failure_is_said_whole_and_makes_the_total_incomplete() {
+        let t0 = Instant::now();
+        let mut model = two_accounts(t0);
+        model.apply("cold", StreamEvent::Status(refused("apikey: digest invalid")), later(t0, 1));
+        let error = Error::WsAuth { code: Some(10100), message: "apikey: digest invalid".into() };
+        let expected = diagnose(&error, "BFX_COLD_SECRET");
+        let reason = words(&format!("error: account \"cold\": {}", expected.message));
+        let footer = "q quit Bitfinex last prices: live; paper and unpriced left out";
+        for (width, height) in [(120, 40), (60, 20)] {
+            let screen = rows(&render_sized(&model, later(t0, 2), width, height));
+            let text = words(&screen.join("\n"));
+            assert!(
+                text.contains(&reason) && !text.contains('…'),
+                "{width}×{height}:\n{}",
+                screen.join("\n")
+            );
+            assert!(text.ends_with(footer), "{width}×{height}:\n{}", screen.join("\n"));
+            // Above the accounts: the total, marked (a failure is not merely "not live").
+            let header =
+                screen.iter().take_while(|row| !row.contains("Accounts")).cloned().collect::<Vec<_>>();
+            let header = words(&header.join(" "));
+            assert!(header.contains("total 333,000.00 USD"), "{width}×{height}: {header}");
+            assert!(header.contains("INCOMPLETE (1 account failed)"), "{width}×{height}: {header}");
+            assert!(!header.contains("stale"), "{width}×{height}: {header}");
+            assert!(screen.iter().all(|row| row.chars().count() == usize::from(width)));
+        }
+        insta::assert_snapshot!(render_sized(&model, later(t0, 2), 60, 20).backend());
+        // With room, the hint too.
+        let text = words(&rows(&render_sized(&model, later(t0, 2), 120, 40)).join("\n"));
+        assert!(text.contains(&format!("hint: {}", words(&expected.hint.unwrap()))), "{text}");
+    }
+
     #[test]
     fn a_change_is_highlighted() {
         let t0 = Instant::now();
@@ -547,17 +615,18 @@ mod tests {
         let fits = |width, height| !format!("{}", screen(width, height).backend()).contains("needs");
         let width = (20..200).find(|w| fits(*w, 14)).unwrap();
         let height = (3..50).find(|h| fits(width, *h)).unwrap();
-        // At the narrowest width that is drawn, every value is whole…
-        let text = format!("{}", screen(width, 14).backend());
+        // At the narrowest width that is drawn (header and footer wrapped, so with room for every
+        // asset row: 16 lines), every value is whole…
+        let text = format!("{}", screen(width, 16).backend());
         for whole in ["83,000.00 +1 unpriced", "250,000.00", "333,000.00 USD", "325,000.00", "8,000.00"] {
-            assert!(text.contains(whole), "{whole} at {width}×14:\n{text}");
+            assert!(text.contains(whole), "{whole} at {width}×16:\n{text}");
         }
         // …and at the lowest height, the assets are counted rather than shown in part.
         let text = format!("{}", screen(width, height).backend());
         assert!(text.contains("+3 more") && text.contains("250,000.00"), "{text}");
         assert!(!fits(width - 1, 14) && !fits(width, height - 1));
-        // A failed account takes a line more. Where its message and hint do not fit in full, it
-        // gets that one line, its text cut, never the numbers beside it.
+        // A failed account takes the lines its error needs, whole: the view asks for them rather
+        // than cut the error. Where the hint does not fit too, the error is shown alone.
         let mut failed = two_accounts(t0);
         failed.apply("cold", StreamEvent::Status(refused("apikey: invalid")), t0);
         let failed_screen = |width: u16, height: u16| {
@@ -567,17 +636,19 @@ mod tests {
             rows(&terminal).join("\n")
         };
         let fits = |width, height| !failed_screen(width, height).contains("needs");
-        let width = (20..200).find(|w| fits(*w, 30)).unwrap();
-        assert_eq!((3..50).find(|h| fits(width, *h)), Some(height + 1));
-        let text = failed_screen(width, height);
-        assert!(text.contains(&format!("needs {width}×{}", height + 1)), "{text}");
-        let text = failed_screen(width, height + 1);
-        assert!(text.contains(" error: account \"cold\": Bitfinex refused the API key"), "{text}");
-        assert!(text.contains("…") && !text.contains("hint:"), "{text}");
+        let width = (20..200).find(|w| fits(*w, 40)).unwrap();
+        let lowest = (3..50).find(|h| fits(width, *h)).unwrap();
+        assert!(lowest > height, "{lowest} ≤ {height}");
+        let text = failed_screen(width, lowest - 1);
+        assert!(text.contains(&format!("needs {width}×{lowest}")), "{text}");
+        let expected = diagnose(&Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() }, "");
+        let error = words(&format!("error: account \"cold\": {}", expected.message));
+        let text = failed_screen(width, lowest);
+        assert!(words(&text).contains(&error) && !text.contains('…') && !text.contains("hint:"), "{text}");
         assert!(text.contains("stale 250,000.00") && text.contains("83,000.00 +1 unpriced"), "{text}");
-        let text = failed_screen(width, height + 8);
-        assert!(text.contains("hint:") && !text.contains("…"), "{text}");
-        assert!(words(&text).contains("(check BFX_COLD_SECRET)"), "{text}");
+        let with_hint = (lowest..100).find(|h| failed_screen(width, *h).contains("hint:")).unwrap();
+        let text = words(&failed_screen(width, with_hint));
+        assert!(text.contains(&error) && text.contains("(check BFX_COLD_SECRET)"), "{text}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ struct InfoRequest {
 /// `{"code":20051|20060|20061}`: sends `{"event":"info","code":…,"msg":…}` to every WebSocket
 /// connection; after 20051 (restart) each is closed (close frame 1012).
 async fn ws_info(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -79,7 +79,7 @@ struct HeartbeatsRequest {
 
 /// `{"enabled":false}` stops heartbeats on every connection (a silent server); `true` resumes them.
 async fn ws_heartbeats(State(shared): State<Shared>, body: Body) -> Response {
-    let body = match read(body).await {
+    let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
