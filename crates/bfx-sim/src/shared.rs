@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::response::Response;
 use bfx_core::Nonce;
@@ -57,6 +57,27 @@ struct Inner {
     /// instead of holding it up.
     stopping: watch::Receiver<bool>,
     ws: WsHub,
+    clock: SimClock,
+}
+
+/// The emulator's clock, for the MTS of ledger entries it writes: the wall clock read once at
+/// start, advanced by Tokio's clock (monotonic; paused with it in tests).
+#[derive(Debug)]
+pub(crate) struct SimClock {
+    start_ms: i64,
+    start: Instant,
+}
+
+impl SimClock {
+    fn new() -> SimClock {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        SimClock { start_ms: i64::try_from(wall.as_millis()).unwrap_or(0), start: Instant::now() }
+    }
+
+    fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.start_ms.saturating_add(elapsed)
+    }
 }
 
 impl Shared {
@@ -72,6 +93,7 @@ impl Shared {
             counters: Counters::default(),
             stopping,
             ws: WsHub::new(ws),
+            clock: SimClock::new(),
         }))
     }
 
@@ -83,6 +105,11 @@ impl Shared {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.0.counters
+    }
+
+    /// Now, in milliseconds since the epoch, by the emulator's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.0.clock.now_ms()
     }
 
     pub(crate) fn ws(&self) -> &WsHub {

@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::endpoint::Endpoint;
+use crate::ledger::Ledger;
 
 /// The built-in demo state, printed by `bfx sim --print-demo-state` as an example state file.
 pub const DEMO_STATE_TOML: &str = include_str!("demo.toml");
@@ -77,6 +78,8 @@ pub(crate) struct Account {
     pub(crate) wallets: Vec<Wallet>,
     /// Open positions, one per trading pair, in state-file order.
     pub(crate) positions: Vec<Position>,
+    /// Every balance change: the state file's `[[account.ledger]]`, then admin changes.
+    pub(crate) ledger: Ledger,
 }
 
 #[derive(Clone)]
@@ -291,10 +294,10 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
-                ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
-                ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
-                ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
+                ("main", "demo-main", "demo-main-secret", "account:r history:r positions:r wallets:r"),
+                ("bot", "demo-bot", "demo-bot-secret", "account:r history:r orders:rw wallets:r"),
+                ("cold", "demo-cold", "demo-cold-secret", "account:r history:r wallets:r"),
+                ("paper", "demo-paper", "demo-paper-secret", "account:r history:r wallets:r"),
             ]
         );
         assert!(!format!("{:?}", keys[0]).contains("demo-main-secret"));
