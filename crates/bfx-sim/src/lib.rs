@@ -26,7 +26,8 @@
 //! - `ledger`: each account's ledger (compact, sorted entries and their pages).
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
-//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files
+//! - `state`: the emulated world and the demo state; `demo_history`: the demo's year of ledger
+//!   history; `state_file`: strict loading of state files
 //!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
 //!
 
@@ -39,6 +40,7 @@ mod admin_ticker;
 mod auth;
 mod connection;
 mod counters;
+mod demo_history;
 mod endpoint;
 mod fault;
 mod ledger;
