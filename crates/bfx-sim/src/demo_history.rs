@@ -259,6 +259,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_demo_history_is_a_few_thousand_entries() {
+        let state = SimState::demo_at(1_767_225_600_000);
+        let counts: Vec<usize> = state.accounts.iter().map(|a| a.ledger.len()).collect();
+        let total: usize = counts.iter().sum();
+        assert_eq!(counts, [1964, 329, 250, 152], "main, bot, cold, paper");
+        assert_eq!(total, 2695);
+    }
+
+    #[test]
     fn exact_products_only() {
         assert_eq!(exact_mul(Decimal::new(25, 1), Decimal::new(-5, 2)), Ok(Decimal::new(-125, 3)));
         assert!(exact_mul(Decimal::new(1, 20), Decimal::new(1, 10)).is_err());
