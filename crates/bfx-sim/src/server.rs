@@ -251,7 +251,7 @@ async fn enter(shared: &Shared, peer: &Peer, endpoint: Endpoint) -> Option<Respo
 async fn authenticated(
     shared: Shared,
     peer: Peer,
-    target: auth::Target<'_>,
+    target: Target<'_>,
     headers: HeaderMap,
     body: Body,
     respond: auth::Respond,
