@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Check that unmodified third-party Bitfinex clients read balances from `bfx sim`.
+"""Check that unmodified third-party Bitfinex clients read balances and the ledger from `bfx sim`.
 
 Usage: check.py BASE_URL        (e.g. http://127.0.0.1:8787, as printed by `bfx sim`)
 
-The expected balances come from peers/state.toml, the file the emulator was started with.
+The expected balances and ledger entries come from peers/state.toml, the file the emulator was
+started with.
 Prints one PASS/FAIL line per check and a closing `peers: N passed, M failed` line;
 exits 1 if any check failed.
 """
@@ -40,12 +41,32 @@ def num(value):
 
 def load_state():
     state = tomllib.loads(STATE_FILE.read_text())
-    secrets, wallets = {}, {}
+    secrets, wallets, ledgers = {}, {}, {}
     for account in state["account"]:
         for key in account.get("key", []):
             secrets[key["key"]] = (key["secret"], account["name"])
         wallets[account["name"]] = account.get("wallet", [])
-    return state, secrets, wallets
+        ledgers[account["name"]] = account.get("ledger", [])
+    return state, secrets, wallets, ledgers
+
+
+def newest_first(entries):
+    """Ledger entries in the order Bitfinex answers: MTS, then ID, descending."""
+    return sorted(entries, key=lambda e: (e["mts"], e["id"]), reverse=True)
+
+
+def wallet_of(description):
+    """The wallet a ledger description names in its ` on wallet <name>` suffix."""
+    return description.rsplit(" on wallet ", 1)[1].strip().lower()
+
+
+def expected_ledger(entries, renames=None):
+    """(id, currency, amount, balance, wallet) per entry, amounts as exact decimals."""
+    renames = renames or {}
+    return [
+        (e["id"], renames.get(e["currency"], e["currency"]), num(e["amount"]), num(e["balance"]), e["wallet"])
+        for e in newest_first(entries)
+    ]
 
 
 def expected_rows(wallets):
@@ -79,7 +100,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     base = sys.argv[1].rstrip("/")
-    state, secrets, wallets_by_account = load_state()
+    state, secrets, wallets_by_account, ledgers_by_account = load_state()
     for key in (BFXAPI_KEY, CCXT_KEY):
         if key not in secrets:
             sys.exit(f"{STATE_FILE}: no key {key!r}")
@@ -143,6 +164,54 @@ def main():
 
     for wallet_type in WALLET_TYPES:
         checks.run(f"ccxt fetch_balance type={wallet_type}", ccxt_balance(wallet_type))
+
+    # --- bitfinex-api-py: get_ledgers(currency=None, *, category, start, end, limit) posts to
+    # auth/r/ledgers/hist or auth/r/ledgers/{currency}/hist; it drops None fields from the body and
+    # reads rows by position (ID, CURRENCY, MTS, AMOUNT, BALANCE, DESCRIPTION; not WALLET).
+    bfx_ledger = ledgers_by_account[bfx_account]
+
+    def bfxapi_ledgers():
+        client = Client(rest_host=base + "/v2", api_key=BFXAPI_KEY, api_secret=bfx_secret)
+        got = [
+            (e.id, e.currency, num(e.amount), num(e.balance), wallet_of(e.description))
+            for e in client.rest.auth.get_ledgers(limit=2500)
+        ]
+        want = expected_ledger(bfx_ledger)
+        assert got == want, f"got {got}, want {want}"
+        btc = [e.id for e in client.rest.auth.get_ledgers("BTC")]
+        want_btc = [e["id"] for e in newest_first(bfx_ledger) if e["currency"] == "BTC"]
+        assert btc == want_btc, f"get_ledgers('BTC') ids {btc}, want {want_btc}"
+        # start/end typed as str by the client: inclusive bounds on MTS.
+        window = [e.id for e in client.rest.auth.get_ledgers(start="1700000100000", end="1700000300000")]
+        want_window = [e["id"] for e in newest_first(bfx_ledger) if 1700000100000 <= e["mts"] <= 1700000300000]
+        assert window == want_window, f"start/end ids {window}, want {want_window}"
+        return f"{len(got)} entries, newest {got[0]}"
+
+    checks.run("bitfinex-api-py get_ledgers", bfxapi_ledgers)
+
+    # --- ccxt: fetch_ledger(code, since, limit) posts auth/r/ledgers[/{currency}]/hist with start and
+    # limit; it answers oldest first, the raw row in info['result'] (WALLET at index 2).
+    ccxt_ledger = ledgers_by_account[ccxt_account]
+
+    def ccxt_ledger_rows(entries):
+        return [
+            (int(e["id"]), e["currency"], num(e["amount"]), num(e["after"]), e["info"]["result"][2])
+            for e in sorted(entries, key=lambda e: (e["timestamp"], int(e["id"])), reverse=True)
+        ]
+
+    def ccxt_fetch_ledger():
+        got = ccxt_ledger_rows(exchange.fetch_ledger(limit=2500))
+        want = expected_ledger(ccxt_ledger, CCXT_RENAMES)
+        assert got == want, f"got {got}, want {want}"
+        btc = ccxt_ledger_rows(exchange.fetch_ledger("BTC"))
+        want_btc = [row for row in want if row[1] == "BTC"]
+        assert btc == want_btc, f"fetch_ledger('BTC') {btc}, want {want_btc}"
+        since = [row[0] for row in ccxt_ledger_rows(exchange.fetch_ledger(since=1700000300000))]
+        want_since = [e["id"] for e in newest_first(ccxt_ledger) if e["mts"] >= 1700000300000]
+        assert since == want_since, f"since ids {since}, want {want_since}"
+        return f"{len(got)} entries, newest {got[0]}"
+
+    checks.run("ccxt fetch_ledger", ccxt_fetch_ledger)
 
     # --- a wrong secret must surface as each client's own authentication error class.
     # bitfinex-api-py maps ["error", 10100, …] to InvalidCredentialError whatever the HTTP status;

@@ -773,10 +773,10 @@ fn keys_check_judges_every_key() {
     let table = String::from_utf8(out).unwrap();
     assert_eq!(
         table,
-        "ACCOUNT  KEY        VERDICT          READ                       WRITE   POSITIONS\n\
-         main     demo-main  OK               account,positions,wallets  -       read\n\
-         bot      demo-bot   OVER-PRIVILEGED  account,orders,wallets     orders  no (net total skips them)\n\
-         bad      demo-cold  BROKEN           -                          -       -\n"
+        "ACCOUNT  KEY        VERDICT          READ                               WRITE   POSITIONS\n\
+         main     demo-main  OK               account,history,positions,wallets  -       read\n\
+         bot      demo-bot   OVER-PRIVILEGED  account,history,orders,wallets     orders  no (net total skips them)\n\
+         bad      demo-cold  BROKEN           -                                  -       -\n"
     );
     bfx(home.path()).args(["keys", "check", "--account", "main"]).assert().success();
 
@@ -791,7 +791,7 @@ fn keys_check_judges_every_key() {
     assert_eq!(
         doc,
         serde_json::json!([{"account": "bot", "key": "demo-bot", "verdict": "OVER-PRIVILEGED",
-            "read": ["account", "orders", "wallets"],
+            "read": ["account", "history", "orders", "wallets"],
             "write": [{"scope": "orders", "risk": "can place and cancel orders: trade the balances away"}],
             "positions_read": false, "error": null}])
     );

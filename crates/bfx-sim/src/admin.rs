@@ -1,5 +1,6 @@
-//! The admin API under `/sim/…`: change wallets, tickers and platform status (wallet and ticker
-//! changes are pushed to WebSocket sessions), inject faults, read counters, send WebSocket info
+//! The admin API under `/sim/…`: change wallets (each balance change also writes a ledger entry),
+//! generate ledger entries in bulk, change tickers and platform status (wallet and ticker changes
+//! are pushed to WebSocket sessions), inject faults, read counters, send WebSocket info
 //! events, drop connections, pause heartbeats. JSON in and out; errors are `{"error":"admin API: …"}`.
 //!
 //! Only loopback peers may use it, unless an admin token is configured: then every request needs
@@ -22,6 +23,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::admin_edit::{self, EditError};
+use crate::admin_ledger;
 use crate::admin_reply::{error, read};
 use crate::admin_ticker;
 use crate::connection::Peer;
@@ -76,6 +78,7 @@ fn bearer_token(value: &HeaderValue) -> Option<&[u8]> {
 pub(crate) fn router(access: AdminAccess) -> Router<Shared> {
     Router::new()
         .route("/wallets", post(wallets))
+        .route("/ledger", post(ledger))
         .route("/tickers", post(tickers))
         .route("/platform", post(platform))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -84,7 +87,7 @@ pub(crate) fn router(access: AdminAccess) -> Router<Shared> {
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
-                "no such endpoint; see /sim/wallets, /sim/tickers, /sim/platform, /sim/faults, /sim/counters, \
+                "no such endpoint; see /sim/wallets, /sim/ledger, /sim/tickers, /sim/platform, /sim/faults, /sim/counters, \
                  /sim/ws, /sim/ws/info, /sim/ws/drop, /sim/ws/heartbeats",
             )
         })
@@ -121,14 +124,32 @@ async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
         Ok(body) => body,
         Err(response) => return response,
     };
+    let now_ms = shared.now_ms();
     let mut runtime = shared.lock();
-    let edited = admin_edit::edit_wallet(&mut runtime.state, &body);
+    let edited = admin_edit::edit_wallet(&mut runtime.state, &body, now_ms);
     if let Ok(wallet) = &edited {
         let field = |name: &str| wallet[name].as_str().unwrap_or_default();
         shared.ws().wallet_changed(&runtime.state, field("account"), field("type"), field("currency"));
     }
     drop(runtime);
     answer(edited)
+}
+
+/// Appends synthetic ledger entries to a wallet and pushes its new balance to WebSocket sessions.
+async fn ledger(State(shared): State<Shared>, body: Body) -> Response {
+    let body = match read(&shared, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let now_ms = shared.now_ms();
+    let mut runtime = shared.lock();
+    let generated = admin_ledger::generate(&mut runtime.state, &body, now_ms);
+    if let Ok(run) = &generated {
+        let field = |name: &str| run[name].as_str().unwrap_or_default();
+        shared.ws().wallet_changed(&runtime.state, field("account"), field("wallet"), field("currency"));
+    }
+    drop(runtime);
+    answer(generated)
 }
 
 /// Changes a ticker and, under the same lock, pushes it to the WebSocket channels showing it.

@@ -1,4 +1,6 @@
-//! The admin API's wallet changes: set a wallet's fields, or move its balance by a delta.
+//! The admin API's wallet changes: set a wallet's fields, or move its balance by a delta. Every
+//! change of a balance appends the matching ledger entry (its description from the request's
+//! `kind`), so the newest entry's balance is always the wallet's.
 //!
 //! Amounts arrive as JSON number texts (a string `"1.25"` or a bare number `1.25`, read from its
 //! text, never through `f64`) and are stored verbatim, as the state file's are. A move adds
@@ -10,7 +12,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::state::{SimState, Wallet};
+use crate::ledger::{EntryView, NewEntry, exact_sub};
+use crate::ledger_text::{Change, Kind, default_counterpart, describe, last_price};
+use crate::state::{Account, SimState, Wallet};
 
 /// Why an edit was refused: the request is wrong (400), or names something absent (404).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,17 +65,28 @@ struct WalletRequest {
     #[serde(default, deserialize_with = "present")]
     last_change: Option<Option<String>>,
     delta: Option<Amount>,
+    /// What the balance change was: picks the ledger entry's description.
+    #[serde(default)]
+    kind: Kind,
+    /// A transfer's other wallet (default: exchange's is margin, the others' exchange).
+    counterpart: Option<String>,
 }
 
 /// `POST /sim/wallets`. With `delta`: moves an existing wallet's balance (and its available
 /// amount, unless that is null) by it. Otherwise sets the fields given, keeping the others; a new
 /// wallet needs `balance` and starts with `unsettled_interest` 0, `available` and `last_change` null.
-pub(crate) fn edit_wallet(state: &mut SimState, body: &[u8]) -> Result<Value, EditError> {
+/// A balance that changes appends a ledger entry at `now_ms` (or the newest entry's MTS, if later);
+/// the answer carries it as `ledger` (`null` when the balance did not change).
+pub(crate) fn edit_wallet(state: &mut SimState, body: &[u8], now_ms: i64) -> Result<Value, EditError> {
     let request: WalletRequest =
         serde_json::from_slice(body).map_err(|e| EditError::Invalid(format!("wallet: {e}")))?;
     if request.wallet_type.is_empty() || request.currency.is_empty() {
         return Err(EditError::Invalid("wallet: type and currency must not be empty".to_owned()));
     }
+    let price = last_price(state, &request.currency).map(str::to_owned);
+    let counterpart =
+        request.counterpart.clone().unwrap_or_else(|| default_counterpart(&request.wallet_type).to_owned());
+    let kind = request.kind;
     let known: Vec<&str> = state.accounts.iter().map(|a| a.name.as_str()).collect();
     let known = known.join(", ");
     let account = state.accounts.iter_mut().find(|a| a.name == request.account).ok_or_else(|| {
@@ -81,6 +96,7 @@ pub(crate) fn edit_wallet(state: &mut SimState, body: &[u8]) -> Result<Value, Ed
         .wallets
         .iter()
         .position(|w| w.wallet_type == request.wallet_type && w.currency == request.currency);
+    let before = found.and_then(|index| account.wallets.get(index)).cloned();
     let wallet = match (request.delta, found) {
         (Some(delta), Some(index)) => {
             let setting = request.balance.is_some()
@@ -139,6 +155,26 @@ pub(crate) fn edit_wallet(state: &mut SimState, body: &[u8]) -> Result<Value, Ed
             &mut account.wallets[last]
         }
     };
+    let wallet = wallet.clone();
+    let old_balance = before.as_ref().map_or("0", |w| w.balance.as_str());
+    let change = Recorded { kind, price: price.as_deref(), counterpart: &counterpart, now_ms };
+    let entry = match record(account, &wallet, old_balance, &change) {
+        Ok(entry) => entry,
+        Err(e) => {
+            // Refused as a whole: the wallet goes back to what it was.
+            match (before, found) {
+                (Some(before), Some(index)) => {
+                    if let Some(slot) = account.wallets.get_mut(index) {
+                        *slot = before;
+                    }
+                }
+                _ => {
+                    account.wallets.pop();
+                }
+            }
+            return Err(e);
+        }
+    };
     tracing::info!(account = %account.name, wallet = %wallet.wallet_type, currency = %wallet.currency, "admin: wallet changed");
     Ok(json!({
         "account": account.name,
@@ -148,7 +184,69 @@ pub(crate) fn edit_wallet(state: &mut SimState, body: &[u8]) -> Result<Value, Ed
         "unsettled_interest": wallet.unsettled_interest,
         "available": wallet.available,
         "last_change": wallet.last_change,
+        "ledger": entry.map(|e| entry_json(&e)),
     }))
+}
+
+/// How a balance change is written in the ledger.
+struct Recorded<'a> {
+    kind: Kind,
+    price: Option<&'a str>,
+    counterpart: &'a str,
+    now_ms: i64,
+}
+
+/// Appends the ledger entry for `wallet`'s balance having moved from `old_balance`; `None` when
+/// it did not move.
+fn record(
+    account: &mut Account,
+    wallet: &Wallet,
+    old_balance: &str,
+    change: &Recorded<'_>,
+) -> Result<Option<EntryView>, EditError> {
+    let invalid = |e: String| EditError::Invalid(format!("wallet: {e}"));
+    let old = parse_json_number(old_balance).map_err(|e| invalid(e.to_string()))?;
+    let new = parse_json_number(&wallet.balance).map_err(|e| invalid(e.to_string()))?;
+    let amount = exact_sub(new, old).map_err(|e| invalid(e.to_string()))?;
+    if amount.is_zero() {
+        return Ok(None);
+    }
+    let ledger = &mut account.ledger;
+    let id = ledger.next_id().map_err(|e| invalid(e.to_string()))?;
+    let description = describe(&Change {
+        kind: change.kind,
+        currency: &wallet.currency,
+        wallet: &wallet.wallet_type,
+        amount,
+        id,
+        price: change.price,
+        counterpart: change.counterpart,
+    });
+    let entry = NewEntry {
+        id,
+        currency: &wallet.currency,
+        wallet: &wallet.wallet_type,
+        mts: change.now_ms,
+        amount,
+        balance: new,
+        description: &description,
+        // The balance exactly as the wallet serves it.
+        texts: Some((format_decimal(amount), wallet.balance.clone())),
+    };
+    ledger.append(entry).map(Some).map_err(|e| invalid(e.to_string()))
+}
+
+/// A ledger entry in the admin API's answers.
+pub(crate) fn entry_json(e: &EntryView) -> Value {
+    json!({
+        "id": e.id,
+        "currency": e.currency,
+        "wallet": e.wallet,
+        "mts": e.mts,
+        "amount": e.amount,
+        "balance": e.balance,
+        "description": e.description,
+    })
 }
 
 /// `amount + delta`, exactly, as normalised text.
@@ -184,7 +282,7 @@ email = "m@example.com"
     }
 
     fn wallet(state: &mut SimState, body: &str) -> Result<Value, EditError> {
-        edit_wallet(state, body.as_bytes())
+        edit_wallet(state, body.as_bytes(), 1_000)
     }
 
     #[test]
@@ -195,7 +293,7 @@ email = "m@example.com"
         assert_eq!(
             out.unwrap(),
             json!({"account": "main", "type": "exchange", "currency": "BTC", "balance": "1.50",
-                   "unsettled_interest": "0", "available": "1.2", "last_change": null})
+                   "unsettled_interest": "0", "available": "1.2", "last_change": null, "ledger": null})
         );
         let out = wallet(
             &mut state,
@@ -240,6 +338,69 @@ email = "m@example.com"
             wallet(&mut state, r#"{"account":"main","type":"exchange","currency":"BTC","delta":"2e0"}"#)
                 .unwrap();
         assert_eq!((&out["balance"], &out["available"]), (&json!("2"), &json!(null)));
+    }
+
+    #[test]
+    fn balance_changes_append_ledger_entries_of_their_kind() {
+        let mut state = state();
+        let out = wallet(
+            &mut state,
+            r#"{"account":"main","type":"exchange","currency":"BTC","delta":"-0.1","kind":"withdrawal"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            out["ledger"],
+            json!({"id": 1, "currency": "BTC", "wallet": "exchange", "mts": 1000, "amount": "-0.1",
+                   "balance": "1.4", "description": "BTC Withdrawal #1 on wallet exchange"})
+        );
+        // A set appends the difference; the answer and the wallet agree on the balance text.
+        let out = wallet(
+            &mut state,
+            r#"{"account":"main","type":"exchange","currency":"BTC","balance":"2.00","kind":"deposit"}"#,
+        )
+        .unwrap();
+        assert_eq!((&out["ledger"]["amount"], &out["ledger"]["balance"]), (&json!("0.6"), &json!("2.00")));
+        // A new wallet starts from 0; no kind is an adjustment.
+        let out = wallet(&mut state, r#"{"account":"main","type":"funding","currency":"USD","balance":"5"}"#)
+            .unwrap();
+        assert_eq!(out["ledger"]["description"], "Adjustment on wallet funding");
+        let out = wallet(
+            &mut state,
+            r#"{"account":"main","type":"funding","currency":"USD","delta":"-5","kind":"transfer","counterpart":"margin"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            out["ledger"]["description"],
+            "Transfer of 5 USD from wallet Funding to Margin on wallet funding"
+        );
+        // Fields other than the balance write nothing.
+        let out =
+            wallet(&mut state, r#"{"account":"main","type":"exchange","currency":"BTC","available":"1"}"#)
+                .unwrap();
+        assert_eq!(out["ledger"], json!(null));
+        let views = state.accounts[0].ledger.views();
+        let ids: Vec<i64> = views.iter().map(|v| v.id).collect();
+        assert_eq!(ids, [1, 2, 3, 4]);
+        assert!(matches!(
+            wallet(&mut state, r#"{"account":"main","type":"exchange","currency":"BTC","delta":"1","kind":"gift"}"#),
+            Err(EditError::Invalid(m)) if m.starts_with("wallet: unknown variant `gift`")
+        ));
+    }
+
+    #[test]
+    fn a_change_the_ledger_cannot_hold_is_refused_whole() {
+        let mut state = state();
+        let max = "79228162514264337593543950335";
+        let set = |balance: &str| {
+            format!(r#"{{"account":"main","type":"funding","currency":"BTC","balance":"{balance}"}}"#)
+        };
+        assert!(wallet(&mut state, &set(max)).is_ok());
+        assert_eq!(state.accounts[0].ledger.len(), 1);
+        // The entry's amount (-2 x max) cannot be held: refused, and the wallet is unchanged.
+        let e = wallet(&mut state, &set(&format!("-{max}")));
+        assert!(matches!(&e, Err(EditError::Invalid(m)) if m.ends_with("cannot be held exactly")), "{e:?}");
+        assert_eq!(state.accounts[0].wallets[1].balance, max);
+        assert_eq!(state.accounts[0].ledger.len(), 1);
     }
 
     #[test]

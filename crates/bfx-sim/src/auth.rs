@@ -25,18 +25,44 @@ const API_KEY: &str = "bfx-apikey";
 const NONCE: &str = "bfx-nonce";
 const SIGNATURE: &str = "bfx-signature";
 
-/// What an authenticated endpoint answers once the request is verified.
-pub(crate) type Respond = fn(&Account, &ApiKey) -> String;
+/// What an authenticated endpoint answers once the request is verified, or why it refuses it.
+pub(crate) type Respond = fn(&Account, &ApiKey, &Call<'_>) -> Result<String, Rejection>;
+
+/// A verified request, as the endpoint's answer needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    /// The raw body (empty: no parameters); it is a JSON object when not empty.
+    pub(crate) body: &'a [u8],
+    /// The path's `{CURRENCY}`, for the endpoints that take one.
+    pub(crate) currency: Option<&'a str>,
+}
+
+/// Where an authenticated request went: its endpoint, the path after `/v2/` (what is signed:
+/// `/api/v2/` + path) and the path's currency argument, if any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) path: &'a str,
+    pub(crate) currency: Option<&'a str>,
+}
+
+impl Target<'static> {
+    /// An endpoint whose path is its name.
+    pub(crate) fn plain(endpoint: Endpoint) -> Target<'static> {
+        Target { endpoint, path: endpoint.name(), currency: None }
+    }
+}
 
 /// Verifies an `auth/…` request and answers it with `respond`, or with the first failed check.
 pub(crate) async fn handle(
     shared: &Shared,
     ip: IpAddr,
-    endpoint: Endpoint,
+    target: Target<'_>,
     headers: &HeaderMap,
     body: Body,
     respond: Respond,
 ) -> Response {
+    let endpoint = target.endpoint;
     let secret = match admit(shared, ip, endpoint, headers) {
         Ok(secret) => secret,
         Err(Refused::RateLimited(remaining)) => return shared.rate_limited(remaining),
@@ -47,12 +73,15 @@ pub(crate) async fn handle(
         Err(Unread::TooLarge) => return shared.refuse(Some(endpoint), Rejection::BodyTooLarge),
         Err(Unread::Late) => return shared.refuse(Some(endpoint), Rejection::BodyTimeout),
     };
-    if !signature_matches(endpoint, headers, &body, &secret) {
+    if !signature_matches(target.path, headers, &body, &secret) {
         return shared.refuse(Some(endpoint), Rejection::BadSignature);
     }
     let mut runtime = shared.lock();
-    match verified(&mut runtime, endpoint, headers, &body) {
-        Ok((account, key)) => reply::ok(respond(account, key)),
+    let call = Call { body: &body, currency: target.currency };
+    match verified(&mut runtime, endpoint, headers, &body)
+        .and_then(|(account, key)| respond(account, key, &call))
+    {
+        Ok(answer) => reply::ok(answer),
         Err(rejection) => shared.refuse(Some(endpoint), rejection),
     }
 }
@@ -89,16 +118,17 @@ async fn read_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<B
     shared.read_body(body).await
 }
 
-/// `hex(HMAC-SHA384(secret, "/api/v2/" + path + nonce header text + raw body))`, compared in
+/// `hex(HMAC-SHA384(secret, "/api/v2/" + path + nonce header text + raw body))` (path as
+/// requested: `auth/r/ledgers/BTC/hist` for that endpoint's per-currency form), compared in
 /// constant time. The message is built from the nonce header's exact bytes rather than through
 /// `bfx_core::sign::signature_message` (which formats a parsed `Nonce`), so a nonce text such as
 /// `0017…` is verified as sent. An empty body is signed as nothing, `{}` as `{}`.
-fn signature_matches(endpoint: Endpoint, headers: &HeaderMap, body: &[u8], secret: &str) -> bool {
+fn signature_matches(path: &str, headers: &HeaderMap, body: &[u8], secret: &str) -> bool {
     let Some(signature) = header_text(headers, SIGNATURE) else {
         return false;
     };
     let nonce = headers.get(NONCE).map(|v| v.as_bytes()).unwrap_or_default();
-    let path = endpoint.name().as_bytes();
+    let path = path.as_bytes();
     let mut message = Vec::with_capacity(8 + path.len() + nonce.len() + body.len());
     message.extend_from_slice(b"/api/v2/");
     message.extend_from_slice(path);

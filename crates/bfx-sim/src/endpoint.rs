@@ -11,6 +11,8 @@ pub(crate) enum Endpoint {
     Permissions,
     UserInfo,
     Positions,
+    /// `auth/r/ledgers/hist` and `auth/r/ledgers/{CURRENCY}/hist`: one budget, as in the spec's table.
+    Ledgers,
     Tickers,
     Ticker,
     Conf,
@@ -18,11 +20,12 @@ pub(crate) enum Endpoint {
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 8] = [
+    pub(crate) const ALL: [Endpoint; 9] = [
         Endpoint::Wallets,
         Endpoint::Permissions,
         Endpoint::UserInfo,
         Endpoint::Positions,
+        Endpoint::Ledgers,
         Endpoint::Tickers,
         Endpoint::Ticker,
         Endpoint::Conf,
@@ -36,6 +39,7 @@ impl Endpoint {
             Endpoint::Permissions => "auth/r/permissions",
             Endpoint::UserInfo => "auth/r/info/user",
             Endpoint::Positions => "auth/r/positions",
+            Endpoint::Ledgers => "auth/r/ledgers/hist",
             Endpoint::Tickers => "tickers",
             Endpoint::Ticker => "ticker",
             Endpoint::Conf => "conf",
@@ -55,19 +59,21 @@ impl Endpoint {
             | Endpoint::Permissions
             | Endpoint::UserInfo
             | Endpoint::Positions
+            | Endpoint::Ledgers
             | Endpoint::Ticker
             | Endpoint::Conf => 90,
         }
     }
 
     /// The permission scope an authenticated endpoint needs read access to. The docs don't say;
-    /// the spec infers `wallets`, `account` and `positions` from the scope names. `permissions`
-    /// needs none.
+    /// the spec infers `wallets`, `account`, `positions` and `history` from the scope names.
+    /// `permissions` needs none.
     pub(crate) const fn required_scope(self) -> Option<&'static str> {
         match self {
             Endpoint::Wallets => Some("wallets"),
             Endpoint::UserInfo => Some("account"),
             Endpoint::Positions => Some("positions"),
+            Endpoint::Ledgers => Some("history"),
             _ => None,
         }
     }
@@ -96,6 +102,7 @@ mod tests {
                 ("auth/r/permissions", 90),
                 ("auth/r/info/user", 90),
                 ("auth/r/positions", 90),
+                ("auth/r/ledgers/hist", 90),
                 ("tickers", 30),
                 ("ticker", 90),
                 ("conf", 90),

@@ -12,7 +12,8 @@
 //! handlers reach each other only through `shared`, which imports none of them.
 //! - [`server`](crate::serve): routes and `serve`, `serve_with`.
 //! - `admin`: the admin API under `/sim/…` and who may use it; `admin_edit`, `admin_ticker`: its
-//!   changes to wallets and tickers; `ws::admin`: its WebSocket commands; `admin_reply`: the
+//!   changes to wallets and tickers; `admin_ledger`: its bulk ledger generation; `ledger_text`:
+//!   the descriptions ledger entries get; `ws::admin`: its WebSocket commands; `admin_reply`: the
 //!   answers both share.
 //! - `ws`: the WebSocket v2 endpoint `/ws/2` (auth, wallet pushes, ticker channel, heartbeats);
 //!   `ws::hub`: the part of it the shared state holds.
@@ -20,23 +21,31 @@
 //! - `shared`: the state every handler shares (the runtime behind one lock, counters, the hub).
 //! - `fault`: injected faults and their queue; `connection`: connections a fault can cut short.
 //! - `counters`: requests per endpoint, refusals per reason, faults per kind, WebSocket counts.
-//! - `account`, `public`: the bodies of the authenticated and public endpoints.
+//! - `account`, `public`: the bodies of the authenticated and public endpoints; `ledgers`: the
+//!   ledger endpoints' parameters and pages.
+//! - `ledger`: each account's ledger (compact, sorted entries and their pages).
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
-//! - `state`: the emulated world and the demo state; `state_file`: strict loading of state files
+//! - `state`: the emulated world and the demo state; `demo_history`: the demo's year of ledger
+//!   history; `state_file`: strict loading of state files
 //!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
 //!
 
 mod account;
 mod admin;
 mod admin_edit;
+mod admin_ledger;
 mod admin_reply;
 mod admin_ticker;
 mod auth;
 mod connection;
 mod counters;
+mod demo_history;
 mod endpoint;
 mod fault;
+mod ledger;
+mod ledger_text;
+mod ledgers;
 mod public;
 mod rate_limit;
 mod reply;

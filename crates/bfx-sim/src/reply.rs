@@ -61,10 +61,17 @@ pub(crate) enum Rejection {
     MissingSymbols,
     NotFound,
     MethodNotAllowed,
+    /// Ledger parameters (`auth/r/ledgers/…/hist`): HTTP 500, 10020, `"<param>: invalid"`.
+    LimitInvalid,
+    StartInvalid,
+    EndInvalid,
+    CategoryInvalid,
+    WalletInvalid,
+    CurrencyInvalid,
 }
 
 impl Rejection {
-    pub(crate) const ALL: [Rejection; 12] = [
+    pub(crate) const ALL: [Rejection; 18] = [
         Rejection::Maintenance,
         Rejection::UnknownKey,
         Rejection::BadSignature,
@@ -77,6 +84,12 @@ impl Rejection {
         Rejection::MissingSymbols,
         Rejection::NotFound,
         Rejection::MethodNotAllowed,
+        Rejection::LimitInvalid,
+        Rejection::StartInvalid,
+        Rejection::EndInvalid,
+        Rejection::CategoryInvalid,
+        Rejection::WalletInvalid,
+        Rejection::CurrencyInvalid,
     ];
 
     pub(crate) fn status(self) -> StatusCode {
@@ -101,7 +114,13 @@ impl Rejection {
             | Rejection::UnknownSymbol
             | Rejection::MissingSymbols
             | Rejection::NotFound
-            | Rejection::MethodNotAllowed => codes::PARAMS,
+            | Rejection::MethodNotAllowed
+            | Rejection::LimitInvalid
+            | Rejection::StartInvalid
+            | Rejection::EndInvalid
+            | Rejection::CategoryInvalid
+            | Rejection::WalletInvalid
+            | Rejection::CurrencyInvalid => codes::PARAMS,
         }
     }
 
@@ -124,6 +143,14 @@ impl Rejection {
             Rejection::MissingSymbols => "symbols: invalid",
             Rejection::NotFound => "not found",
             Rejection::MethodNotAllowed => "method: invalid",
+            // The spec: a limit above 2500 is answered `["error",10020,"limit: invalid"]`; the
+            // other parameters follow the same `<name>: invalid` form ("currency: invalid").
+            Rejection::LimitInvalid => "limit: invalid",
+            Rejection::StartInvalid => "start: invalid",
+            Rejection::EndInvalid => "end: invalid",
+            Rejection::CategoryInvalid => "category: invalid",
+            Rejection::WalletInvalid => "wallet: invalid",
+            Rejection::CurrencyInvalid => "currency: invalid",
         }
     }
 

@@ -22,13 +22,14 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::admin::{self, AdminAccess};
+use crate::auth::Target;
 use crate::connection::{CutListener, Peer};
 use crate::endpoint::Endpoint;
 use crate::reply::{self, Rejection};
 use crate::shared::Shared;
 use crate::state::SimState;
 use crate::ws::{self, hub::WsConfig};
-use crate::{account, auth, public};
+use crate::{account, auth, ledgers, public};
 
 /// How the emulator runs, beyond its state. `SimOptions::default()` is what [`serve`] uses.
 ///
@@ -226,6 +227,8 @@ fn router(shared: Shared, access: AdminAccess) -> Router {
         .route("/v2/auth/r/permissions", post(permissions))
         .route("/v2/auth/r/info/user", post(user_info))
         .route("/v2/auth/r/positions", post(positions))
+        .route("/v2/auth/r/ledgers/hist", post(ledgers_all))
+        .route("/v2/auth/r/ledgers/{currency}/hist", post(ledgers_of))
         .route("/v2/tickers", get(tickers))
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
@@ -261,18 +264,18 @@ async fn enter(shared: &Shared, peer: &Peer, endpoint: Endpoint) -> Option<Respo
 async fn authenticated(
     shared: Shared,
     peer: Peer,
-    endpoint: Endpoint,
+    target: Target<'_>,
     headers: HeaderMap,
     body: Body,
     respond: auth::Respond,
 ) -> Response {
-    if let Some(response) = enter(&shared, &peer, endpoint).await {
+    if let Some(response) = enter(&shared, &peer, target.endpoint).await {
         // Read what the client sent, so closing the connection (drop, truncated) sends a FIN, not
         // the RST that unread input would cause.
         let _ = shared.read_body(body).await;
         return response;
     }
-    auth::handle(&shared, peer.ip(), endpoint, &headers, body, respond).await
+    auth::handle(&shared, peer.ip(), target, &headers, body, respond).await
 }
 
 async fn wallets(
@@ -281,7 +284,10 @@ async fn wallets(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    authenticated(shared, peer, Endpoint::Wallets, headers, body, account::wallets).await
+    authenticated(shared, peer, Target::plain(Endpoint::Wallets), headers, body, |a, k, _| {
+        Ok(account::wallets(a, k))
+    })
+    .await
 }
 
 async fn permissions(
@@ -290,7 +296,10 @@ async fn permissions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    authenticated(shared, peer, Endpoint::Permissions, headers, body, account::permissions).await
+    authenticated(shared, peer, Target::plain(Endpoint::Permissions), headers, body, |a, k, _| {
+        Ok(account::permissions(a, k))
+    })
+    .await
 }
 
 async fn user_info(
@@ -299,7 +308,10 @@ async fn user_info(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    authenticated(shared, peer, Endpoint::UserInfo, headers, body, account::user_info).await
+    authenticated(shared, peer, Target::plain(Endpoint::UserInfo), headers, body, |a, k, _| {
+        Ok(account::user_info(a, k))
+    })
+    .await
 }
 
 async fn positions(
@@ -308,7 +320,34 @@ async fn positions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    authenticated(shared, peer, Endpoint::Positions, headers, body, account::positions).await
+    authenticated(shared, peer, Target::plain(Endpoint::Positions), headers, body, |a, k, _| {
+        Ok(account::positions(a, k))
+    })
+    .await
+}
+
+async fn ledgers_all(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    authenticated(shared, peer, Target::plain(Endpoint::Ledgers), headers, body, ledgers::ledgers).await
+}
+
+/// `auth/r/ledgers/{CURRENCY}/hist`: the signed path names the currency as requested.
+async fn ledgers_of(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    currency: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // A path axum cannot decode is answered like a currency Bitfinex does not know.
+    let currency = currency.map(|Path(c)| c).unwrap_or_default();
+    let path = format!("auth/r/ledgers/{currency}/hist");
+    let target = Target { endpoint: Endpoint::Ledgers, path: &path, currency: Some(&currency) };
+    authenticated(shared, peer, target, headers, body, ledgers::ledgers).await
 }
 
 /// Runs a public endpoint: faults, rate limit, then `answer` on the state (public endpoints still

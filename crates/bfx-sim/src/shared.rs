@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::response::Response;
@@ -60,6 +60,27 @@ struct Inner {
     ws: WsHub,
     /// Longest a request body may take to arrive whole ([`crate::SimOptions`]).
     body_timeout: Duration,
+    clock: SimClock,
+}
+
+/// The emulator's clock, for the MTS of ledger entries it writes: the wall clock read once at
+/// start, advanced by Tokio's clock (monotonic; paused with it in tests).
+#[derive(Debug)]
+pub(crate) struct SimClock {
+    start_ms: i64,
+    start: Instant,
+}
+
+impl SimClock {
+    fn new() -> SimClock {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        SimClock { start_ms: i64::try_from(wall.as_millis()).unwrap_or(0), start: Instant::now() }
+    }
+
+    fn now_ms(&self) -> i64 {
+        let elapsed = i64::try_from(self.start.elapsed().as_millis()).unwrap_or(i64::MAX);
+        self.start_ms.saturating_add(elapsed)
+    }
 }
 
 impl Shared {
@@ -81,6 +102,7 @@ impl Shared {
             stopping,
             ws: WsHub::new(ws),
             body_timeout,
+            clock: SimClock::new(),
         }))
     }
 
@@ -92,6 +114,11 @@ impl Shared {
 
     pub(crate) fn counters(&self) -> &Counters {
         &self.0.counters
+    }
+
+    /// Now, in milliseconds since the epoch, by the emulator's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.0.clock.now_ms()
     }
 
     pub(crate) fn ws(&self) -> &WsHub {

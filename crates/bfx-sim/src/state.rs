@@ -8,9 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::endpoint::Endpoint;
+use crate::ledger::Ledger;
 
 /// The built-in demo state, printed by `bfx sim --print-demo-state` as an example state file.
 pub const DEMO_STATE_TOML: &str = include_str!("demo.toml");
@@ -77,6 +78,8 @@ pub(crate) struct Account {
     pub(crate) wallets: Vec<Wallet>,
     /// Open positions, one per trading pair, in state-file order.
     pub(crate) positions: Vec<Position>,
+    /// Every balance change: the state file's `[[account.ledger]]`, then admin changes.
+    pub(crate) ledger: Ledger,
 }
 
 #[derive(Clone)]
@@ -214,10 +217,29 @@ impl fmt::Debug for DemoKey {
 }
 
 impl SimState {
-    /// The built-in demo state ([`DEMO_STATE_TOML`]). A unit test guarantees it parses; were it
-    /// ever broken, this returns an empty (operative, account-less) state rather than panicking.
+    /// The built-in demo state ([`DEMO_STATE_TOML`]) with a year of ledger history ending now
+    /// (see [`SimState::demo_at`]). A unit test guarantees it parses; were it ever broken, this
+    /// returns an empty (operative, account-less) state rather than panicking.
     pub fn demo() -> SimState {
-        SimState::from_toml(DEMO_STATE_TOML, "demo.toml").unwrap_or_else(|_| SimState::empty())
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        SimState::demo_at(i64::try_from(now.as_millis()).unwrap_or(0))
+    }
+
+    /// The built-in demo state with a deterministic year of ledger history for every account,
+    /// ending before the UTC day of `start_ms` (milliseconds since the epoch) and exactly at the
+    /// demo's balances: deposits, monthly trades with their fees, daily margin funding payments
+    /// on the funding wallets, a withdrawal, transfers between wallets. The history is built, not
+    /// read from [`DEMO_STATE_TOML`]; were it ever impossible, the state has none.
+    pub fn demo_at(start_ms: i64) -> SimState {
+        let Ok(mut state) = SimState::from_toml(DEMO_STATE_TOML, "demo.toml") else {
+            return SimState::empty();
+        };
+        let mut with_history = state.clone();
+        match crate::demo_history::add_history(&mut with_history, start_ms) {
+            Ok(()) => state = with_history,
+            Err(e) => tracing::warn!("demo state: no ledger history ({e})"),
+        }
+        state
     }
 
     /// Every key of every account, in state-file order.
@@ -291,10 +313,10 @@ mod tests {
         assert_eq!(
             listed,
             [
-                ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
-                ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
-                ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
-                ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
+                ("main", "demo-main", "demo-main-secret", "account:r history:r positions:r wallets:r"),
+                ("bot", "demo-bot", "demo-bot-secret", "account:r history:r orders:rw wallets:r"),
+                ("cold", "demo-cold", "demo-cold-secret", "account:r history:r wallets:r"),
+                ("paper", "demo-paper", "demo-paper-secret", "account:r history:r wallets:r"),
             ]
         );
         assert!(!format!("{:?}", keys[0]).contains("demo-main-secret"));

@@ -2,10 +2,12 @@
 //!
 //! Unknown fields, amounts that are not JSON number texts, duplicate accounts or API keys, ticker
 //! rows of the wrong length and unknown permission values are refused with `FILE:LINE: reason`,
-//! the line taken from the offending value's span. Positions are checked in [`position`], single
-//! values in [`check`]; both answer a span and a reason, which this loader turns into the line.
+//! the line taken from the offending value's span. Positions are checked in [`position`], ledger
+//! entries in [`ledger`], single values in [`check`]; each answers a span and a reason, which this
+//! loader turns into the line.
 
 mod check;
+mod ledger;
 mod position;
 
 use std::collections::{BTreeMap, HashMap};
@@ -104,6 +106,8 @@ struct AccountFile {
     wallet: Vec<WalletFile>,
     #[serde(default)]
     position: Vec<position::PositionFile>,
+    #[serde(default)]
+    ledger: Vec<ledger::LedgerFile>,
 }
 
 #[derive(Deserialize)]
@@ -248,7 +252,10 @@ impl Loader<'_> {
             for key in file.key {
                 keys.push(self.key(key, &mut api_keys)?);
             }
+            let ledger = ledger::ledger(&name, file.ledger, &|at| self.line_of(at))
+                .map_err(|refused| self.refused(refused))?;
             accounts.push(Account {
+                ledger,
                 name,
                 user_id: user_id_u64,
                 email: file.email,

@@ -26,6 +26,10 @@ async fn wallet_set_then_move_shows_in_wallets_verbatim() {
         )
         .await;
     assert_eq!(status, 200);
+    let mut wallet = wallet;
+    // The balance change's ledger entry: its MTS is the emulator's clock (tests/ledger.rs).
+    let entry = wallet.as_object_mut().unwrap().remove("ledger").unwrap();
+    assert_eq!((&entry["amount"], &entry["balance"]), (&json!("1.24999999"), &json!("1.25")));
     assert_eq!(
         wallet,
         json!({"account": "alice", "type": "exchange", "currency": "BTC", "balance": "1.25",
@@ -219,11 +223,14 @@ async fn counters_count_requests_and_every_refusal() {
     sim.auth("auth/r/permissions", "k-alice", "s-alice", NONCE + 9, None).await; // maintenance
     let (status, counters) = sim.admin("GET", "/sim/counters", None).await;
     let expected = json!({
-        "requests": {"auth/r/wallets": 6, "auth/r/permissions": 1, "auth/r/info/user": 1, "auth/r/positions": 0, "tickers": 2,
+        "requests": {"auth/r/wallets": 6, "auth/r/permissions": 1, "auth/r/info/user": 1, "auth/r/positions": 0,
+                     "auth/r/ledgers/hist": 0, "tickers": 2,
                      "ticker": 1, "conf": 0, "platform/status": 0},
         "rejections": {"maintenance": 1, "unknown_key": 1, "bad_signature": 1, "bad_nonce": 1, "bad_body": 1,
                        "body_too_large": 1, "body_timeout": 0, "permission": 1, "unknown_symbol": 1, "missing_symbols": 1,
-                       "not_found": 1, "method_not_allowed": 1, "rate_limited": 1,
+                       "not_found": 1, "method_not_allowed": 1, "limit_invalid": 0, "start_invalid": 0,
+                       "end_invalid": 0, "category_invalid": 0, "wallet_invalid": 0, "currency_invalid": 0,
+                       "rate_limited": 1,
                        "faults": {"delay": 0, "html_5xx": 0, "truncated": 0, "drop": 0, "maintenance": 0,
                                   "rate_limit": 0, "nonce_small": 0}},
         "websocket": {"connections": 0, "rate_limited": 0, "auth_ok": 0, "auth_failed": 0}

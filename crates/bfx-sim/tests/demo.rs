@@ -167,10 +167,10 @@ fn demo_accounts_and_keys() {
     assert_eq!(
         listed,
         [
-            ("main", "demo-main", "demo-main-secret", "account:r positions:r wallets:r"),
-            ("bot", "demo-bot", "demo-bot-secret", "account:r orders:rw wallets:r"),
-            ("cold", "demo-cold", "demo-cold-secret", "account:r wallets:r"),
-            ("paper", "demo-paper", "demo-paper-secret", "account:r wallets:r"),
+            ("main", "demo-main", "demo-main-secret", "account:r history:r positions:r wallets:r"),
+            ("bot", "demo-bot", "demo-bot-secret", "account:r history:r orders:rw wallets:r"),
+            ("cold", "demo-cold", "demo-cold-secret", "account:r history:r wallets:r"),
+            ("paper", "demo-paper", "demo-paper-secret", "account:r history:r wallets:r"),
         ]
     );
 }
