@@ -253,7 +253,10 @@ mod tests {
     #[test]
     fn the_wallet_comes_from_index_2_then_from_the_description() {
         let e = |row: &str| parse_ledgers(format!("[{row}]").as_bytes()).unwrap().remove(0);
-        assert_eq!(e(r#"[1,"BTC","exchange",1,null,1,1,null,"Deposit on wallet funding"]"#).wallet, "exchange");
+        assert_eq!(
+            e(r#"[1,"BTC","exchange",1,null,1,1,null,"Deposit on wallet funding"]"#).wallet,
+            "exchange"
+        );
         assert_eq!(e(r#"[1,"BTC","Funding",1,null,1,1,null,"x"]"#).wallet, "funding");
         assert_eq!(e(r#"[1,"BTC",null,1,null,1,1,null,"x on wallet Exchange"]"#).wallet, "exchange");
         assert_eq!(e(r#"[1,"BTC",null,1,null,1,1,null,"x on wallet trading"]"#).wallet, "margin");
