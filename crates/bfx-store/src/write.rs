@@ -35,17 +35,18 @@ pub(crate) fn insert_sql(dialect: &Dialect, rows: usize) -> String {
         if row > 0 {
             sql.push_str(", ");
         }
+        let p = |i: usize| dialect.param(n + i);
         sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, {}, {}, ${}, ${})",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4,
-            n + 5,
+            "({}, {}, {}, {}, {}, {}, {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
             dialect.decimal_param(n + 6),
             dialect.decimal_param(n + 7),
-            n + 8,
-            n + 9
+            p(8),
+            p(9)
         ));
     }
     sql.push_str(" ON CONFLICT (account, id) DO NOTHING");
