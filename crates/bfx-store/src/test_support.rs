@@ -79,13 +79,16 @@ fn start() -> Result<Server, Unavailable> {
 
 /// The directory holding `initdb`, `postgres` and `pg_isready`.
 fn binaries() -> Result<PathBuf, Unavailable> {
+    binaries_in(std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+}
+
+/// [`binaries`] with `PATH` and Debian's directory of versions as inputs.
+fn binaries_in(path: Option<std::ffi::OsString>, versions_dir: &Path) -> Result<PathBuf, Unavailable> {
     let has_all = |dir: &Path| ["initdb", "postgres", "pg_isready"].iter().all(|b| dir.join(b).is_file());
-    if let Some(dir) =
-        std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).find(|d| has_all(d)))
-    {
+    if let Some(dir) = path.and_then(|path| std::env::split_paths(&path).find(|d| has_all(d))) {
         return Ok(dir);
     }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(versions_dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -261,4 +264,31 @@ impl Drop for TestDatabase {
 
 fn describe(options: &PgConnectOptions) -> String {
     crate::location::postgres_target(options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_binaries_it_says_what_to_install() {
+        let none = std::env::temp_dir().join("bfx-no-such-dir");
+        let err = binaries_in(Some(none.clone().into_os_string()), &none).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("install Debian's `postgresql` package"), "{message}");
+        assert!(message.contains(URL_VARIABLE), "{message}");
+    }
+
+    #[test]
+    fn the_newest_version_is_found() {
+        let dir = tempfile::TempDir::new().unwrap();
+        for version in ["9", "15", "13"] {
+            let bin = dir.path().join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for name in ["initdb", "postgres", "pg_isready"] {
+                std::fs::write(bin.join(name), "").unwrap();
+            }
+        }
+        assert_eq!(binaries_in(None, dir.path()).unwrap(), dir.path().join("15").join("bin"));
+    }
 }

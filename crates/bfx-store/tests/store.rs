@@ -372,21 +372,26 @@ async fn reopening_keeps_everything(t: TestStore) {
 }
 both!(reopen, reopening_keeps_everything);
 
-async fn corrupt_amounts_are_named(t: TestStore) {
+/// A pool on the test's database behind the store's back, as a broken or newer tool would use it.
+async fn raw_pool(t: &TestStore) -> sqlx::AnyPool {
     use secrecy::ExposeSecret;
-    let lock = t.store.lock_account("main").await.unwrap();
-    t.store.store_page(&lock, &[entry(42, "exchange", "BTC", 1, "1", "1")], covered(0, 1)).await.unwrap();
-    // Write behind the store's back, as a broken tool would.
-    let (url, sql) = match &t.location {
-        bfx_store::Location::Sqlite(path) => {
-            (format!("sqlite://{}", path.display()), "UPDATE ledger SET balance = 'one' WHERE id = 42")
-        }
-        bfx_store::Location::Postgres(url) => {
-            (url.expose_secret().to_owned(), "UPDATE ledger SET balance = 'NaN' WHERE id = 42")
-        }
+    let url = match &t.location {
+        bfx_store::Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+        bfx_store::Location::Postgres(url) => url.expose_secret().to_owned(),
     };
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::AnyPool::connect(&url).await.unwrap()
+}
+
+async fn corrupt_amounts_are_named(t: TestStore) {
+    let lock = t.store.lock_account("main").await.unwrap();
+    t.store.store_page(&lock, &[entry(42, "exchange", "BTC", 1, "1", "1")], covered(0, 1)).await.unwrap();
+    let sql = if t.is_sqlite() {
+        "UPDATE ledger SET balance = 'one' WHERE id = 42"
+    } else {
+        "UPDATE ledger SET balance = 'NaN' WHERE id = 42"
+    };
+    let pool = raw_pool(&t).await;
     sqlx::query(sql).execute(&pool).await.unwrap();
     pool.close().await;
     let err = t.store.balances_at(&[], 10).await.unwrap_err();
@@ -401,3 +406,44 @@ async fn corrupt_amounts_are_named(t: TestStore) {
     assert!(dec("1").is_sign_positive());
 }
 both!(corrupt, corrupt_amounts_are_named);
+
+async fn a_newer_schema_is_refused(t: TestStore) {
+    let pool = raw_pool(&t).await;
+    sqlx::query("INSERT INTO schema_migration (version, description) VALUES (99, 'from the future')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let err = bfx_store::Store::open(&t.location).await.unwrap_err();
+    match &err {
+        StoreError::Migration { version, problem, .. } => {
+            assert_eq!(*version, 99);
+            assert!(problem.contains("newer bfx"), "{problem}");
+        }
+        other => panic!("expected Migration, got {other:?}"),
+    }
+}
+both!(newer_schema, a_newer_schema_is_refused);
+
+/// The SQLite file and its directories are the user's alone, and the database is in WAL mode.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestStore::sqlite().await;
+    let bfx_store::Location::Sqlite(path) = &t.location else { unreachable!() };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(path), 0o600);
+    assert_eq!(mode(path.parent().unwrap()), 0o700);
+    let lock = t.store.lock_account("main").await.unwrap();
+    t.store.store_page(&lock, &[entry(1, "exchange", "BTC", 1, "1", "1")], covered(0, 1)).await.unwrap();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    assert_eq!(mode(std::path::Path::new(&wal)), 0o600);
+    let mut locks = path.as_os_str().to_owned();
+    locks.push("-locks");
+    assert_eq!(mode(std::path::Path::new(&locks)), 0o700);
+    let pool = raw_pool(&t).await;
+    let journal: (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
+    assert_eq!(journal.0, "wal");
+}
