@@ -9,7 +9,7 @@
 //!
 //! # Layout
 //! - [`store`]: [`Store`]: open (create, migrate), backend, the account lock.
-//! - [`write`]: [`Store::store_page`], [`Store::record_gap`], [`Store::delete_entry`].
+//! - [`write`](mod@write): [`Store::store_page`], [`Store::record_gap`], [`Store::delete_entry`].
 //! - [`read`]: [`Store::coverage`], [`Store::gaps`], [`Store::accounts`],
 //!   [`Store::balances_at`], [`Store::entries`].
 //! - [`lock`]: [`AccountLock`]: a file lock beside SQLite, an advisory lock in PostgreSQL.
