@@ -1,0 +1,38 @@
+//! bfx history: the Bitfinex ledger kept locally, in SQLite (embedded, the default) or in
+//! PostgreSQL (a team sharing one history), through one code path.
+//!
+//! Every balance change is a ledger entry carrying the wallet's balance after it, so the synced
+//! ledger answers "what did I hold at time T" and "what did I earn, pay, move". The store keeps
+//! entries exact (decimal text in SQLite, `NUMERIC` in PostgreSQL, never a float), unique per
+//! account and id, together with the intervals known to be completely stored and the
+//! milliseconds a sync could not prove complete.
+//!
+//! # Layout
+//! - [`store`]: [`Store`]: open (create, migrate), backend, the account lock.
+//! - [`write`](mod@write): [`Store::store_page`], [`Store::record_gap`], [`Store::delete_entry`].
+//! - [`read`]: [`Store::coverage`], [`Store::gaps`], [`Store::accounts`],
+//!   [`Store::balances_at`], [`Store::entries`].
+//! - [`lock`]: [`AccountLock`]: a file lock beside SQLite, an advisory lock in PostgreSQL.
+//! - [`location`]: [`Location`], [`Backend`]; the PostgreSQL password is never shown.
+//! - [`model`]: the values taken and returned.
+//! - `schema`: the versioned migrations; `dialect`: the few spellings that differ.
+//! - [`error`]: the error type, [`StoreError`].
+//! - `test_support` (feature `test-support`): a throwaway PostgreSQL server for tests.
+
+mod dialect;
+pub mod error;
+pub mod location;
+pub mod lock;
+pub mod model;
+pub mod read;
+mod schema;
+pub mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+pub mod write;
+
+pub use error::StoreError;
+pub use location::{Backend, Location};
+pub use lock::AccountLock;
+pub use model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
+pub use store::{DEFAULT_LOCK_WAIT, Store};

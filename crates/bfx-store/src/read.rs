@@ -1,0 +1,242 @@
+//! Reading: coverage, gaps, accounts, balances at a time, and entries as a stream.
+//!
+//! Amounts are read as text (`CAST(… AS TEXT)`) and parsed exactly into `Decimal`; a stored text
+//! that is not an exact decimal is [`StoreError::Corrupt`], never rounded. Nothing is summed in
+//! SQL: SQLite would sum through doubles.
+
+use std::str::FromStr;
+
+use bfx_core::ledger::{Category, LedgerEntry};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use rust_decimal::Decimal;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+use tokio::sync::mpsc;
+
+use crate::error::StoreError;
+use crate::model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
+use crate::store::Store;
+use crate::write::placeholders;
+
+/// The columns [`decode_entry`] reads, in its order.
+pub(crate) const ENTRY_COLUMNS: &str =
+    "account, id, wallet, currency, mts, CAST(amount AS TEXT), CAST(balance AS TEXT), description, category";
+
+/// Entries buffered between the task reading them and the stream's consumer.
+const STREAM_BUFFER: usize = 512;
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
+    row: &'r AnyRow,
+    index: usize,
+    context: &'static str,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(StoreError::db(context))
+}
+
+/// An exact decimal from stored text.
+fn decimal(text: &str, account: &str, id: i64, column: &'static str) -> Result<Decimal, StoreError> {
+    Decimal::from_str_exact(text).map_err(|_| StoreError::Corrupt {
+        account: account.to_owned(),
+        id,
+        column,
+        text: text.to_owned(),
+        expected: "an exact decimal of at most 28 digits",
+    })
+}
+
+/// A row of [`ENTRY_COLUMNS`].
+pub(crate) fn decode_entry(row: &AnyRow) -> Result<StoredEntry, StoreError> {
+    const CONTEXT: &str = "reading a ledger entry";
+    let account: String = get(row, 0, CONTEXT)?;
+    let id: i64 = get(row, 1, CONTEXT)?;
+    let amount: String = get(row, 5, CONTEXT)?;
+    let balance: String = get(row, 6, CONTEXT)?;
+    let code: Option<i64> = get(row, 8, CONTEXT)?;
+    let category = code
+        .map(|code| {
+            u16::try_from(code).map(Category).map_err(|_| StoreError::Corrupt {
+                account: account.clone(),
+                id,
+                column: "category",
+                text: code.to_string(),
+                expected: "a category code (0 to 65535)",
+            })
+        })
+        .transpose()?;
+    let entry = LedgerEntry {
+        id,
+        wallet: get(row, 2, CONTEXT)?,
+        currency: get(row, 3, CONTEXT)?,
+        mts: get(row, 4, CONTEXT)?,
+        amount: decimal(&amount, &account, id, "amount")?,
+        balance: decimal(&balance, &account, id, "balance")?,
+        description: get(row, 7, CONTEXT)?,
+    };
+    Ok(StoredEntry { account, entry, category })
+}
+
+impl Store {
+    /// The account's completely stored intervals, merged, in ascending order.
+    pub async fn coverage(&self, account: &str) -> Result<Vec<Covered>, StoreError> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT from_mts, to_mts FROM coverage WHERE account = $1 ORDER BY from_mts")
+                .bind(account)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("reading coverage"))?;
+        Ok(rows.into_iter().map(|(from_mts, to_mts)| Covered { from_mts, to_mts }).collect())
+    }
+
+    /// Recorded gaps of one account, or of all, by account and time.
+    pub async fn gaps(&self, account: Option<&str>) -> Result<Vec<Gap>, StoreError> {
+        let query = match account {
+            Some(account) => sqlx::query_as(
+                "SELECT account, mts, reason FROM gap WHERE account = $1 ORDER BY account, mts",
+            )
+            .bind(account),
+            None => sqlx::query_as("SELECT account, mts, reason FROM gap ORDER BY account, mts"),
+        };
+        let rows: Vec<(String, i64, String)> =
+            query.fetch_all(&self.pool).await.map_err(StoreError::db("reading gaps"))?;
+        Ok(rows.into_iter().map(|(account, mts, reason)| Gap { account, mts, reason }).collect())
+    }
+
+    /// Every account the store has written for (entries, coverage or gaps), by name, with its
+    /// number of entries and their time span.
+    pub async fn accounts(&self) -> Result<Vec<AccountSummary>, StoreError> {
+        let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT a.account, COUNT(l.id), MIN(l.mts), MAX(l.mts)
+             FROM account a LEFT JOIN ledger l ON l.account = a.account
+             GROUP BY a.account ORDER BY a.account",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing accounts"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(account, entries, oldest_mts, newest_mts)| AccountSummary {
+                account,
+                entries: u64::try_from(entries).unwrap_or(0),
+                oldest_mts,
+                newest_mts,
+            })
+            .collect())
+    }
+
+    /// Per (account, wallet, currency) of `accounts` (empty: all), the balance after its latest
+    /// entry at or before `mts` (greatest `(mts, id)`), zeros included, ordered by account,
+    /// wallet, currency. One index probe per series, never a scan of the ledger.
+    pub async fn balances_at(&self, accounts: &[String], mts: i64) -> Result<Vec<StoredBalance>, StoreError> {
+        let filter = if accounts.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE s.account IN ({})", placeholders(2, accounts.len()))
+        };
+        let sql = format!(
+            "WITH latest AS MATERIALIZED (
+                SELECT s.account, s.wallet, s.currency,
+                    (SELECT l.id FROM ledger l
+                     WHERE l.account = s.account AND l.wallet = s.wallet AND l.currency = s.currency AND l.mts <= $1
+                     ORDER BY l.mts DESC, l.id DESC LIMIT 1) AS id
+                FROM series s {filter}
+            )
+            SELECT t.account, t.wallet, t.currency, CAST(l.balance AS TEXT), l.mts, l.id
+            FROM latest t JOIN ledger l ON l.account = t.account AND l.id = t.id
+            ORDER BY t.account, t.wallet, t.currency"
+        );
+        let mut query = sqlx::query(&sql).bind(mts);
+        for account in accounts {
+            query = query.bind(account.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::db("reading balances"))?;
+        const CONTEXT: &str = "reading a balance";
+        rows.iter()
+            .map(|row| {
+                let account: String = get(row, 0, CONTEXT)?;
+                let id: i64 = get(row, 5, CONTEXT)?;
+                let balance: String = get(row, 3, CONTEXT)?;
+                Ok(StoredBalance {
+                    wallet: get(row, 1, CONTEXT)?,
+                    currency: get(row, 2, CONTEXT)?,
+                    balance: decimal(&balance, &account, id, "balance")?,
+                    mts: get(row, 4, CONTEXT)?,
+                    id,
+                    account,
+                })
+            })
+            .collect()
+    }
+
+    /// The stored entries `query` selects, in its order, as a stream: one statement (a
+    /// consistent snapshot) read by a task that stays at most a few hundred entries ahead of the
+    /// consumer, so memory stays bounded whatever the size. Dropping the stream stops the read.
+    /// Must be polled inside a Tokio runtime.
+    pub fn entries(&self, query: EntryQuery) -> BoxStream<'static, Result<StoredEntry, StoreError>> {
+        let pool = self.pool.clone();
+        let started = stream::once(async move {
+            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+            tokio::spawn(read_entries(pool, query, tx));
+            stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+        });
+        started.flatten().boxed()
+    }
+}
+
+/// The statement for `query`: a WHERE made of fixed parts for what is set, all values bound.
+fn entries_sql(query: &EntryQuery) -> String {
+    let mut conditions = Vec::new();
+    let mut next = 1;
+    if !query.accounts.is_empty() {
+        conditions.push(format!("account IN ({})", placeholders(next, query.accounts.len())));
+        next += query.accounts.len();
+    }
+    if query.from_mts.is_some() {
+        conditions.push(format!("mts >= ${next}"));
+        next += 1;
+    }
+    if query.to_mts.is_some() {
+        conditions.push(format!("mts <= ${next}"));
+    }
+    let filter =
+        if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let order = match query.order {
+        Order::Time => "account, mts, id",
+        Order::Chain => "account, wallet, currency, mts, id",
+    };
+    format!("SELECT {ENTRY_COLUMNS} FROM ledger {filter} ORDER BY {order}")
+}
+
+async fn read_entries(pool: AnyPool, query: EntryQuery, tx: mpsc::Sender<Result<StoredEntry, StoreError>>) {
+    let sql = entries_sql(&query);
+    let mut statement = sqlx::query(&sql);
+    for account in &query.accounts {
+        statement = statement.bind(account.as_str());
+    }
+    if let Some(from) = query.from_mts {
+        statement = statement.bind(from);
+    }
+    if let Some(to) = query.to_mts {
+        statement = statement.bind(to);
+    }
+    let mut rows = statement.fetch(&pool);
+    while let Some(row) = rows.next().await {
+        let item = row.map_err(StoreError::db("reading ledger entries")).and_then(|row| decode_entry(&row));
+        let failed = item.is_err();
+        if tx.send(item).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+impl FromStr for Order {
+    type Err = String;
+
+    /// `time` or `chain`.
+    fn from_str(text: &str) -> Result<Order, String> {
+        match text {
+            "time" => Ok(Order::Time),
+            "chain" => Ok(Order::Chain),
+            other => Err(format!("unknown order {other:?}: expected time or chain")),
+        }
+    }
+}

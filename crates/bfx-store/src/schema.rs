@@ -1,0 +1,115 @@
+//! The schema, as numbered migrations applied in order, each once, in one transaction with its
+//! row in `schema_migration`. A migration is written once for both backends; `{decimal}` and
+//! `{text}` are filled in by the [`Dialect`]. Never edit a released migration: add one.
+//!
+//! - `account`: every account the store has heard of; its row is also what a write transaction
+//!   touches first, so two writers of one account take turns (a row lock in PostgreSQL; SQLite has
+//!   one writer anyway).
+//! - `ledger`: the entries, unique by (account, id); `category` is derived from the description
+//!   (NULL when unknown). `ledger_chain` serves per-wallet-and-currency questions (the balance at
+//!   a time), `ledger_time` time ranges.
+//! - `series`: the (account, wallet, currency) triples that have entries, so the balance at a time
+//!   is one index probe per series instead of a scan for the distinct ones.
+//! - `coverage`: closed millisecond intervals known to be completely stored, merged.
+//! - `gap`: milliseconds a sync could not prove complete, and why.
+
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::dialect::Dialect;
+use crate::error::StoreError;
+
+/// `(version, description, statements)`.
+const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
+    1,
+    "ledger, series, coverage, gaps",
+    &[
+        "CREATE TABLE account (account {text} PRIMARY KEY)",
+        "CREATE TABLE ledger (
+            account {text} NOT NULL,
+            id BIGINT NOT NULL,
+            wallet {text} NOT NULL,
+            currency {text} NOT NULL,
+            mts BIGINT NOT NULL,
+            amount {decimal} NOT NULL,
+            balance {decimal} NOT NULL,
+            description {text} NOT NULL,
+            category INTEGER,
+            PRIMARY KEY (account, id)
+        )",
+        "CREATE INDEX ledger_chain ON ledger (account, wallet, currency, mts, id)",
+        "CREATE INDEX ledger_time ON ledger (account, mts, id)",
+        "CREATE TABLE series (
+            account {text} NOT NULL,
+            wallet {text} NOT NULL,
+            currency {text} NOT NULL,
+            PRIMARY KEY (account, wallet, currency)
+        )",
+        "CREATE TABLE coverage (
+            account {text} NOT NULL,
+            from_mts BIGINT NOT NULL,
+            to_mts BIGINT NOT NULL,
+            PRIMARY KEY (account, from_mts)
+        )",
+        "CREATE TABLE gap (
+            account {text} NOT NULL,
+            mts BIGINT NOT NULL,
+            reason {text} NOT NULL,
+            PRIMARY KEY (account, mts)
+        )",
+    ],
+)];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
+}
+
+/// Applies the missing migrations; refuses a database migrated by a newer bfx.
+pub(crate) async fn migrate(pool: &AnyPool, dialect: &Dialect, target: &str) -> Result<(), StoreError> {
+    let fail = |version: i64| {
+        let target = target.to_owned();
+        move |e: sqlx::Error| StoreError::Migration { target, version, problem: e.to_string() }
+    };
+    // Two processes creating it at once: PostgreSQL may refuse the second CREATE on its catalog's
+    // unique index even with IF NOT EXISTS; the table exists either way, so check again.
+    let create = dialect.ddl(
+        "CREATE TABLE IF NOT EXISTS schema_migration (version BIGINT PRIMARY KEY, description {text} NOT NULL)",
+    );
+    if let Err(first) = pool.execute(create.as_str()).await {
+        pool.execute(create.as_str()).await.map_err(|_| fail(0)(first))?;
+    }
+
+    let mut tx = pool.begin_with(dialect.begin_write).await.map_err(fail(0))?;
+    if let Some(lock) = dialect.lock_migrations {
+        tx.execute(lock).await.map_err(fail(0))?;
+    }
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migration")
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(fail(0))?;
+    if current > latest_version() {
+        return Err(StoreError::Migration {
+            target: target.to_owned(),
+            version: current,
+            problem: format!(
+                "the database is at schema version {current}, written by a newer bfx; this one knows up to {}",
+                latest_version()
+            ),
+        });
+    }
+    for (version, description, statements) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+        for statement in *statements {
+            tx.execute(dialect.ddl(statement).as_str()).await.map_err(fail(*version))?;
+        }
+        sqlx::query("INSERT INTO schema_migration (version, description) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(*description)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail(*version))?;
+        tracing::info!(version, description, "history database migrated");
+    }
+    tx.commit().await.map_err(fail(latest_version()))?;
+    Ok(())
+}

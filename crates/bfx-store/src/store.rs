@@ -1,0 +1,157 @@
+//! The store handle: opening (creating the SQLite file or connecting to PostgreSQL, then
+//! migrating), which backend it is, and the account lock. Writes are in [`crate::write`], reads in
+//! [`crate::read`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+
+use crate::dialect::{self, Dialect};
+use crate::error::StoreError;
+use crate::location::{Backend, Location, postgres_options, postgres_target, prepare_sqlite_file, scrub};
+use crate::lock::{self, AccountLock};
+use crate::schema;
+
+/// How long [`Store::lock_account`] waits for another holder by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// A handle on the history database: a connection pool, cheap to clone and share between tasks.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) dialect: &'static Dialect,
+    pub(crate) shared: Arc<Shared>,
+    lock_wait: Duration,
+}
+
+/// What clones of a store share besides the pool.
+pub(crate) struct Shared {
+    location: Location,
+    backend: Backend,
+    /// Holds the PostgreSQL password: never printed.
+    connect: AnyConnectOptions,
+    /// The insert statement for a full batch of rows, built once.
+    pub(crate) insert_full: String,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.shared.backend)
+            .field("lock_wait", &self.lock_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store, creating what is missing, and brings its schema up to date.
+    ///
+    /// SQLite: creates the directories (mode 0700) and the file (mode 0600), switches the database
+    /// to WAL and sets a busy timeout on every connection. PostgreSQL: the database must exist.
+    pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let target = location.describe();
+        let open_failed = |e: sqlx::Error| StoreError::Open {
+            target: target.clone(),
+            problem: scrub(location, e.to_string()),
+        };
+        let (dialect, backend, connect, max_connections) = match location {
+            Location::Sqlite(path) => {
+                prepare_sqlite_file(path)?;
+                let path = std::path::absolute(path)
+                    .map_err(|e| StoreError::Open { target: target.clone(), problem: e.to_string() })?;
+                let url = SqliteConnectOptions::new().filename(&path).to_url_lossy();
+                let connect = AnyConnectOptions::from_url(&url).map_err(open_failed)?;
+                (&dialect::SQLITE, Backend::Sqlite { path }, connect, 4)
+            }
+            Location::Postgres(url) => {
+                let server = postgres_target(&postgres_options(location)?);
+                let connect = url.expose_secret().parse::<AnyConnectOptions>().map_err(open_failed)?;
+                (&dialect::POSTGRES, Backend::Postgres { server }, connect, 8)
+            }
+        };
+        let session: &'static [&'static str] = dialect.session;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    for statement in session {
+                        conn.execute(*statement).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect.clone())
+            .await
+            .map_err(open_failed)?;
+        if dialect.kind == dialect::Kind::Sqlite {
+            // Persistent in the file; switching needs a moment alone, so only when not yet WAL.
+            let mode: String = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(&pool)
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(open_failed)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                pool.execute("PRAGMA journal_mode = WAL").await.map_err(open_failed)?;
+            }
+        }
+        schema::migrate(&pool, dialect, &target).await?;
+        let insert_full = crate::write::insert_sql(dialect, crate::write::ROWS_PER_INSERT);
+        Ok(Store {
+            pool,
+            dialect,
+            shared: Arc::new(Shared { location: location.clone(), backend, connect, insert_full }),
+            lock_wait: DEFAULT_LOCK_WAIT,
+        })
+    }
+
+    /// Which database this is (Display: `SQLite <path>`, `PostgreSQL <user@host:port/db>`).
+    pub fn backend(&self) -> Backend {
+        self.shared.backend.clone()
+    }
+
+    /// The location it was opened from.
+    pub fn location(&self) -> &Location {
+        &self.shared.location
+    }
+
+    /// This handle with another bound on how long [`Store::lock_account`] waits.
+    pub fn with_lock_wait(mut self, wait: Duration) -> Store {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// How long [`Store::lock_account`] waits for another holder.
+    pub fn lock_wait(&self) -> Duration {
+        self.lock_wait
+    }
+
+    /// Takes `account`'s sync lock, waiting at most [`Store::lock_wait`] for another holder
+    /// (another process, machine or handle), then failing with [`StoreError::Locked`] naming the
+    /// holder when known. Held until the guard is dropped or released. See [`crate::lock`].
+    pub async fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
+        match (&self.shared.backend, &self.shared.location) {
+            (Backend::Sqlite { path }, _) => lock::lock_sqlite(path, account, self.lock_wait).await,
+            (Backend::Postgres { server }, location) => {
+                lock::lock_postgres(
+                    &self.shared.connect,
+                    account,
+                    self.lock_wait,
+                    |m| scrub(location, m),
+                    server,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Closes the pool's connections (waiting for those in use); later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
