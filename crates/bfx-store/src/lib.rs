@@ -16,17 +16,22 @@
 //! - [`location`]: [`Location`], [`Backend`]; the PostgreSQL password is never shown.
 //! - [`model`]: the values taken and returned.
 //! - `schema`: the versioned migrations; `dialect`: the few spellings that differ.
+//! - [`sync`]: [`sync::sync_account`]: an account's ledger from Bitfinex into the store, resumable.
+//! - [`history`]: the questions answered from it (sums by category group, the balance chain
+//!   and the wallets checked), and the dates users give.
 //! - [`error`]: the error type, [`StoreError`].
 //! - `test_support` (feature `test-support`): a throwaway PostgreSQL server for tests.
 
 mod dialect;
 pub mod error;
+pub mod history;
 pub mod location;
 pub mod lock;
 pub mod model;
 pub mod read;
 mod schema;
 pub mod store;
+pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod write;
@@ -36,3 +41,4 @@ pub use location::{Backend, Location};
 pub use lock::AccountLock;
 pub use model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
 pub use store::{DEFAULT_LOCK_WAIT, Store};
+pub use sync::{Progress, SyncError, Synced, sync_account};

@@ -78,7 +78,7 @@ pub struct EntryQuery {
 }
 
 /// A stored ledger entry with its account and stored category.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredEntry {
     /// The account's name.
     pub account: String,
