@@ -6,9 +6,12 @@
 //!   bare axum handler returning the same bytes, in the same run;
 //! - `accounts`: `bfx balances` for many accounts under the emulator's real budgets, against the
 //!   floor those budgets set;
+//! - `history`: the ledger sync into a store, entries per second, and under Bitfinex's budget
+//!   against the floor it sets;
 //! - `latency`: an admin wallet change to the `bfx watch --json` line that reports it.
 
 mod accounts;
+mod history;
 mod latency;
 mod state;
 mod throughput;
@@ -56,6 +59,17 @@ enum Command {
         #[arg(long = "count", value_name = "N", default_values_t = [10, 200])]
         counts: Vec<usize>,
     },
+    /// The ledger sync (`bfx history sync`'s engine) of N entries from the emulator into a store.
+    History {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// A SQLite path or a `postgres://` URL (default: a temporary SQLite file).
+        #[arg(long, value_name = "PATH|URL")]
+        store: Option<String>,
+        /// Under Bitfinex's budget (90 ledger requests a minute) instead of lifted budgets.
+        #[arg(long)]
+        budget: bool,
+    },
     /// Admin wallet change → `bfx watch --json` line: p50, p99 and max over N changes.
     Latency {
         #[arg(long, value_name = "PATH")]
@@ -79,6 +93,7 @@ fn main() -> anyhow::Result<()> {
                 throughput::run(Duration::from_secs(seconds), workers.max(1), rounds.max(1)).await
             }
             Command::Accounts { bfx, counts } => accounts::run(&bfx, &counts).await,
+            Command::History { entries, store, budget } => history::run(entries, store, budget).await,
             Command::Latency { bfx, changes } => latency::run(&bfx, changes.max(1)).await,
         }
     })
