@@ -6,12 +6,13 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bfx_client::{Client, Endpoints, Error, ErrorKind, RetryPolicy, Symbols};
 use common::creds;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 const WALLET_ROWS: &str = r#"[["exchange","BTC",1.5,0,1.2,"Deposit",null]]"#;
 
@@ -227,7 +228,9 @@ async fn nonce_small_is_signed_again_once() {
     assert_eq!(server.requests(), 2, "one re-sign, no more");
 }
 
-#[tokio::test]
+/// Paused time: the backoff waits and the deadline share this test's clock, which moves only while
+/// every task waits, so the bound holds however slow each attempt is on a loaded machine.
+#[tokio::test(start_paused = true)]
 async fn the_deadline_ends_retries() {
     let server = Scripted::start(vec![], html_502()).await;
     let policy = RetryPolicy {

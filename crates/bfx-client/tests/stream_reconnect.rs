@@ -84,7 +84,7 @@ async fn a_closed_connection_is_replaced_with_fresh_auth_and_a_rest_snapshot() {
     assert!(third > second);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn silence_for_two_heartbeat_intervals_reconnects() {
     let sim = sim_with(STATE).await;
     let mut fake = FakeWs::start().await;
@@ -100,14 +100,15 @@ async fn silence_for_two_heartbeat_intervals_reconnects() {
         conn.send(r#"[0,"hb"]"#).await;
     }
     assert!(fake.conns.try_recv().is_err(), "no reconnect while heartbeats flow");
-    // …and when they stop, the stream reconnects after ≈300 ms of silence.
+    // …and when they stop, the stream reconnects after exactly 300 ms of silence (paused time:
+    // the clock moves only when every task waits, so the watchdog fires at its deadline).
     let silent = Instant::now();
     let error = reconnecting_error(&mut stream).await;
     let waited = silent.elapsed();
     assert!(matches!(*error, Error::Socket(SocketError::Silent { .. })), "{error:?}");
     assert!(error.to_string().contains("heartbeat"), "{error}");
-    assert!(waited >= Duration::from_millis(200) && waited < Duration::from_secs(3), "{waited:?}");
-    assert!(start.elapsed() >= Duration::from_millis(800));
+    assert_eq!(waited, Duration::from_millis(300));
+    assert_eq!(start.elapsed(), Duration::from_millis(1100));
     go_live(&mut fake, &mut stream).await;
     drop(conn);
 }

@@ -122,7 +122,9 @@ async fn tickers_follow_the_emulator_across_reconnects() {
     stream.close().await;
 }
 
-#[tokio::test]
+/// Paused time: the 300 ms at the end pass only once the client and the emulator both wait with
+/// no frame on any socket, so nothing more can come.
+#[tokio::test(start_paused = true)]
 async fn more_pairs_than_channels_follow_the_first_ones() {
     let sim = sim_with(STATE).await;
     let client =
@@ -148,7 +150,8 @@ async fn more_pairs_than_channels_follow_the_first_ones() {
     assert_eq!(seen, symbols(&["tAVAX:USD", "tBTCUSD", "tETHUSD"]));
     assert_eq!(refused, bfx_client::TICKER_CHANNELS - 3);
     // Nothing more comes: the 26th to 28th pairs were not asked for.
-    assert!(tokio::time::timeout(Duration::from_millis(300), stream.next_event()).await.is_err());
+    let more = tokio::time::timeout(Duration::from_millis(300), stream.next_event()).await;
+    assert!(more.is_err(), "unexpected {more:?}");
     stream.close().await;
 }
 
@@ -233,7 +236,9 @@ fn subscribe_of(frame: &Value) -> &str {
     frame["symbol"].as_str().unwrap()
 }
 
-/// Nothing more arrives from the client for a while.
+/// The client sends nothing more. In paused time (every test that calls this) the 300 ms pass only
+/// once every task waits with no frame on any socket (the fake, like the client, sends without
+/// Nagle's delay), so this is the client at rest, not a guess at how long it might take.
 async fn silent(conn: &mut Conn) {
     let next = tokio::time::timeout(Duration::from_millis(300), conn.ws.next()).await;
     assert!(next.is_err(), "unexpected frame: {next:?}");
@@ -246,7 +251,7 @@ async fn answer(conn: &mut Conn, chan_id: u64, symbol: &str) {
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_channel_limit_holds_while_pairs_change_faster_than_answers() {
     let first: Vec<String> = (0..25).map(|i| format!("tA{i:02}:USD")).collect();
     let refs: Vec<&str> = first.iter().map(String::as_str).collect();
@@ -272,7 +277,7 @@ async fn the_channel_limit_holds_while_pairs_change_faster_than_answers() {
     stream.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn refusals_maintenance_10301_and_idle() {
     let (mut fake, mut stream, mut conn) = scripted(&["tBTCUSD", "tNOPE:USD"]).await;
     let asked: Vec<String> = frames(&mut conn, 2).await.iter().map(|f| subscribe_of(f).to_owned()).collect();

@@ -5,10 +5,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Request, Sim, test_state};
 use serde_json::json;
+use tokio::time::Instant;
 
 const WALLETS: &str = "auth/r/wallets";
 const NONCE: u64 = 1_700_000_000_000_000;
@@ -38,7 +39,10 @@ fn split_response(raw: &[u8]) -> (String, Vec<(String, String)>, Vec<u8>) {
     (status_line, headers, raw[end + 4..].to_vec())
 }
 
-#[tokio::test]
+/// Paused time: the emulator's delay runs on this test's clock, which moves only while every task
+/// waits, so the delay measures exactly and an undelayed answer takes none of it, however loaded
+/// the machine.
+#[tokio::test(start_paused = true)]
 async fn delay_then_normal_answer() {
     let sim = Sim::start(test_state()).await;
     inject(&sim, r#"{"endpoint":"platform/status","kind":"delay","delay_ms":300}"#).await;
@@ -167,7 +171,8 @@ async fn bad_fault_orders_are_refused() {
     assert_eq!(sim.admin("GET", "/sim/faults", None).await, (200, json!({"faults": []})));
 }
 
-#[tokio::test]
+/// Paused time: had shutdown waited the delay out, the clock would have jumped the whole minute.
+#[tokio::test(start_paused = true)]
 async fn shutdown_cuts_a_delay_short() {
     let sim = Sim::start(test_state()).await;
     inject(&sim, r#"{"endpoint":"platform/status","kind":"delay","delay_ms":60000}"#).await;

@@ -6,15 +6,12 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bfx_core::sign::sign_payload;
-use common::ws::{Ws, auth_failed, auth_ok};
+use common::ws::{Ws, auth_failed, auth_ok, hub_barrier};
 use common::{Sim, TEST_STATE, test_state};
 use serde_json::json;
 
 const NONCE: u64 = 1_700_000_000_000_000;
-const QUIET: Duration = Duration::from_millis(300);
 
 const ALICE_OK: &[(&str, u8, u8)] = &[("account", 1, 0), ("wallets", 1, 0)];
 /// alice's wallets, amounts verbatim, AVAILABLE_BALANCE null until a `calc`.
@@ -51,7 +48,8 @@ async fn auth_ok_with_caps_then_the_wallet_snapshot_verbatim() {
     let mut ws = Ws::open(sim.addr).await;
     assert_eq!(ws.auth("k-alice", "s-alice", NONCE).await, auth_ok(7, ALICE_OK));
     ws.expect(ALICE_WS).await;
-    ws.silent_for(QUIET).await;
+    // Nothing follows the snapshot: the next request's answer is the next frame.
+    ws.barrier(1).await;
 
     // An account without wallets gets an empty snapshot; extra scopes follow the documented ones.
     let mut empty = Ws::open(sim.addr).await;
@@ -193,9 +191,8 @@ async fn admin_wallet_changes_push_wu_then_bu_to_that_account_only() {
         .await;
     assert_eq!(status, 400);
 
-    alice.silent_for(QUIET).await;
-    other.silent_for(Duration::ZERO).await;
-    anonymous.silent_for(Duration::ZERO).await;
+    // The refused edit brought alice nothing, and none of alice's changes reached the others.
+    hub_barrier(&sim, &mut [&mut alice, &mut other, &mut anonymous]).await;
 }
 
 #[tokio::test]
@@ -213,7 +210,9 @@ async fn a_key_without_wallet_read_is_authenticated_but_gets_no_wallet_messages(
     )
     .await;
     ws.send(r#"[0,"calc",null,[["wallet_exchange_USD"],["balance"]]]"#).await;
-    ws.silent_for(QUIET).await;
+    // Nothing for the calc, nor for the wallet change.
+    ws.barrier(1).await;
+    hub_barrier(&sim, &mut [&mut ws]).await;
 }
 
 #[tokio::test]
@@ -231,5 +230,6 @@ async fn calc_fills_available_balance() {
     ws.expect(r#"[0,"wu",["exchange","ETH",0.123456789012345678,0,0.123456789012345678,"Deposit",null]]"#)
         .await;
     ws.expect(r#"[0,"bu",[0.00114698945701,0.00114697945701]]"#).await;
-    ws.silent_for(QUIET).await;
+    // Nothing for the unknown wallet nor for margin_base.
+    ws.barrier(1).await;
 }

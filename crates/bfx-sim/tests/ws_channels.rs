@@ -6,15 +6,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bfx_sim::{SimOptions, SimState};
 use common::ws::{Ws, mask_number};
 use common::{Sim, test_state};
 use serde_json::json;
+use tokio::time::Instant;
 
 const NONCE: u64 = 1_700_000_000_000_000;
-const QUIET: Duration = Duration::from_millis(300);
 const BTC_FIELDS: &str = "114687.475806,12.5,114710.415596,8.25,-936.648312,-0.0081,114698.945701,8.7185,117023.221141,113322.558353";
 
 /// Subscribes to `symbol`'s ticker, asserts the exact `subscribed` reply, returns the channel id.
@@ -60,8 +60,8 @@ async fn ticker_snapshot_updates_and_unsubscribe() {
     ws.send(&format!(r#"{{"event":"unsubscribe","chanId":{btc}}}"#)).await;
     ws.expect(&format!(r#"{{"event":"unsubscribed","status":"OK","chanId":{btc}}}"#)).await;
     sim.admin("POST", "/sim/tickers", Some(r#"{"symbol":"tBTCUSD","last_price":"1"}"#)).await;
-    ws.silent_for(QUIET).await;
-    // Still subscribed to the others.
+    // Still subscribed to the others. This change is also the barrier for the one before: a
+    // session handles admin changes in order, so a frame for BTC would come first.
     sim.admin("POST", "/sim/tickers", Some(r#"{"symbol":"tAVAX:USD","low":"30"}"#)).await;
     ws.expect(&format!("[{avax},[31.765020,5256.8297,31.771374,3679.7808,-1.248013,-0.0378,31.768197,2203461.5310,33.412404,30]]"))
         .await;
@@ -72,7 +72,12 @@ async fn ticker_snapshot_updates_and_unsubscribe() {
         "[{chan},[114687.475806,12.5,114710.415596,8.25,-936.648312,-0.0081,1,8.7185,117023.221141,113322.558353]]"
     ))
     .await;
-    late.silent_for(QUIET).await;
+    // The next change is its very next frame: no earlier change came after the snapshot.
+    sim.admin("POST", "/sim/tickers", Some(r#"{"symbol":"tBTCUSD","last_price":"2"}"#)).await;
+    late.expect(&format!(
+        "[{chan},[114687.475806,12.5,114710.415596,8.25,-936.648312,-0.0081,2,8.7185,117023.221141,113322.558353]]"
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -136,7 +141,9 @@ async fn at_most_25_channels_per_connection_the_account_channel_included() {
         .await;
 }
 
-#[tokio::test]
+/// Paused time: the emulator runs in this runtime, so its heartbeat timer keeps the test's clock
+/// and the gap between heartbeats is exact whatever the machine's load.
+#[tokio::test(start_paused = true)]
 async fn heartbeats_per_channel_at_the_configured_interval_and_their_switch() {
     let interval = Duration::from_millis(250);
     let sim = Sim::start_with(test_state(), SimOptions::default().with_ws_heartbeat(interval)).await;
@@ -154,17 +161,26 @@ async fn heartbeats_per_channel_at_the_configured_interval_and_their_switch() {
     ws.expect(r#"[0,"hb"]"#).await;
     let gap = first.elapsed();
     ws.expect(&hb).await;
-    assert!(gap >= Duration::from_millis(150) && gap <= Duration::from_millis(750), "{gap:?}");
+    assert_eq!(gap, interval);
 
     assert_eq!(
         sim.admin("POST", "/sim/ws/heartbeats", Some(r#"{"enabled":false}"#)).await,
         (200, json!({"enabled": false}))
     );
-    // A heartbeat already on its way may still arrive; then nothing for several intervals.
-    for frame in ws.drain(Duration::from_millis(100)).await {
+    // Heartbeats sent before the switch may still be ahead of a ping's pong; none after it.
+    ws.send(r#"{"event":"ping","cid":1}"#).await;
+    loop {
+        let frame = ws.text().await;
+        if frame.starts_with(r#"{"event":"pong""#) {
+            assert_eq!(mask_number(&frame, "ts").0, r#"{"event":"pong","ts":*,"cid":1}"#);
+            break;
+        }
         assert!(frame == r#"[0,"hb"]"# || frame == hb, "{frame}");
     }
-    ws.silent_for(interval * 4).await;
+    // Several intervals pass (the session's timer ticks in this clock), then the pong is the very
+    // next frame: no heartbeat was sent.
+    tokio::time::sleep(interval * 4).await;
+    ws.barrier(2).await;
     assert_eq!(
         sim.admin("GET", "/sim/ws", None).await,
         (200, json!({"connections": 1, "heartbeats": false}))

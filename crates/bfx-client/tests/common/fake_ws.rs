@@ -35,6 +35,10 @@ impl FakeWs {
         let (tx, conns) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
+                // As the emulator does: without it a small frame after one the client has not
+                // answered waits for a delayed ACK (~40 ms of real time), during which paused
+                // Tokio time runs on and the client's watchdog fires with the frame still unsent.
+                tcp.set_nodelay(true).unwrap();
                 let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { continue };
                 if tx.send(Conn { ws }).is_err() {
                     return;

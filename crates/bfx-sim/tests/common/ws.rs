@@ -1,5 +1,8 @@
 //! WebSocket test client: connects to `/ws/2`, sends text frames, and reads frames as received so
 //! tests can assert them exactly (with the random `serverId`, `auth_id` and `ts` masked).
+//!
+//! An absence is proved by a barrier, never by waiting: something the server must send after
+//! anything it would have sent, asserted as the very next frame ([`Ws::barrier`], [`hub_barrier`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -8,6 +11,8 @@ use bfx_core::sign::sign_payload;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
+
+use super::Sim;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -29,7 +34,10 @@ impl Ws {
 
     /// Connects without reading anything.
     pub async fn connect(addr: SocketAddr) -> Result<Ws, Error> {
-        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/2")).await?;
+        // Nagle off, as the emulator has it: in paused time a frame held back for a delayed ACK
+        // would let the clock run on while it waits in the kernel.
+        let (stream, _) =
+            tokio_tungstenite::connect_async_with_config(format!("ws://{addr}/ws/2"), None, true).await?;
         Ok(Ws { stream })
     }
 
@@ -38,6 +46,7 @@ impl Ws {
         let socket = TcpSocket::new_v4().unwrap();
         socket.bind(SocketAddr::new(ip, 0)).unwrap();
         let tcp = socket.connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
         let (stream, _) =
             tokio_tungstenite::client_async(format!("ws://{addr}/ws/2"), MaybeTlsStream::Plain(tcp)).await?;
         Ok(Ws { stream })
@@ -73,11 +82,15 @@ impl Ws {
         assert_eq!(self.text().await, frame);
     }
 
-    /// Asserts that no frame arrives for `quiet`.
-    pub async fn silent_for(&mut self, quiet: Duration) {
-        if let Ok(frame) = tokio::time::timeout(quiet, self.stream.next()).await {
-            panic!("expected silence, got {frame:?}");
-        }
+    /// Sends `{"event":"ping","cid":cid}` and asserts the very next frame is its pong. A session
+    /// reads its connection's frames one at a time and sends everything it has to say about one
+    /// before reading the next, so whatever this connection's earlier frames (auth, subscribe,
+    /// calc) would bring comes before the pong. Admin changes reach the session by another path,
+    /// unordered with the ping: for those, [`hub_barrier`].
+    pub async fn barrier(&mut self, cid: u64) {
+        self.send(&format!(r#"{{"event":"ping","cid":{cid}}}"#)).await;
+        let (pong, _) = mask_number(&self.text().await, "ts");
+        assert_eq!(pong, format!(r#"{{"event":"pong","ts":*,"cid":{cid}}}"#));
     }
 
     /// Reads every frame that arrives within `quiet` of the previous one.
@@ -125,6 +138,23 @@ impl Ws {
         let (masked, auth_id) = mask(&text, "auth_id");
         assert_uuid(&auth_id);
         masked
+    }
+}
+
+pub const MAINTENANCE_START: &str = r#"{"event":"info","code":20060,"msg":"Entering in Maintenance mode. Please pause any activity and resume after receiving the info message 20061 (it should take 120 seconds at most)."}"#;
+pub const MAINTENANCE_END: &str = r#"{"event":"info","code":20061,"msg":"Maintenance ended. You can resume normal activity. It is advised to unsubscribe/subscribe again all channels."}"#;
+
+/// A maintenance window (info 20060 then 20061) sent through the admin API, asserted as the very
+/// next two frames on each of `sockets`. Admin changes reach every session as events on one
+/// ordered channel, each handled in full before the next, so whatever an earlier admin change
+/// would bring a session comes before the info: the proof that it brought nothing.
+pub async fn hub_barrier(sim: &Sim, sockets: &mut [&mut Ws]) {
+    for (code, frame) in [(20060, MAINTENANCE_START), (20061, MAINTENANCE_END)] {
+        let (status, body) = sim.admin("POST", "/sim/ws/info", Some(&format!(r#"{{"code":{code}}}"#))).await;
+        assert_eq!((status, &body["code"]), (200, &json!(code)), "{body}");
+        for ws in sockets.iter_mut() {
+            ws.expect(frame).await;
+        }
     }
 }
 
