@@ -165,6 +165,31 @@ async fn no_socket_means_polling_until_one_can_be_had() {
     assert!(matches!(next(&mut stream).await, StreamEvent::Wallet(row) if row.currency == "BTC"));
 }
 
+/// A socket that opens but never answers `auth` is no socket either: after `polling_after` auth
+/// timeouts in a row, REST is polled while the socket is retried.
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_never_answers_auth_falls_back_to_polling() {
+    let sim = sim_with(STATE).await;
+    // Every connection is upgraded and then left unanswered: the test never takes them.
+    let fake = FakeWs::start().await;
+    let options = StreamOptions { auth_timeout: Duration::from_millis(500), ..quick() };
+    let mut stream = client(&sim.url, &fake.url).account_stream(creds("alice-key", "alice-secret"), options);
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let timed_out = |error: &Error| matches!(error, Error::Socket(SocketError::AuthTimeout { limit }) if *limit == Duration::from_millis(500));
+    let StreamState::Reconnecting { attempt: 1, error, .. } = next_status(&mut stream).await else {
+        panic!("expected Reconnecting")
+    };
+    assert!(timed_out(&error), "{error:?}");
+    let StreamState::Polling { error } = next_status(&mut stream).await else { panic!("expected Polling") };
+    assert!(timed_out(&error), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Network);
+    for _ in 0..3 {
+        assert_eq!(next_snapshot(&mut stream).await.len(), 4, "REST data while the socket stays mute");
+    }
+    stream.close().await;
+    drop(fake);
+}
+
 #[tokio::test]
 async fn an_upgrade_refused_counts_as_no_socket() {
     let sim = sim_with(STATE).await;

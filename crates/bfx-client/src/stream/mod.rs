@@ -46,7 +46,8 @@ pub struct StreamOptions {
     /// First reconnect backoff's ceiling; it doubles per failed attempt up to `backoff_cap`.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// Failed attempts to open the socket in a row before polling REST meanwhile.
+    /// Failed attempts to open the socket in a row before polling REST meanwhile. An attempt that
+    /// connects but is not authenticated (no answer to `auth`, or lost before it) counts as failed.
     pub polling_after: u32,
     /// Time between REST `wallets` polls while polling.
     pub poll_interval: Duration,

@@ -25,7 +25,8 @@ pub(super) enum End {
     Stopped,
     /// Retrying cannot help.
     Fatal(Error),
-    /// Try again; `opened`: the socket was had (so polling is not called for).
+    /// Try again; `opened`: the socket was had and authenticated, so data flowed (and polling is
+    /// not called for).
     Lost { error: Error, opened: bool },
 }
 
@@ -57,7 +58,13 @@ impl Supervisor {
         };
         if let Err(end) = authed {
             let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
-            return end;
+            // No data flows before `auth` is answered: a socket lost before that (one that accepts
+            // and never answers, times out, or closes) counts as one that could not be opened, so
+            // that REST polling takes over instead of reconnecting without data for minutes.
+            return match end {
+                End::Lost { error, .. } => End::Lost { error, opened: false },
+                end => end,
+            };
         }
         self.went_live();
         if let Err(end) = self.emit(StreamEvent::Status(StreamState::Live)).await {
