@@ -7,7 +7,7 @@ mod common;
 use std::io::BufRead;
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -48,13 +48,16 @@ impl Watch {
         Watch { child, lines }
     }
 
-    /// The next event matching `want`, skipping others; fails after 10 s.
+    /// The next event matching `want`, skipping others; fails after 10 s without any event, or
+    /// 60 s without a matching one (events that keep coming, polls' snapshots, must not hide
+    /// the absence of the one awaited).
     fn until(&self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let event = self
                 .lines
-                .recv_timeout(Duration::from_secs(10))
-                .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+                .recv_timeout(Duration::from_secs(10).min(deadline.saturating_duration_since(Instant::now())))
+                .unwrap_or_else(|_| panic!("no {what} in time"));
             if want(&event) {
                 return event;
             }
@@ -208,6 +211,44 @@ fn refused_websocket_falls_back_to_polling() {
     let polled =
         watch.until("a polled snapshot with the change", |e| e["event"] == "snapshot" && btc(e) == "3");
     assert_eq!(polled["account"], "default");
+}
+
+/// While polling, a failed poll is said (`poll_failed`, with the error as `bfx balances` reports
+/// it): the last snapshot is stale. The next poll that succeeds says `polling` again, then its data.
+#[test]
+fn a_failed_poll_makes_the_account_stale_until_a_poll_succeeds() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ws://{}/ws/2", l.local_addr().unwrap())
+    };
+    let env = [
+        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_WS_URL", closed.as_str()),
+        ("BFX_API_KEY", "demo-cold"),
+        ("BFX_API_SECRET", "demo-cold-secret"),
+    ];
+    let watch = Watch::start(home.path(), &env);
+    watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
+    watch.until("snapshot", |e| e["event"] == "snapshot");
+    admin(&sim.url, "POST", "/sim/faults", r#"{"endpoint":"auth/r/wallets","kind":"maintenance","count":2}"#);
+    let failed = watch.until("poll_failed", |e| e["event"] == "status");
+    assert_eq!(
+        (&failed["state"], &failed["code"], &failed["kind"], &failed["account"]),
+        (
+            &Value::from("poll_failed"),
+            &Value::from(20060),
+            &Value::from("unavailable"),
+            &Value::from("default")
+        ),
+        "{failed}"
+    );
+    assert!(failed["reason"].as_str().unwrap().contains("auth/r/wallets: 20060"), "{failed}");
+    assert_eq!(failed["hint"], "try again in a few minutes", "{failed}");
+    // The second failed poll says nothing new: the next state is `polling`, before any data.
+    let next = watch.until("polling again", |e| e["event"] == "status" || e["event"] == "snapshot");
+    assert_eq!((&next["event"], &next["state"]), (&Value::from("status"), &Value::from("polling")), "{next}");
+    assert_eq!(btc(&watch.until("snapshot", |e| e["event"] == "snapshot")), "2.5");
 }
 
 #[test]

@@ -71,11 +71,23 @@ impl Supervisor {
             return end;
         }
         // Whatever changed while disconnected: the socket only reports changes from now on.
-        if let Err(end) = self.rest_snapshot().await {
+        if let Err(end) = self.resync().await {
             let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
             return end;
         }
         self.read(ws).await
+    }
+
+    /// Every wallet over REST, emitted as a snapshot, while the socket is live. A failure that
+    /// may pass is logged: the socket's own snapshot and changes keep coming.
+    async fn resync(&self) -> Result<(), End> {
+        match self.rest_snapshot().await? {
+            Ok(wallets) => self.emit(StreamEvent::Snapshot { wallets }).await,
+            Err(error) => {
+                tracing::warn!(key = self.credentials.key(), %error, "REST wallet snapshot failed");
+                Ok(())
+            }
+        }
     }
 
     /// Sends `auth` and waits for the reply. The key's nonce slot is held from choosing the nonce
@@ -152,7 +164,7 @@ impl Supervisor {
                     }
                     // The docs advise resubscribing; the account channel lasts as long as the
                     // auth, so a fresh REST snapshot is what is needed.
-                    if let Err(end) = self.rest_snapshot().await {
+                    if let Err(end) = self.resync().await {
                         return end;
                     }
                     continue;
