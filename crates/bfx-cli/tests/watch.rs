@@ -25,8 +25,18 @@ impl Watch {
     }
 
     fn start_with(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> Watch {
+        Watch::start_config(home, envs, std::path::Path::new("/dev/null"), args)
+    }
+
+    fn start_config(
+        home: &std::path::Path,
+        envs: &[(&str, &str)],
+        config: &std::path::Path,
+        args: &[&str],
+    ) -> Watch {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
-        cmd.args(["watch", "--json", "--config", "/dev/null", "--poll-interval", "1"])
+        cmd.args(["watch", "--json", "--poll-interval", "1", "--config"])
+            .arg(config)
             .args(args)
             .env_clear()
             .env("HOME", home)
@@ -138,6 +148,72 @@ fn changes_arrive_and_reconnects_resynchronise() {
     admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20051}"#);
     watch.until("reconnecting after 20051", |e| e["event"] == "status" && e["state"] == "reconnecting");
     watch.until("live after 20051", |e| e["event"] == "status" && e["state"] == "live");
+}
+
+/// At connect, one state change and one snapshot per account, agreeing with REST (`available`
+/// included): the socket's own snapshot, with the same balances and available balances not
+/// computed, is not repeated.
+#[test]
+fn one_live_and_one_snapshot_per_account_at_connect_agreeing_with_rest() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let config = home.path().join("two.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"main\"\nkey = \"demo-main\"\nsecret_env = \"MAIN_SECRET\"\n\n\
+             [[account]]\nname = \"bot\"\nkey = \"demo-bot\"\nsecret_env = \"BOT_SECRET\"\n",
+            sim.url
+        ),
+    );
+    let env = [("MAIN_SECRET", "demo-main-secret"), ("BOT_SECRET", "demo-bot-secret")];
+    let watch = Watch::start_config(home.path(), &env, &config, &[]);
+    let accounts = ["main", "bot"];
+    let mut events: Vec<Value> = Vec::new();
+    let seen = |events: &[Value], event: &str| {
+        accounts.iter().all(|a| events.iter().any(|e| e["event"] == event && e["account"] == *a))
+    };
+    while !seen(&events, "snapshot") {
+        events.push(watch.until("a snapshot of each account", |_| true));
+    }
+    // What REST says, before the changes below.
+    let rest =
+        bfx(home.path()).envs(env).args(["balances", "--json", "--config"]).arg(&config).output().unwrap();
+    let rest: Value = serde_json::from_slice(&rest.stdout).unwrap();
+    // A change on each account marks the end of its connect: the socket sends its `ws` snapshot
+    // with the auth answer, before any change, so a repeated snapshot would come before this.
+    for (account, currency) in [("main", "BTC"), ("bot", "SOL")] {
+        let change =
+            format!(r#"{{"account":"{account}","type":"exchange","currency":"{currency}","delta":"1"}}"#);
+        admin(&sim.url, "POST", "/sim/wallets", &change);
+    }
+    while !seen(&events, "wallet") {
+        events.push(watch.until("a wallet change of each account", |_| true));
+    }
+    drop(watch);
+    let fields = |wallets: &Value| {
+        let mut rows: Vec<String> = wallets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("{} {} {} {}", w["type"], w["currency"], w["balance"], w["available"]))
+            .collect();
+        rows.sort();
+        rows
+    };
+    for account in accounts {
+        let connect: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["account"] == account)
+            .take_while(|e| e["event"] != "wallet")
+            .collect();
+        let states: Vec<&Value> =
+            connect.iter().filter(|e| e["event"] == "status").map(|e| &e["state"]).collect();
+        assert_eq!(states, ["connecting", "live"], "{account}: {connect:?}");
+        let snapshots: Vec<&&Value> = connect.iter().filter(|e| e["event"] == "snapshot").collect();
+        assert_eq!(snapshots.len(), 1, "{account}: {connect:?}");
+        let by_rest = rest["accounts"].as_array().unwrap().iter().find(|a| a["name"] == account).unwrap();
+        assert_eq!(fields(&snapshots[0]["wallets"]), fields(&by_rest["wallets"]), "{account}");
+    }
 }
 
 /// NDJSON values in another quote; an unknown quote is refused before anything is printed, as in

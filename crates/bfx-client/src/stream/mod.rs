@@ -71,8 +71,12 @@ impl Default for StreamOptions {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum StreamEvent {
-    /// Every wallet of the account: after each (re)connect, once from REST and once from the
-    /// WebSocket's `ws` message; while polling, from each poll. Replaces what was known.
+    /// Every wallet of the account. Replaces what was known. After each (re)connect, one from
+    /// REST (read once `auth` is answered, so at least as new as the WebSocket's `ws` snapshot);
+    /// the `ws` snapshot only when it says something that one did not (a change between the two
+    /// reads), its unknown (`null`) available balances taken from REST for wallets whose balance
+    /// is the same; when the REST read failed, the `ws` snapshot as sent. While polling, one from
+    /// each poll.
     Snapshot {
         wallets: Vec<WalletRow>,
     },
