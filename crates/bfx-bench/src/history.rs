@@ -75,17 +75,20 @@ pub async fn run(entries: u64, store: Option<String>, budget: bool) -> anyhow::R
     let refused = counters["rejections"]["rate_limited"].as_u64().context("no rate_limited counter")?;
     let pages = synced.progress.pages;
     let floor = WINDOW * u32::try_from(pages.saturating_sub(1) / PER_WINDOW)?;
-    let over = match floor.is_zero() {
+    let over = match !budget || floor.is_zero() {
         true => "-".to_owned(),
         false => format!("{:+.2} %", (wall.as_secs_f64() / floor.as_secs_f64() - 1.0) * 100.0),
     };
+    let floor = match budget {
+        true => format!("{:.0} s", floor.as_secs_f64()),
+        false => "-".to_owned(),
+    };
     println!(
-        "| {} | {entries} | {} | {pages} | {:.3} s | {:.0} entries/s | {:.0} s | {over} | {refused} |",
+        "| {} | {entries} | {} | {pages} | {:.3} s | {:.0} entries/s | {floor} | {over} | {refused} |",
         store_name(&location),
         if budget { "Bitfinex's (90/min)" } else { "lifted" },
         wall.as_secs_f64(),
         entries as f64 / wall.as_secs_f64(),
-        floor.as_secs_f64(),
     );
     ensure!(pages >= entries.div_ceil(PAGE), "fewer pages than entries need");
     Ok(())

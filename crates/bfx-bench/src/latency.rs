@@ -32,11 +32,10 @@ pub async fn run(bfx: &Path, changes: usize) -> anyhow::Result<()> {
         .spawn()
         .with_context(|| format!("cannot run {}", bfx.display()))?;
     let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
-    // Live, then the REST snapshot and the WebSocket's own: from then on changes arrive as `wu`.
+    // Live, then the connect's snapshot (the WebSocket's own, the same, is not repeated): from
+    // then on changes arrive as `wu`.
     next_matching(&mut lines, |e| e["event"] == "status" && e["state"] == "live").await?;
-    for _ in 0..2 {
-        next_matching(&mut lines, |e| e["event"] == "snapshot").await?;
-    }
+    next_matching(&mut lines, |e| e["event"] == "snapshot").await?;
     let http = reqwest::Client::new();
     let (mut to_line, mut admin) = (Vec::with_capacity(changes), Vec::with_capacity(changes));
     for i in 0..changes {

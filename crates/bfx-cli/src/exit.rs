@@ -118,6 +118,23 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
             format!("cannot connect to {url} ({})", endpoint(error)),
             Some("check the network, or the --api-url / BFX_API_URL setting".into()),
         ),
+        Error::BodyTooLarge { endpoint, .. } => (
+            error.to_string(),
+            Some(format!(
+                "no Bitfinex answer to {endpoint} is that large: check that the --api-url / --public-url settings \
+                 (BFX_API_URL / BFX_PUBLIC_URL) point at Bitfinex, or at the emulator, and not at another server or a misbehaving proxy"
+            )),
+        ),
+        Error::NonceLockHeld { path, pid, .. } => (
+            error.to_string(),
+            Some(match pid {
+                Some(pid) => format!("another bfx process (pid {pid}) is using this key; wait for it, or stop it if it hangs"),
+                None => format!(
+                    "another bfx process is using this key (it holds the lock of {}); wait for it, or stop it if it hangs",
+                    path.display()
+                ),
+            }),
+        ),
         other => (other.to_string(), None),
     };
     Diagnosis { message, hint }
@@ -229,5 +246,33 @@ mod tests {
         assert_eq!((file.kind().name(), Exit::for_kind(file.kind())), ("config", Exit::Usage));
         let held = Error::NonceLockHeld { path: "/n".into(), pid: Some(7), waited: Duration::from_secs(15) };
         assert_eq!((held.kind().name(), Exit::for_kind(held.kind())), ("unavailable", Exit::Unavailable));
+    }
+
+    #[test]
+    fn a_held_nonce_lock_names_the_process_to_wait_for() {
+        let held =
+            |pid| Error::NonceLockHeld { path: "/s/nonces/k".into(), pid, waited: Duration::from_secs(15) };
+        let d = diagnose(&held(Some(4242)), "S");
+        assert_eq!(d.message, held(Some(4242)).to_string());
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("another bfx process (pid 4242) is using this key; wait for it, or stop it if it hangs")
+        );
+        // Without a recorded pid, the lock file says where to look.
+        let hint = diagnose(&held(None), "S").hint.unwrap();
+        assert!(
+            hint.starts_with("another bfx process is using this key") && hint.contains("/s/nonces/k"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_body_too_large_points_at_the_url_settings() {
+        let error = Error::BodyTooLarge { endpoint: "auth/r/wallets", limit: 2 << 20 };
+        let d = diagnose(&error, "S");
+        assert_eq!(d.message, error.to_string());
+        let hint = d.hint.unwrap();
+        assert!(hint.starts_with("no Bitfinex answer to auth/r/wallets is that large"), "{hint}");
+        assert!(hint.contains("BFX_API_URL") && hint.contains("BFX_PUBLIC_URL"), "{hint}");
     }
 }

@@ -382,7 +382,8 @@ fn the_secret_never_appears_in_any_output() {
         assert_eq!(out.status.code(), code, "{args:?}:\n{text}");
         assert!(!text.contains("5e1f0a77d3"), "{args:?} leaked the secret:\n{text}");
     }
-    // `watch` runs until stopped: authenticated on the WebSocket, both snapshots out, then killed.
+    // `watch` runs until stopped: authenticated on the WebSocket, the connect's snapshot out, the
+    // socket's frames read (its `ws` snapshot, then a change made here), then killed.
     let logs = TempDir::new().unwrap();
     let (out, err) = (logs.path().join("out"), logs.path().join("err"));
     let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
@@ -397,8 +398,18 @@ fn the_secret_never_appears_in_any_output() {
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    while std::fs::read_to_string(&out).unwrap().matches(r#""event":"snapshot""#).count() < 2 {
+    while !std::fs::read_to_string(&out).unwrap().contains(r#""event":"snapshot""#) {
         assert!(start.elapsed() < std::time::Duration::from_secs(10), "watch never went live");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"alice","type":"exchange","currency":"BTC","delta":"1"}"#,
+    );
+    while !std::fs::read_to_string(&out).unwrap().contains(r#""event":"wallet""#) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "no change came over the socket");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     watch.kill().unwrap();

@@ -178,3 +178,60 @@ fn fault_matrix() {
         assert_eq!(counters["rejections"]["faults"][kind], count, "{}: {counters}", case.name);
     }
 }
+
+/// Another `bfx` holding the key's nonce lock (its request hangs on the emulator): a second one
+/// gives up within its timeout and says which process to wait for (exit 4, "try again").
+#[test]
+fn a_key_held_by_another_bfx_names_its_pid() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(STATE));
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/faults",
+        r#"{"endpoint":"auth/r/wallets","kind":"delay","delay_ms":600000}"#,
+    );
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+        .args(["balances", "--config", "/dev/null", "--timeout", "900"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("BFX_API_URL", &sim.url)
+        .env("BFX_API_KEY", "alice-key")
+        .env("BFX_API_SECRET", "alice-secret")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let first = Killed(first);
+    // Its wallets request has reached the emulator (and is held there): it holds the key's lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let counters: serde_json::Value =
+            serde_json::from_str(&admin(&sim.url, "GET", "/sim/counters", "")).unwrap();
+        if counters["rejections"]["faults"]["delay"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first bfx never sent its request: {counters}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = bfx_env(home.path(), &sim.url, "alice-key", "alice-secret")
+        .args(["balances", "--config", "/dev/null", "--timeout", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let pid = first.0.id();
+    assert!(stderr.contains(&format!("another bfx process (pid {pid}) holds this key's lock")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "hint: another bfx process (pid {pid}) is using this key; wait for it, or stop it if it hangs"
+        )),
+        "{stderr}"
+    );
+}

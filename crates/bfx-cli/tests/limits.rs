@@ -1,6 +1,7 @@
 //! Amounts at the edge of what a decimal holds (±7.9e28): two sums of 7e28 in one account, a
 //! value that does not fit, a P/L at the limit. Every command and form must finish with the exact
-//! numbers that fit, say which total could not be computed, and never panic.
+//! numbers that fit, say which total could not be computed, and never panic. And a response body
+//! beyond what bfx reads for its endpoint: refused, with what to check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
@@ -141,4 +142,50 @@ fn balances_at_the_decimal_limit() {
     assert!(csv.contains(&format!("default,exchange,USD,{HUGE},,0,1,{HUGE},,false")), "{csv}");
     let (code, _, _) = run(home.path(), &sim.url, &["--quote", "BTC", "--price", "mid", "--hide-dust", "1"]);
     assert_eq!(code, Some(0));
+}
+
+/// A server that is not Bitfinex answers `auth/r/wallets` with a body beyond the 2 MiB bfx reads
+/// for it: the account fails naming the endpoint and the cap, with a hint at the URL settings.
+#[test]
+fn a_body_beyond_the_cap_is_refused_with_a_hint() {
+    use std::io::{Read, Write};
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(&state()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hostile = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(mut tcp) = tcp else { continue };
+            std::thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                let _ = tcp.read(&mut request);
+                let head =
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3145728\r\n\r\n";
+                let chunk = "[".repeat(0x10000);
+                // Until bfx hangs up (3 MiB at most).
+                let _ = tcp.write_all(head.as_bytes());
+                for _ in 0..48 {
+                    if tcp.write_all(chunk.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let out = bfx_env(home.path(), &hostile, "whale-key", "whale-secret")
+        .env("BFX_PUBLIC_URL", &sim.url)
+        .args(["balances", "--config", "/dev/null"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "auth/r/wallets: the response body exceeds 2097152 bytes, the most bfx reads for this endpoint"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: no Bitfinex answer to auth/r/wallets is that large: check that the --api-url"),
+        "{stderr}"
+    );
 }

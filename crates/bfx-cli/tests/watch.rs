@@ -7,7 +7,7 @@ mod common;
 use std::io::BufRead;
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -25,8 +25,18 @@ impl Watch {
     }
 
     fn start_with(home: &std::path::Path, envs: &[(&str, &str)], args: &[&str]) -> Watch {
+        Watch::start_config(home, envs, std::path::Path::new("/dev/null"), args)
+    }
+
+    fn start_config(
+        home: &std::path::Path,
+        envs: &[(&str, &str)],
+        config: &std::path::Path,
+        args: &[&str],
+    ) -> Watch {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
-        cmd.args(["watch", "--json", "--config", "/dev/null", "--poll-interval", "1"])
+        cmd.args(["watch", "--json", "--poll-interval", "1", "--config"])
+            .arg(config)
             .args(args)
             .env_clear()
             .env("HOME", home)
@@ -48,13 +58,16 @@ impl Watch {
         Watch { child, lines }
     }
 
-    /// The next event matching `want`, skipping others; fails after 10 s.
+    /// The next event matching `want`, skipping others; fails after 10 s without any event, or
+    /// 60 s without a matching one (events that keep coming, polls' snapshots, must not hide
+    /// the absence of the one awaited).
     fn until(&self, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let event = self
                 .lines
-                .recv_timeout(Duration::from_secs(10))
-                .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+                .recv_timeout(Duration::from_secs(10).min(deadline.saturating_duration_since(Instant::now())))
+                .unwrap_or_else(|_| panic!("no {what} in time"));
             if want(&event) {
                 return event;
             }
@@ -137,6 +150,72 @@ fn changes_arrive_and_reconnects_resynchronise() {
     watch.until("live after 20051", |e| e["event"] == "status" && e["state"] == "live");
 }
 
+/// At connect, one state change and one snapshot per account, agreeing with REST (`available`
+/// included): the socket's own snapshot, with the same balances and available balances not
+/// computed, is not repeated.
+#[test]
+fn one_live_and_one_snapshot_per_account_at_connect_agreeing_with_rest() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let config = home.path().join("two.toml");
+    write_private(
+        &config,
+        &format!(
+            "[endpoints]\napi_url = \"{}\"\n\n[[account]]\nname = \"main\"\nkey = \"demo-main\"\nsecret_env = \"MAIN_SECRET\"\n\n\
+             [[account]]\nname = \"bot\"\nkey = \"demo-bot\"\nsecret_env = \"BOT_SECRET\"\n",
+            sim.url
+        ),
+    );
+    let env = [("MAIN_SECRET", "demo-main-secret"), ("BOT_SECRET", "demo-bot-secret")];
+    let watch = Watch::start_config(home.path(), &env, &config, &[]);
+    let accounts = ["main", "bot"];
+    let mut events: Vec<Value> = Vec::new();
+    let seen = |events: &[Value], event: &str| {
+        accounts.iter().all(|a| events.iter().any(|e| e["event"] == event && e["account"] == *a))
+    };
+    while !seen(&events, "snapshot") {
+        events.push(watch.until("a snapshot of each account", |_| true));
+    }
+    // What REST says, before the changes below.
+    let rest =
+        bfx(home.path()).envs(env).args(["balances", "--json", "--config"]).arg(&config).output().unwrap();
+    let rest: Value = serde_json::from_slice(&rest.stdout).unwrap();
+    // A change on each account marks the end of its connect: the socket sends its `ws` snapshot
+    // with the auth answer, before any change, so a repeated snapshot would come before this.
+    for (account, currency) in [("main", "BTC"), ("bot", "SOL")] {
+        let change =
+            format!(r#"{{"account":"{account}","type":"exchange","currency":"{currency}","delta":"1"}}"#);
+        admin(&sim.url, "POST", "/sim/wallets", &change);
+    }
+    while !seen(&events, "wallet") {
+        events.push(watch.until("a wallet change of each account", |_| true));
+    }
+    drop(watch);
+    let fields = |wallets: &Value| {
+        let mut rows: Vec<String> = wallets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| format!("{} {} {} {}", w["type"], w["currency"], w["balance"], w["available"]))
+            .collect();
+        rows.sort();
+        rows
+    };
+    for account in accounts {
+        let connect: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["account"] == account)
+            .take_while(|e| e["event"] != "wallet")
+            .collect();
+        let states: Vec<&Value> =
+            connect.iter().filter(|e| e["event"] == "status").map(|e| &e["state"]).collect();
+        assert_eq!(states, ["connecting", "live"], "{account}: {connect:?}");
+        let snapshots: Vec<&&Value> = connect.iter().filter(|e| e["event"] == "snapshot").collect();
+        assert_eq!(snapshots.len(), 1, "{account}: {connect:?}");
+        let by_rest = rest["accounts"].as_array().unwrap().iter().find(|a| a["name"] == account).unwrap();
+        assert_eq!(fields(&snapshots[0]["wallets"]), fields(&by_rest["wallets"]), "{account}");
+    }
+}
+
 /// NDJSON values in another quote; an unknown quote is refused before anything is printed, as in
 /// the full-screen view; amounts beyond a decimal never panic.
 #[test]
@@ -208,6 +287,44 @@ fn refused_websocket_falls_back_to_polling() {
     let polled =
         watch.until("a polled snapshot with the change", |e| e["event"] == "snapshot" && btc(e) == "3");
     assert_eq!(polled["account"], "default");
+}
+
+/// While polling, a failed poll is said (`poll_failed`, with the error as `bfx balances` reports
+/// it): the last snapshot is stale. The next poll that succeeds says `polling` again, then its data.
+#[test]
+fn a_failed_poll_makes_the_account_stale_until_a_poll_succeeds() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ws://{}/ws/2", l.local_addr().unwrap())
+    };
+    let env = [
+        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_WS_URL", closed.as_str()),
+        ("BFX_API_KEY", "demo-cold"),
+        ("BFX_API_SECRET", "demo-cold-secret"),
+    ];
+    let watch = Watch::start(home.path(), &env);
+    watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
+    watch.until("snapshot", |e| e["event"] == "snapshot");
+    admin(&sim.url, "POST", "/sim/faults", r#"{"endpoint":"auth/r/wallets","kind":"maintenance","count":2}"#);
+    let failed = watch.until("poll_failed", |e| e["event"] == "status");
+    assert_eq!(
+        (&failed["state"], &failed["code"], &failed["kind"], &failed["account"]),
+        (
+            &Value::from("poll_failed"),
+            &Value::from(20060),
+            &Value::from("unavailable"),
+            &Value::from("default")
+        ),
+        "{failed}"
+    );
+    assert!(failed["reason"].as_str().unwrap().contains("auth/r/wallets: 20060"), "{failed}");
+    assert_eq!(failed["hint"], "try again in a few minutes", "{failed}");
+    // The second failed poll says nothing new: the next state is `polling`, before any data.
+    let next = watch.until("polling again", |e| e["event"] == "status" || e["event"] == "snapshot");
+    assert_eq!((&next["event"], &next["state"]), (&Value::from("status"), &Value::from("polling")), "{next}");
+    assert_eq!(btc(&watch.until("snapshot", |e| e["event"] == "snapshot")), "2.5");
 }
 
 #[test]

@@ -131,6 +131,43 @@ async fn auth_frame_then_snapshots_updates_and_totals_in_order() {
     tokio::time::timeout(PATIENCE, closing).await.unwrap().unwrap();
 }
 
+/// On connecting, the REST snapshot stands for the connect: the socket's `ws` snapshot that says
+/// the same (its available balances not computed, `null`) is not repeated, so a known available
+/// balance is not replaced by `null`.
+#[tokio::test]
+async fn a_socket_snapshot_that_agrees_with_rest_is_not_repeated() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let nonces = tempfile::tempdir().unwrap();
+    let client = client(&sim.url, &fake.url, nonces.path());
+    let mut stream = client.account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let mut conn = fake.next_conn().await;
+    conn.accept_auth().await;
+    assert_eq!(next_status(&mut stream).await, StreamState::Live);
+    let rest = next_snapshot(&mut stream).await;
+    assert!(rest.iter().any(|w| w.available.is_some()), "{rest:?}");
+    let number = |d: Option<Decimal>| d.map_or_else(|| "null".to_owned(), bfx_core::format_decimal);
+    let rows: Vec<String> = rest
+        .iter()
+        .map(|w| {
+            format!(
+                r#"["{}","{}",{},{},null,null,null]"#,
+                w.wallet_type.as_str(),
+                w.currency,
+                number(Some(w.balance)),
+                number(w.unsettled_interest)
+            )
+        })
+        .collect();
+    conn.send(&format!(r#"[0,"ws",[{}]]"#, rows.join(","))).await;
+    conn.send(r#"[0,"wu",["exchange","BTC",2,0,null,null,null]]"#).await;
+    match next(&mut stream).await {
+        StreamEvent::Wallet(row) => assert_eq!((row.currency.as_str(), row.balance), ("BTC", dec("2"))),
+        other => panic!("expected the wallet update, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_rejected_key_fails_once_without_reconnecting() {
     let sim = sim_with(STATE).await;

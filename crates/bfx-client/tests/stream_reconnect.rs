@@ -11,7 +11,7 @@ use bfx_client::{
     AccountStream, Client, Endpoints, Error, ErrorKind, SocketError, StreamEvent, StreamOptions, StreamState,
 };
 use common::fake_ws::{Conn, FakeWs, next, next_snapshot, next_status, nonce_of};
-use common::{STATE, creds, sim_with};
+use common::{STATE, add_fault, creds, sim_with};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -165,6 +165,65 @@ async fn no_socket_means_polling_until_one_can_be_had() {
     assert_eq!(next_snapshot(&mut stream).await.len(), 4, "the REST snapshot after connecting");
     conn.send(r#"[0,"wu",["exchange","BTC",3,0,null,null,null]]"#).await;
     assert!(matches!(next(&mut stream).await, StreamEvent::Wallet(row) if row.currency == "BTC"));
+}
+
+/// A socket that opens but never answers `auth` is no socket either: after `polling_after` auth
+/// timeouts in a row, REST is polled while the socket is retried.
+#[tokio::test(start_paused = true)]
+async fn a_socket_that_never_answers_auth_falls_back_to_polling() {
+    let sim = sim_with(STATE).await;
+    // Every connection is upgraded and then left unanswered: the test never takes them.
+    let fake = FakeWs::start().await;
+    let options = StreamOptions { auth_timeout: Duration::from_millis(500), ..quick() };
+    let mut stream = client(&sim.url, &fake.url).account_stream(creds("alice-key", "alice-secret"), options);
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    let timed_out = |error: &Error| matches!(error, Error::Socket(SocketError::AuthTimeout { limit }) if *limit == Duration::from_millis(500));
+    let StreamState::Reconnecting { attempt: 1, error, .. } = next_status(&mut stream).await else {
+        panic!("expected Reconnecting")
+    };
+    assert!(timed_out(&error), "{error:?}");
+    let StreamState::Polling { error } = next_status(&mut stream).await else { panic!("expected Polling") };
+    assert!(timed_out(&error), "{error:?}");
+    assert_eq!(error.kind(), ErrorKind::Network);
+    for _ in 0..3 {
+        assert_eq!(next_snapshot(&mut stream).await.len(), 4, "REST data while the socket stays mute");
+    }
+    stream.close().await;
+    drop(fake);
+}
+
+/// While polling, a failed poll makes what is known stale: `PollFailed` says why, once for a run
+/// of failed polls, and the next poll that succeeds says `Polling` again before its snapshot.
+#[tokio::test(start_paused = true)]
+async fn a_failed_poll_is_said_until_a_poll_succeeds() {
+    let sim = sim_with(STATE).await;
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let ws_url = format!("ws://{port}/ws/2");
+    let mut stream = client(&sim.url, &ws_url).account_stream(creds("alice-key", "alice-secret"), quick());
+    assert_eq!(next_status(&mut stream).await, StreamState::Connecting);
+    assert!(matches!(next_status(&mut stream).await, StreamState::Reconnecting { .. }));
+    let polling = next_status(&mut stream).await;
+    assert!(matches!(polling, StreamState::Polling { .. }), "{polling:?}");
+    assert_eq!(next_snapshot(&mut stream).await.len(), 4);
+
+    // The next two polls meet Bitfinex's maintenance error (not retried by the client).
+    add_fault(&sim.url, r#"{"endpoint":"auth/r/wallets","kind":"maintenance","count":2}"#).await;
+    let failed = loop {
+        match next(&mut stream).await {
+            StreamEvent::Snapshot { .. } => continue, // a poll made before the fault
+            StreamEvent::Status(state) => break state,
+            other => panic!("expected PollFailed, got {other:?}"),
+        }
+    };
+    let StreamState::PollFailed { error } = &failed else { panic!("expected PollFailed, got {failed:?}") };
+    assert!(matches!(**error, Error::Api { code: 20060, endpoint: "auth/r/wallets", .. }), "{error:?}");
+    assert_eq!((error.kind(), error.code()), (ErrorKind::Unavailable, Some(20060)));
+    assert_eq!(failed.error().map(Error::kind), Some(ErrorKind::Unavailable));
+    // The second failure says nothing new; the success after it says Polling (with the socket's
+    // failure, as before), then its data.
+    assert_eq!(next_status(&mut stream).await, polling);
+    assert_eq!(next_snapshot(&mut stream).await.len(), 4);
+    stream.close().await;
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
-//! Why accounts failed, for the full-screen view: each failed account's message and hint exactly
-//! as `bfx balances` prints them (`error: account "cold": …`, then `hint: …`), word-wrapped to the
-//! screen; where that does not fit, the errors alone (the NDJSON form has every word). Nothing is
-//! cut: the view asks for a larger terminal rather than show part of an error.
+//! Why accounts failed, for the full-screen view: each account that failed for good, or whose last
+//! REST poll failed, with the message and hint exactly as `bfx balances` prints them
+//! (`error: account "cold": …`, then `hint: …`), word-wrapped to the screen; where that does not
+//! fit, the errors alone (the NDJSON form has every word). Nothing is cut: the view asks for a
+//! larger terminal rather than show part of an error.
 
 use bfx_client::StreamState;
 use ratatui::style::{Color, Style};
@@ -19,13 +20,13 @@ pub struct Failure {
     pub hint: Option<String>,
 }
 
-/// The failed accounts, in the model's order.
+/// The accounts that failed for good or whose last poll failed, in the model's order.
 pub fn failures(model: &Model, sources: &SecretSources) -> Vec<Failure> {
     model
         .accounts
         .iter()
         .filter_map(|account| match &account.state {
-            StreamState::Failed { error } => {
+            StreamState::Failed { error } | StreamState::PollFailed { error } => {
                 let d = diagnose(error, sources.of(&account.name));
                 // The message may quote the server: never raw control characters.
                 let error = format!("error: account {:?}: {}", account.name, d.message);

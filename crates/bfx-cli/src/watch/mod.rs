@@ -4,7 +4,7 @@
 //! Two forms: the full-screen view on a terminal (`model` → `tui`, run by `screen`), and the
 //! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`,
 //! and `value`: the account valued as `bfx balances` values it), schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
-//! `maintenance`, `failed`) is always said before its data, so a stale total is never presented
+//! `poll_failed`, `maintenance`, `failed`) is always said before its data, so a stale total is never presented
 //! as current; a state that follows a failure says it as `bfx balances` would (message, hint,
 //! code and kind).
 
@@ -230,6 +230,7 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128, secret_source
                 StreamState::Live => "live",
                 StreamState::Reconnecting { .. } => "reconnecting",
                 StreamState::Polling { .. } => "polling",
+                StreamState::PollFailed { .. } => "poll_failed",
                 StreamState::Maintenance => "maintenance",
                 StreamState::Failed { .. } => "failed",
                 _ => "unknown",
@@ -352,6 +353,19 @@ mod tests {
             (&json!("polling"), &Value::Null, &json!("network"))
         );
         assert_eq!(polling["hint"], "check the network, or the --ws-url / BFX_WS_URL setting");
+        // A failed poll while polling: its own state, the REST failure said as `balances` says it.
+        let maintenance = Error::Api {
+            endpoint: "auth/r/wallets",
+            status: 500,
+            code: 20060,
+            message: "maintenance".into(),
+        };
+        let expected = diagnose(&maintenance, "BFX_API_SECRET");
+        assert_eq!(
+            status(StreamState::PollFailed { error: Arc::new(maintenance) }),
+            json!({"event": "status", "account": "a", "ts": 1, "state": "poll_failed",
+                   "reason": expected.message, "hint": expected.hint.unwrap(), "code": 20060, "kind": "unavailable"})
+        );
         assert!(
             polling["reason"].as_str().unwrap().starts_with("cannot connect to ws://h:1/ws/2"),
             "{polling}"

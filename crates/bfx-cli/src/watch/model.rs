@@ -5,7 +5,7 @@
 //! Pure: every method that depends on time takes `now` (an `Instant`), so tests drive the clock.
 //! Values are `bfx balances`' own (`bfx_core::portfolio`): unpriced and paper currencies are left
 //! out of totals, a sum too large for a decimal is unknown, never a panic; and an account whose
-//! stream is neither live nor polling is stale, never current.
+//! stream is neither live nor polling (with its last poll successful) is stale, never current.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -71,10 +71,10 @@ pub struct WalletEntry {
 pub enum AccountValue {
     /// No wallets heard of yet.
     Unknown,
-    /// Live or polling: the value is current (`None`: too large for a decimal). `unpriced`
+    /// Live or polling (the last poll successful): the value is current (`None`: too large for a decimal). `unpriced`
     /// wallets are left out.
     Current { value: Option<Decimal>, unpriced: usize },
-    /// Not live or polling: the value is as of `age` ago, and may be wrong.
+    /// Neither: the value is as of `age` ago, and may be wrong.
     Stale { value: Option<Decimal>, unpriced: usize, age: Duration },
 }
 
@@ -126,7 +126,8 @@ pub struct GrandTotal {
 }
 
 impl AccountView {
-    /// Live or polling: what is shown is what the exchange has.
+    /// Live, or polling with the last poll successful: what is shown is what the exchange has.
+    /// (A failed poll, [`StreamState::PollFailed`], leaves the last snapshot standing: stale.)
     pub fn is_current(&self) -> bool {
         matches!(self.state, StreamState::Live | StreamState::Polling { .. })
     }
@@ -477,6 +478,17 @@ pub(crate) mod tests {
                     error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false })),
                 },
                 true,
+            ),
+            (
+                StreamState::PollFailed {
+                    error: Arc::new(Error::Api {
+                        endpoint: "auth/r/wallets",
+                        status: 500,
+                        code: 20060,
+                        message: "maintenance".into(),
+                    }),
+                },
+                false,
             ),
             (
                 StreamState::Reconnecting {

@@ -313,6 +313,8 @@ fn state_cell(state: &StreamState) -> (String, Style) {
             (format!("reconnecting (attempt {attempt})"), Style::new().fg(Color::Yellow))
         }
         StreamState::Polling { .. } => ("polling (REST)".into(), Style::new().fg(Color::Cyan)),
+        // Why, and what to do, is said under the table.
+        StreamState::PollFailed { .. } => ("polling (REST) failed".into(), Style::new().fg(Color::Red)),
         StreamState::Maintenance => ("maintenance".into(), Style::new().fg(Color::Yellow)),
         // Why, and what to do, is said under the table.
         StreamState::Failed { .. } => ("failed".into(), Style::new().fg(Color::Red)),
@@ -455,6 +457,32 @@ mod tests {
         let mut model = two_accounts(t0);
         model.apply("main", StreamEvent::Status(StreamState::Polling { error: closed() }), t0);
         insta::assert_snapshot!(render(&model, later(t0, 65)).backend());
+    }
+
+    /// Polling whose last poll failed is stale: the state cell says so, and under the table what
+    /// `bfx balances` says of that error, with its hint.
+    #[test]
+    fn a_failed_poll_is_stale_and_says_why() {
+        let t0 = Instant::now();
+        let mut model = two_accounts(t0);
+        model.apply("main", StreamEvent::Status(StreamState::Polling { error: closed() }), t0);
+        let error = Error::Api {
+            endpoint: "auth/r/wallets",
+            status: 500,
+            code: 20060,
+            message: "maintenance".into(),
+        };
+        let expected = diagnose(&error, "BFX_MAIN_SECRET");
+        let failed = StreamState::PollFailed { error: Arc::new(error) };
+        model.apply("main", StreamEvent::Status(failed), later(t0, 10));
+        let terminal = render(&model, later(t0, 12));
+        insta::assert_snapshot!(terminal.backend());
+        let main = rows(&terminal).into_iter().find(|row| row.contains("│main")).unwrap();
+        assert_eq!(words(&main), "│main polling (REST) failed 12s stale 83,000.00 +1 unpriced│");
+        let text = words(&rows(&terminal).join("\n"));
+        assert!(text.contains(&format!("error: account \"main\": {}", expected.message)), "{text}");
+        assert!(text.contains(&format!("hint: {}", words(&expected.hint.unwrap()))), "{text}");
+        assert!(text.contains("stale (1 account not live)"), "{text}");
     }
 
     #[test]

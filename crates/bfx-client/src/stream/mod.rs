@@ -46,7 +46,8 @@ pub struct StreamOptions {
     /// First reconnect backoff's ceiling; it doubles per failed attempt up to `backoff_cap`.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
-    /// Failed attempts to open the socket in a row before polling REST meanwhile.
+    /// Failed attempts to open the socket in a row before polling REST meanwhile. An attempt that
+    /// connects but is not authenticated (no answer to `auth`, or lost before it) counts as failed.
     pub polling_after: u32,
     /// Time between REST `wallets` polls while polling.
     pub poll_interval: Duration,
@@ -70,8 +71,12 @@ impl Default for StreamOptions {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum StreamEvent {
-    /// Every wallet of the account: after each (re)connect, once from REST and once from the
-    /// WebSocket's `ws` message; while polling, from each poll. Replaces what was known.
+    /// Every wallet of the account. Replaces what was known. After each (re)connect, one from
+    /// REST (read once `auth` is answered, so at least as new as the WebSocket's `ws` snapshot);
+    /// the `ws` snapshot only when it says something that one did not (a change between the two
+    /// reads), its unknown (`null`) available balances taken from REST for wallets whose balance
+    /// is the same; when the REST read failed, the `ws` snapshot as sent. While polling, one from
+    /// each poll.
     Snapshot {
         wallets: Vec<WalletRow>,
     },
@@ -99,8 +104,12 @@ pub enum StreamState {
     /// pass); the next attempt starts `after` (plus any wait for the connection budget).
     Reconnecting { attempt: u32, after: Duration, error: Arc<Error> },
     /// No socket could be opened (`error` says why): wallets are polled over REST while the
-    /// socket is retried.
+    /// socket is retried. Said again when polls succeed after [`StreamState::PollFailed`].
     Polling { error: Arc<Error> },
+    /// Polling, but the last REST poll failed (`error`, for a reason that may pass): what is
+    /// known is as old as the last snapshot. Said once per run of failed polls; the next poll
+    /// that succeeds says [`StreamState::Polling`] again, then its snapshot.
+    PollFailed { error: Arc<Error> },
     /// Bitfinex announced maintenance (info 20060); the connection is kept until it ends (20061).
     Maintenance,
     /// Terminal: retrying cannot help (the key was rejected over the WebSocket or REST, its nonces
@@ -114,6 +123,7 @@ impl StreamState {
         match self {
             StreamState::Reconnecting { error, .. }
             | StreamState::Polling { error }
+            | StreamState::PollFailed { error }
             | StreamState::Failed { error } => Some(error),
             StreamState::Connecting | StreamState::Live | StreamState::Maintenance => None,
         }
@@ -122,16 +132,16 @@ impl StreamState {
 
 impl PartialEq for StreamState {
     fn eq(&self, other: &StreamState) -> bool {
-        use StreamState::{Connecting, Failed, Live, Maintenance, Polling, Reconnecting};
+        use StreamState::{Connecting, Failed, Live, Maintenance, PollFailed, Polling, Reconnecting};
         match (self, other) {
             (Connecting, Connecting) | (Live, Live) | (Maintenance, Maintenance) => true,
             (
                 Reconnecting { attempt, after, error },
                 Reconnecting { attempt: other_attempt, after: other_after, error: other_error },
             ) => attempt == other_attempt && after == other_after && same_error(error, other_error),
-            (Polling { error }, Polling { error: other }) | (Failed { error }, Failed { error: other }) => {
-                same_error(error, other)
-            }
+            (Polling { error }, Polling { error: other })
+            | (PollFailed { error }, PollFailed { error: other })
+            | (Failed { error }, Failed { error: other }) => same_error(error, other),
             _ => false,
         }
     }
@@ -236,6 +246,16 @@ mod tests {
         assert_ne!(
             StreamState::Polling { error: ended.clone() },
             StreamState::Failed { error: ended.clone() }
+        );
+        assert_ne!(
+            StreamState::Polling { error: ended.clone() },
+            StreamState::PollFailed { error: ended.clone() }
+        );
+        assert_eq!(
+            StreamState::PollFailed { error: ended.clone() },
+            StreamState::PollFailed {
+                error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false }))
+            }
         );
         assert_eq!(
             StreamState::Polling { error: ended.clone() }.error().map(Error::kind),

@@ -9,6 +9,8 @@ use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use bfx_core::WalletRow;
+
 use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
 use super::socket::{self, Socket};
 use super::supervisor::Supervisor;
@@ -25,7 +27,8 @@ pub(super) enum End {
     Stopped,
     /// Retrying cannot help.
     Fatal(Error),
-    /// Try again; `opened`: the socket was had (so polling is not called for).
+    /// Try again; `opened`: the socket was had and authenticated, so data flowed (and polling is
+    /// not called for).
     Lost { error: Error, opened: bool },
 }
 
@@ -57,18 +60,43 @@ impl Supervisor {
         };
         if let Err(end) = authed {
             let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
-            return end;
+            // No data flows before `auth` is answered: a socket lost before that (one that accepts
+            // and never answers, times out, or closes) counts as one that could not be opened, so
+            // that REST polling takes over instead of reconnecting without data for minutes.
+            return match end {
+                End::Lost { error, .. } => End::Lost { error, opened: false },
+                end => end,
+            };
         }
         self.went_live();
         if let Err(end) = self.emit(StreamEvent::Status(StreamState::Live)).await {
             return end;
         }
-        // Whatever changed while disconnected: the socket only reports changes from now on.
-        if let Err(end) = self.rest_snapshot().await {
-            let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
-            return end;
+        // Whatever changed while disconnected, read after `auth` was answered: at least as new as
+        // the socket's own `ws` snapshot, which is sent with that answer.
+        let rest = match self.resync().await {
+            Ok(rest) => rest,
+            Err(end) => {
+                let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
+                return end;
+            }
+        };
+        self.read(ws, rest).await
+    }
+
+    /// Every wallet over REST, emitted as a snapshot while the socket is live, and returned. A
+    /// failure that may pass is logged (`None`): the socket's own snapshot and changes keep coming.
+    async fn resync(&self) -> Result<Option<Vec<WalletRow>>, End> {
+        match self.rest_snapshot().await? {
+            Ok(wallets) => {
+                self.emit(StreamEvent::Snapshot { wallets: wallets.clone() }).await?;
+                Ok(Some(wallets))
+            }
+            Err(error) => {
+                tracing::warn!(key = self.credentials.key(), %error, "REST wallet snapshot failed");
+                Ok(None)
+            }
         }
-        self.read(ws).await
     }
 
     /// Sends `auth` and waits for the reply. The key's nonce slot is held from choosing the nonce
@@ -112,8 +140,9 @@ impl Supervisor {
         }
     }
 
-    /// Turns frames into events until the connection ends.
-    async fn read(&mut self, mut ws: Socket) -> End {
+    /// Turns frames into events until the connection ends. `rest`: the REST snapshot made on
+    /// connecting, against which the socket's first `ws` snapshot is checked.
+    async fn read(&mut self, mut ws: Socket, mut rest: Option<Vec<WalletRow>>) -> End {
         let silence = self.options.heartbeat_interval.saturating_mul(2);
         let mut stop = self.stop.clone();
         loop {
@@ -129,7 +158,13 @@ impl Supervisor {
                 },
             };
             let event = match frames::parse(text.as_str()) {
-                Inbound::Snapshot(wallets) => StreamEvent::Snapshot { wallets },
+                Inbound::Snapshot(wallets) => match rest.take() {
+                    None => StreamEvent::Snapshot { wallets },
+                    Some(rest) => match news(&rest, wallets) {
+                        Some(wallets) => StreamEvent::Snapshot { wallets },
+                        None => continue,
+                    },
+                },
                 Inbound::Wallet(row) => StreamEvent::Wallet(row),
                 Inbound::Total { aum, aum_net } => StreamEvent::Total { aum, aum_net },
                 Inbound::Info { code: Some(INFO_RESTART) } => {
@@ -145,7 +180,7 @@ impl Supervisor {
                     }
                     // The docs advise resubscribing; the account channel lasts as long as the
                     // auth, so a fresh REST snapshot is what is needed.
-                    if let Err(end) = self.rest_snapshot().await {
+                    if let Err(end) = self.resync().await {
                         return end;
                     }
                     continue;
@@ -191,6 +226,41 @@ pub(super) async fn next_text(ws: &mut Socket, silence: Option<Duration>) -> Res
     }
 }
 
+/// The socket's `ws` snapshot, after the REST one made on connecting: `None` when it says nothing
+/// that one did not (the same wallets, balances and unsettled interest; a `null` available
+/// balance is Bitfinex's "not computed", not news), so one snapshot stands for the connect.
+/// Otherwise its rows (a change came between the two reads; the `wu` messages that follow bring
+/// them up to date), each `null` available taken from the REST row of the same wallet when the
+/// balance is the same: that REST value is the newest known. Where the balance differs it stays
+/// `null`: unknown.
+fn news(rest: &[WalletRow], socket: Vec<WalletRow>) -> Option<Vec<WalletRow>> {
+    let same_wallet =
+        |a: &WalletRow, b: &WalletRow| a.wallet_type == b.wallet_type && a.currency == b.currency;
+    let known = |row: &WalletRow| rest.iter().find(|r| same_wallet(r, row));
+    let adds_nothing = |row: &WalletRow| {
+        known(row).is_some_and(|r| {
+            r.balance == row.balance
+                && r.unsettled_interest == row.unsettled_interest
+                && (row.available.is_none() || row.available == r.available)
+        })
+    };
+    if socket.len() == rest.len() && socket.iter().all(adds_nothing) {
+        return None;
+    }
+    let filled = socket
+        .into_iter()
+        .map(|mut row| {
+            if row.available.is_none()
+                && let Some(r) = known(&row).filter(|r| r.balance == row.balance)
+            {
+                row.available = r.available;
+            }
+            row
+        })
+        .collect();
+    Some(filled)
+}
+
 /// The server's close frame (with its code and reason, when it gave them) as the connection's end.
 fn closed(close: Option<CloseFrame>, awaiting_auth: bool) -> SocketError {
     match close {
@@ -220,5 +290,48 @@ async fn auth_reply(ws: &mut Socket) -> Result<Reply, End> {
             }
             None => return Err(lost(SocketError::Ended { awaiting_auth: true })),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(json: &str) -> Vec<WalletRow> {
+        bfx_core::parse_wallets(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_socket_snapshot_that_says_nothing_new_is_not_repeated() {
+        let rest = rows(r#"[["exchange","BTC",1.5,0,1.2,null,null],["funding","USD",10,0,null,null,null]]"#);
+        // Bitfinex's `ws`: the same balances, available not computed; in any order.
+        let socket =
+            rows(r#"[["funding","USD",10,0,null,null,null],["exchange","BTC",1.5,0,null,null,null]]"#);
+        assert_eq!(news(&rest, socket), None);
+        let same = rows(r#"[["exchange","BTC",1.5,0,1.2,null,null],["funding","USD",10,0,null,null,null]]"#);
+        assert_eq!(news(&rest, same), None);
+        assert_eq!(news(&[], Vec::new()), None);
+    }
+
+    #[test]
+    fn a_socket_snapshot_with_news_keeps_known_available_balances_of_unchanged_wallets() {
+        let rest = rows(
+            r#"[["exchange","BTC",1.5,0,1.2,null,null],["exchange","ETH",2,0,1,null,null],["funding","USD",10,0,7,null,null]]"#,
+        );
+        // ETH changed between the two reads, and a wallet appeared; USD's available is computed.
+        let socket = rows(
+            r#"[["exchange","BTC",1.5,0,null,null,null],["exchange","ETH",3,0,null,null,null],["funding","USD",10,0,8,null,null],["margin","BTC",1,0,null,null,null]]"#,
+        );
+        let got = news(&rest, socket).unwrap();
+        let available: Vec<Option<String>> = got.iter().map(|r| r.available.map(|a| a.to_string())).collect();
+        assert_eq!(available, [Some("1.2".into()), None, Some("8".into()), None]);
+        assert_eq!(got[1].balance, "3".parse().unwrap());
+        // A wallet gone, an unsettled interest changed, a computed available that differs: news.
+        let gone = rows(r#"[["exchange","BTC",1.5,0,null,null,null]]"#);
+        assert_eq!(news(&rest[..2], gone).map(|r| r.len()), Some(1));
+        let interest = rows(r#"[["exchange","BTC",1.5,0.1,null,null,null]]"#);
+        assert!(news(&rest[..1], interest).is_some());
+        let available = rows(r#"[["exchange","BTC",1.5,0,1.3,null,null]]"#);
+        assert!(news(&rest[..1], available).is_some());
     }
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use bfx_core::WalletRow;
+
 use super::session::End;
 use super::{StreamEvent, StreamOptions, StreamState, stopped};
 use crate::client::Client;
@@ -27,7 +29,10 @@ pub(crate) struct Supervisor {
     failures: u32,
     /// Attempts in a row that could not open a socket.
     open_failures: u32,
-    polling: bool,
+    /// While polling: why no socket can be had (the last attempt's failure).
+    polling: Option<Arc<Error>>,
+    /// While polling: the last poll failed, and [`StreamState::PollFailed`] said so.
+    poll_failed: bool,
     next_poll: Instant,
 }
 
@@ -47,7 +52,8 @@ impl Supervisor {
             stop,
             failures: 0,
             open_failures: 0,
-            polling: false,
+            polling: None,
+            poll_failed: false,
             next_poll: Instant::now(),
         }
     }
@@ -66,10 +72,11 @@ impl Supervisor {
             self.failures = self.failures.saturating_add(1);
             self.open_failures = if opened { 0 } else { self.open_failures.saturating_add(1) };
             let after = backoff(&self.options, self.failures, jitter());
-            let status = if self.polling {
+            let status = if let Some(reason) = &mut self.polling {
+                *reason = error;
                 None
             } else if self.open_failures >= self.options.polling_after.max(1) {
-                self.polling = true;
+                self.polling = Some(error.clone());
                 self.next_poll = Instant::now();
                 Some(StreamState::Polling { error })
             } else {
@@ -92,29 +99,49 @@ impl Supervisor {
     pub(super) fn went_live(&mut self) {
         self.failures = 0;
         self.open_failures = 0;
-        self.polling = false;
+        self.polling = None;
+        self.poll_failed = false;
     }
 
     pub(super) async fn emit(&self, event: StreamEvent) -> Result<(), End> {
         self.events.send(event).await.map_err(|_| End::Stopped)
     }
 
-    /// Every wallet over REST, emitted as a snapshot. A rejected key ends the stream; any other
-    /// failure is logged (the WebSocket snapshot or the next poll covers it).
-    pub(super) async fn rest_snapshot(&self) -> Result<(), End> {
+    /// Every wallet over REST. A rejected key ends the stream (`Err`); any other failure is
+    /// returned (`Ok(Err)`) for the caller to report: it may pass.
+    pub(super) async fn rest_snapshot(&self) -> Result<Result<Vec<WalletRow>, Error>, End> {
         let mut stop = self.stop.clone();
         let fetched = tokio::select! {
             () = stopped(&mut stop) => return Err(End::Stopped),
             fetched = self.client.wallets(&self.credentials) => fetched,
         };
         match fetched {
-            Ok(wallets) => self.emit(StreamEvent::Snapshot { wallets }).await,
             Err(error) if matches!(error.kind(), ErrorKind::Auth | ErrorKind::Permission) => {
                 Err(End::Fatal(error))
             }
+            fetched => Ok(fetched),
+        }
+    }
+
+    /// One REST poll, emitted as a snapshot. A failed poll makes what is known stale: the first
+    /// of a run says [`StreamState::PollFailed`]; the next success says
+    /// [`StreamState::Polling`] again before its snapshot.
+    async fn poll(&mut self) -> Result<(), End> {
+        match self.rest_snapshot().await? {
+            Ok(wallets) => {
+                if std::mem::take(&mut self.poll_failed)
+                    && let Some(error) = self.polling.clone()
+                {
+                    self.emit(StreamEvent::Status(StreamState::Polling { error })).await?;
+                }
+                self.emit(StreamEvent::Snapshot { wallets }).await
+            }
             Err(error) => {
-                tracing::warn!(key = self.credentials.key(), %error, "REST wallet snapshot failed");
-                Ok(())
+                tracing::warn!(key = self.credentials.key(), %error, "REST wallet poll failed");
+                if std::mem::replace(&mut self.poll_failed, true) {
+                    return Ok(());
+                }
+                self.emit(StreamEvent::Status(StreamState::PollFailed { error: Arc::new(error) })).await
             }
         }
     }
@@ -125,8 +152,8 @@ impl Supervisor {
         let mut stop = self.stop.clone();
         loop {
             let now = Instant::now();
-            if self.polling && now >= self.next_poll {
-                self.rest_snapshot().await?;
+            if self.polling.is_some() && now >= self.next_poll {
+                self.poll().await?;
                 // The client's rate limiter keeps polls within the endpoint's budget.
                 self.next_poll = Instant::now() + self.options.poll_interval;
                 continue;
@@ -134,7 +161,7 @@ impl Supervisor {
             if now >= until {
                 return Ok(());
             }
-            let wake = if self.polling { until.min(self.next_poll) } else { until };
+            let wake = if self.polling.is_some() { until.min(self.next_poll) } else { until };
             tokio::select! {
                 () = stopped(&mut stop) => return Err(End::Stopped),
                 () = tokio::time::sleep_until(wake) => {}
