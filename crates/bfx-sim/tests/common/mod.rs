@@ -87,8 +87,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// With heartbeats an hour apart: tests compare frames exactly, and on a slow enough machine a
+    /// 15 s heartbeat would come between two of them (the heartbeat tests set their own interval).
     pub async fn start(state: SimState) -> Sim {
-        Sim::start_with(state, SimOptions::default()).await
+        Sim::start_with(state, SimOptions::default().with_ws_heartbeat(std::time::Duration::from_secs(3600)))
+            .await
     }
 
     pub async fn start_with(state: SimState, options: SimOptions) -> Sim {
