@@ -529,6 +529,57 @@ fn no_wait_on_a_429_stops_and_keeps_what_was_synced() {
     assert!(err.contains("INCOMPLETE: account \"default\" is not synced from 1970-01-01T00:00:00Z"), "{err}");
 }
 
+/// Starts `bfx history sync -v` against an emulator answering one ledger page a minute, and
+/// returns once it has stored a page and is waiting out the 429 on the next.
+fn sync_until_it_waits(url: &str, home: &Path, store: &Path) -> std::process::Child {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+        .args(["history", "sync", "-v"])
+        .env_clear()
+        .env("HOME", home)
+        .env("BFX_API_URL", url)
+        .env("BFX_API_KEY", "alice-key")
+        .env("BFX_API_SECRET", "alice-secret")
+        .env("BFX_STORE_URL", store)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (mut stored, mut waiting) = (false, false);
+    let mut seen = String::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        stored |= line.contains("history sync: page stored");
+        if line.contains("rate-limited auth/r/ledgers/hist") && line.contains("waiting") {
+            waiting = true;
+            break;
+        }
+    }
+    assert!(stored && waiting, "the sync never stored a page and then waited:\n{seen}");
+    child
+}
+
+/// Ctrl-C (SIGINT) while waiting: exit 130, the page already stored kept.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_keeps_the_pages_stored() {
+    let dir = TempDir::new().unwrap();
+    let store = dir.path().join("h.sqlite");
+    let sim = sim_with(&state(ONE_PAGE, READER, "202.75"));
+    bulk_fill(&sim.url);
+    let child = sync_until_it_waits(&sim.url, dir.path(), &store);
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let (code, csv, _) = run(alice(dir.path(), &sim.url, store.to_str().unwrap()), &["history", "export"]);
+    assert_eq!(code, 0);
+    assert!((2..3011).contains(&csv.lines().count()), "the first page is kept: {}", csv.lines().count());
+}
+
 /// A sync killed (SIGKILL) while it waits out a 429 after storing its first page; a second sync
 /// against an emulator with the same ledger completes it, and the export equals an uninterrupted
 /// sync's.
@@ -540,33 +591,7 @@ fn a_killed_sync_is_completed_by_the_next() {
     {
         let slow = sim_with(&state(ONE_PAGE, READER, "202.75"));
         bulk_fill(&slow.url);
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
-            .args(["history", "sync", "-v"])
-            .env_clear()
-            .env("HOME", dir.path())
-            .env("BFX_API_URL", &slow.url)
-            .env("BFX_API_KEY", "alice-key")
-            .env("BFX_API_SECRET", "alice-secret")
-            .env("BFX_STORE_URL", &killed_store)
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let (mut stored, mut waiting) = (false, false);
-        let mut seen = String::new();
-        for line in stderr.lines() {
-            let line = line.unwrap();
-            seen.push_str(&line);
-            seen.push('\n');
-            stored |= line.contains("history sync: page stored");
-            if line.contains("rate-limited auth/r/ledgers/hist") && line.contains("waiting") {
-                waiting = true;
-                break;
-            }
-        }
-        assert!(stored && waiting, "the sync never stored a page and then waited:\n{seen}");
+        let mut child = sync_until_it_waits(&slow.url, dir.path(), &killed_store);
         child.kill().unwrap();
         child.wait().unwrap();
     }
