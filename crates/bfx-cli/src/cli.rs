@@ -73,6 +73,141 @@ pub enum Command {
     /// Write, show or locate the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The ledger kept locally (SQLite, or PostgreSQL via `[store] url` / BFX_STORE_URL), and the
+    /// questions answered from it.
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Copy each account's ledger from Bitfinex into the store: everything the first time (back to
+    /// --since), then only what is new. Interrupted, the next run completes it.
+    Sync(HistorySyncArgs),
+    /// Every wallet's balance at a moment, from the stored ledger (zero balances omitted).
+    Balances(HistoryBalancesArgs),
+    /// Lending and staking income (margin funding payments, staking rewards, rebates), summed.
+    Earnings(HistoryEarningsArgs),
+    /// Trading, deposit, withdrawal and funding fees paid, summed (negative: paid).
+    Fees(HistoryRangeArgs),
+    /// Deposits and withdrawals, and apart from them the transfers between wallets.
+    Flows(HistoryRangeArgs),
+    /// The stored ledger, one row per entry: CSV (default) or JSON, columns
+    /// account,id,mts,time,currency,wallet,category,amount,balance,description.
+    Export(HistoryExportArgs),
+    /// Reconcile the store with the exchange: newest stored balances against auth/r/wallets, every
+    /// entry's balance against the previous one plus its amount; exit 5 when anything disagrees.
+    Check(HistoryCheckArgs),
+}
+
+/// Which accounts, how to print, and where the config (and so the store) is.
+#[derive(Debug, Args)]
+pub struct HistoryOutput {
+    /// Only these accounts (repeatable); default: every account in the store.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// One JSON document (amounts as strings).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub csv: bool,
+    /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// A time range; each bound a date (`2026-01-31`, UTC), an RFC 3339 time or milliseconds.
+#[derive(Debug, Clone, Args)]
+pub struct RangeArgs {
+    /// From this moment, inclusive (a date means its first millisecond); default: the beginning.
+    #[arg(long, value_name = "WHEN")]
+    pub from: Option<String>,
+    /// Up to this moment, inclusive (a date means that whole day); default: the newest synced.
+    #[arg(long, value_name = "WHEN")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistorySyncArgs {
+    /// Only these accounts (repeatable); default: all configured accounts.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// How far back the first sync reads (a date, RFC 3339 time or milliseconds); default: as far
+    /// as Bitfinex keeps the ledger.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryBalancesArgs {
+    /// The moment: a date (`2026-01-31`: the end of that day, UTC), an RFC 3339 time, or
+    /// milliseconds since the epoch.
+    #[arg(long, value_name = "WHEN")]
+    pub at: String,
+    #[command(flatten)]
+    pub output: HistoryOutput,
+}
+
+/// How earnings are split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitBy {
+    Currency,
+    Month,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryEarningsArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// One row per currency and category, or per month, currency and category.
+    #[arg(long, value_enum, default_value_t = SplitBy::Currency)]
+    pub by: SplitBy,
+    #[command(flatten)]
+    pub output: HistoryOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryRangeArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    #[command(flatten)]
+    pub output: HistoryOutput,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryExportArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Only these accounts (repeatable); default: every account in the store.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// A JSON array of objects with the CSV's columns as keys (amounts as strings).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row (the default).
+    #[arg(long)]
+    pub csv: bool,
+    /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryCheckArgs {
+    /// Only these accounts (repeatable); default: all configured accounts.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// One JSON document.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV, one row per difference, with a header row.
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +338,11 @@ pub struct DemoArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DemoCommand {
+    /// `bfx history …` against the demo: every demo account's year of ledger synced into a
+    /// temporary store (removed at the end), then the command run on it. Connection and config
+    /// flags are ignored.
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// Watch the demo accounts live while their balances and prices move every ~1.5 s
     /// (full-screen on a terminal, otherwise NDJSON).
     Watch(DemoWatchArgs),

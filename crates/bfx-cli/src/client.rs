@@ -2,7 +2,7 @@
 //! rate-limit block counts down on a terminal (one line otherwise), so a wait is never silent.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bfx_client::{Client, Endpoints};
@@ -21,6 +21,15 @@ pub fn build(endpoints: Endpoints, network: &Network) -> Result<Client, bfx_clie
         .build()
 }
 
+/// A progress bar that shows waits in its line instead of a countdown of its own (two lines
+/// redrawn in place on one terminal would overwrite each other).
+static WAITS_IN: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+/// Shows the client's waits in `bar` (its prefix) until called with `None`.
+pub fn show_waits_in(bar: Option<indicatif::ProgressBar>) {
+    *WAITS_IN.lock().unwrap_or_else(PoisonError::into_inner) = bar;
+}
+
 /// Tells the user why bfx is waiting (stderr).
 fn announce(event: WaitEvent) {
     let why = match &event.reason {
@@ -37,6 +46,10 @@ fn announce(event: WaitEvent) {
         WaitReason::RateLimited => " (--no-wait fails instead)",
         _ => "",
     };
+    if let Some(bar) = WAITS_IN.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+        bar.set_prefix(format!("— {why}; waiting {} s{hint} —", ceil_secs(event.wait)));
+        return;
+    }
     if std::io::stderr().is_terminal() && !console::is_held() && event.wait >= Duration::from_secs(2) {
         countdown(why, hint, event.until);
     } else {

@@ -58,6 +58,47 @@ pub struct Settings {
     pub unreadable: Vec<Unreadable>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// Where `bfx history` keeps the ledger.
+    pub store: StoreSetting,
+}
+
+/// Where the history store is: `BFX_STORE_URL`, else `[store] url`, else the default SQLite file.
+#[derive(Debug, Clone)]
+pub enum StoreSetting {
+    /// Given as a URL or path (the PostgreSQL password stays a secret), and by which setting.
+    Given { location: bfx_store::Location, source: &'static str },
+    /// `$XDG_DATA_HOME/bfx/history.sqlite`.
+    Default,
+}
+
+impl StoreSetting {
+    /// The location to open.
+    pub fn location(&self) -> Result<bfx_store::Location, ConfigError> {
+        match self {
+            StoreSetting::Given { location, .. } => Ok(location.clone()),
+            StoreSetting::Default => bfx_store::Location::default_sqlite()
+                .map(bfx_store::Location::Sqlite)
+                .map_err(|e| ConfigError::Invalid(e.to_string())),
+        }
+    }
+
+    /// `SQLite /path (default)` or `PostgreSQL user@host:port/db (from BFX_STORE_URL)`: never a
+    /// password.
+    pub fn describe(&self) -> String {
+        let (location, source) = match self {
+            StoreSetting::Given { location, source } => (Ok(location.clone()), *source),
+            StoreSetting::Default => (self.location(), "default"),
+        };
+        match location {
+            Ok(location @ bfx_store::Location::Sqlite(_)) => {
+                format!("SQLite {} ({source})", location.describe())
+            }
+            Ok(location @ bfx_store::Location::Postgres(_)) => {
+                format!("PostgreSQL {} ({source})", location.describe())
+            }
+            Err(e) => format!("unknown: {e}"),
+        }
+    }
 }
 
 /// The longest timeout accepted (an hour): longer ones are a typo, and a wait of `u64::MAX`
@@ -152,6 +193,15 @@ struct FileConfig {
     network: FileNetwork,
     #[serde(default, rename = "account")]
     accounts: Vec<FileAccount>,
+    #[serde(default)]
+    store: FileStore,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    /// A path, `sqlite:…` or `postgres://user:password@host/db`: may hold a password.
+    url: Option<SecretString>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,7 +244,8 @@ impl Settings {
             ConfigPath::Default(path) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
             _ => (None, None),
         };
-        let (file_endpoints, file_network, mut accounts, mut unreadable) = file.unwrap_or_default();
+        let (file_endpoints, file_network, mut accounts, mut unreadable, file_store) =
+            file.unwrap_or_default();
 
         if let Some(account) = env_account(env)? {
             accounts.retain(|a| a.name != account.name);
@@ -233,7 +284,12 @@ impl Settings {
             request_timeout: secs(flags.request_timeout_secs, file_network.request_timeout_secs, 15)?,
             wait_on_rate_limit: !flags.no_wait,
         };
-        Ok(Settings { endpoints, network, accounts, unreadable, file: path })
+        let store = match (env.get("BFX_STORE_URL").filter(|u| !u.is_empty()), file_store) {
+            (Some(url), _) => StoreSetting::Given { location: store_location(url)?, source: "BFX_STORE_URL" },
+            (None, Some(location)) => StoreSetting::Given { location, source: "[store] url" },
+            (None, None) => StoreSetting::Default,
+        };
+        Ok(Settings { endpoints, network, accounts, unreadable, file: path, store })
     }
 
     /// The accounts named (all when `names` is empty); an unknown name is an error.
@@ -336,6 +392,10 @@ impl Settings {
             self.network.connect_timeout.as_secs(),
             self.network.request_timeout.as_secs()
         ));
+        out.push_str(&format!("\n[store]\n# history store: {}\n", self.store.describe()));
+        if let StoreSetting::Given { location, .. } = &self.store {
+            out.push_str(&format!("url = {:?}\n", masked_url(location)));
+        }
         for account in &self.accounts {
             out.push_str(&format!(
                 "\n[[account]]\nname = {:?}\nkey = {:?}\nsecret = \"********\"  # from {}\n",
@@ -369,7 +429,33 @@ fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigE
     }
 }
 
-type FileParts = (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>);
+type FileParts = (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>, Option<bfx_store::Location>);
+
+/// A store location from a URL or path; the error never repeats a password.
+fn store_location(text: &str) -> Result<bfx_store::Location, ConfigError> {
+    bfx_store::Location::parse(text).map_err(|e| ConfigError::Invalid(format!("store url: {e}")))
+}
+
+/// The store's URL for display: `postgres://user:***@host:port/db`, or the SQLite path.
+fn masked_url(location: &bfx_store::Location) -> String {
+    match location {
+        bfx_store::Location::Sqlite(path) => path.display().to_string(),
+        bfx_store::Location::Postgres(_) => {
+            let target = location.describe();
+            match target.split_once('@') {
+                Some((user, rest)) => format!("postgres://{user}:***@{rest}"),
+                None => format!("postgres://{target}"),
+            }
+        }
+    }
+}
+
+/// Whether a store URL carries a password (`scheme://user:password@…`).
+fn has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else { return false };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    authority.rfind('@').is_some_and(|at| authority[..at].contains(':'))
+}
 
 /// A configured account whose secret cannot be read now (its variable is not set, its file or
 /// keyring entry is missing): an error only for a command that uses the account.
@@ -480,7 +566,24 @@ fn parse_file(
             }
         }
     }
-    Ok((config.endpoints, config.network, accounts, unreadable))
+    let store = match config.store.url {
+        None => None,
+        Some(url) => {
+            use secrecy::ExposeSecret;
+            if has_password(url.expose_secret())
+                && let Some(mode) = mode
+                && mode & 0o077 != 0
+            {
+                return Err(fail(format!(
+                    "[store] url holds a password but the file is readable by others (mode {:o}); run: chmod 600 {} (or set BFX_STORE_URL instead)",
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+            Some(store_location(url.expose_secret()).map_err(|e| fail(e.to_string()))?)
+        }
+    };
+    Ok((config.endpoints, config.network, accounts, unreadable, store))
 }
 
 /// The OS keyring entry for an account: service `bfx`, user = the account name.
@@ -543,7 +646,7 @@ mod tests {
 
     /// The accounts, or the first error, a secret that cannot be read included.
     fn parse(text: &str, env_pairs: &[(&str, &str)], mode: u32) -> Result<Vec<Account>, String> {
-        let (_, _, accounts, unreadable) =
+        let (_, _, accounts, unreadable, _) =
             parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
                 .map_err(|e| e.to_string())?;
         match unreadable.first() {
@@ -650,11 +753,12 @@ mod tests {
 
     #[test]
     fn the_template_is_a_valid_config_and_its_example_too() {
-        let (endpoints, network, accounts, _) =
+        let (endpoints, network, accounts, _, store) =
             parse_file(TEMPLATE, Path::new("t.toml"), &HashMap::new(), Some(0o600)).unwrap();
         assert_eq!(network.request_timeout_secs, None);
         assert!(accounts.is_empty());
         assert!(endpoints.api_url.is_none());
+        assert!(store.is_none());
         // Uncommenting the example (and its endpoints) gives a working two-account config.
         let uncommented: String = TEMPLATE
             .lines()
@@ -662,12 +766,47 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
-        let (endpoints, network, accounts, unreadable) =
+        let (endpoints, network, accounts, unreadable, store) =
             parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
         assert!(unreadable.is_empty(), "{unreadable:?}");
         assert_eq!(accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["main", "paper"]);
         assert_eq!(endpoints.api_url.as_deref(), Some("https://api.bitfinex.com"));
         assert_eq!(network.request_timeout_secs, Some(15));
+        assert!(matches!(store, Some(bfx_store::Location::Postgres(_))), "{store:?}");
+    }
+
+    #[test]
+    fn the_store_url_env_wins_and_its_password_is_never_shown() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[store]\nurl = \"postgres://team:CANARY-pw@db.example:5432/bfx\"\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let flags = Overrides { config: Some(path.clone()), ..Overrides::default() };
+            let e = Settings::resolve(&flags, &HashMap::new(), None).unwrap_err().to_string();
+            assert!(e.contains("[store] url holds a password but the file is readable by others"), "{e}");
+            assert!(!e.contains("CANARY"), "{e}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let flags = Overrides { config: Some(path), ..Overrides::default() };
+        let s = Settings::resolve(&flags, &HashMap::new(), None).unwrap();
+        let shown = s.describe();
+        assert!(
+            shown.contains("# history store: PostgreSQL team@db.example:5432/bfx ([store] url)"),
+            "{shown}"
+        );
+        assert!(shown.contains("url = \"postgres://team:***@db.example:5432/bfx\""), "{shown}");
+        assert!(!shown.contains("CANARY"), "{shown}");
+        let e = env(&[("BFX_STORE_URL", "/tmp/h.sqlite")]);
+        let s = Settings::resolve(&flags, &e, None).unwrap();
+        assert!(s.describe().contains("# history store: SQLite /tmp/h.sqlite (BFX_STORE_URL)"));
+        let bad = env(&[("BFX_STORE_URL", "mysql://u:CANARY@h/d")]);
+        let e = Settings::resolve(&flags, &bad, None).unwrap_err().to_string();
+        assert!(e.starts_with("store url: ") && !e.contains("CANARY"), "{e}");
+        let s = Settings::resolve(&Overrides::default(), &HashMap::new(), None).unwrap();
+        assert!(s.describe().contains("bfx/history.sqlite (default)"), "{}", s.describe());
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub enum Exit {
     Auth = 3,
     Unavailable = 4,
     Partial = 5,
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -58,7 +60,9 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
         Error::Api { code, message, .. } if error.kind() == ErrorKind::Permission => (
             format!("the API key lacks a permission this request needs ({}: {code} {message})", endpoint(error)),
             Some(format!(
-                "reading balances needs the key's \"Wallets\" read permission (endpoint {}); edit the key on Bitfinex, and keep it read-only",
+                "{} needs the key's \"{}\" read permission (endpoint {}); edit the key on Bitfinex (Account → API Keys), and keep it read-only",
+                purpose(error.endpoint()),
+                permission(error.endpoint()),
                 endpoint(error)
             )),
         ),
@@ -138,6 +142,27 @@ pub fn diagnose(error: &Error, secret_source: &str) -> Diagnosis {
         other => (other.to_string(), None),
     };
     Diagnosis { message, hint }
+}
+
+/// The permission an endpoint needs, as Bitfinex's API key screen names it (ACCOUNT INFO,
+/// ACCOUNT HISTORY, ORDERS, MARGIN TRADING, MARGIN FUNDING, WALLETS, WITHDRAW).
+pub fn permission(endpoint: Option<&str>) -> &'static str {
+    match endpoint {
+        Some(e) if e.starts_with("auth/r/ledgers") => "Account History",
+        Some("auth/r/positions") => "Margin Trading",
+        Some("auth/r/info/user") => "Account Info",
+        _ => "Wallets",
+    }
+}
+
+/// What the endpoint is read for, in a hint.
+fn purpose(endpoint: Option<&str>) -> &'static str {
+    match endpoint {
+        Some(e) if e.starts_with("auth/r/ledgers") => "reading the ledger (bfx history)",
+        Some("auth/r/positions") => "reading open positions",
+        Some("auth/r/info/user") => "reading the account's name",
+        _ => "reading balances",
+    }
 }
 
 const NONCE_HINT: &str = "this key has already been used with larger nonces, most likely by another program using the same key \
@@ -232,6 +257,22 @@ mod tests {
             diagnose(&silent, "S"),
             Diagnosis { message: "no message or heartbeat for 30s".into(), hint: None }
         );
+    }
+
+    #[test]
+    fn a_missing_permission_names_the_one_the_endpoint_needs() {
+        let refused = |endpoint| Error::Api {
+            endpoint,
+            status: 500,
+            code: 10001,
+            message: "api_key: permission invalid".into(),
+        };
+        let hint = |endpoint| diagnose(&refused(endpoint), "S").hint.unwrap();
+        assert!(hint("auth/r/ledgers/hist").contains("\"Account History\" read permission"));
+        assert!(hint("auth/r/ledgers/hist").starts_with("reading the ledger (bfx history)"));
+        assert!(hint("auth/r/positions").contains("\"Margin Trading\" read permission"));
+        assert!(hint("auth/r/wallets").contains("\"Wallets\" read permission"));
+        assert!(hint("auth/r/info/user").contains("\"Account Info\" read permission"));
     }
 
     /// A nonce file problem is local (a link, a wrong mode, a bad value): exit 2, not the 3 of

@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod console;
 mod exit;
+mod history;
 mod keys;
 mod output;
 mod report;
@@ -93,6 +94,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     }
                     Err(e) => Err(e.into()),
                 },
+                Some(cli::DemoCommand::History(command)) => history::demo(command, &demo).await,
                 Some(cli::DemoCommand::Watch(watch)) => {
                     let mover = tokio::spawn(sim::move_balances(demo.url.clone()));
                     let valuation = valuation(&watch.valuation, false);
@@ -108,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             exit
         }
         Command::Config(command) => config_command(command, &env),
+        Command::History(command) => history::run(command, &env).await,
         Command::Watch(args) => {
             let (accounts, client) = open(args.connect, &args.accounts, &env)?;
             let options = bfx_client::StreamOptions {
@@ -166,6 +169,16 @@ fn open(
     names: &[String],
     env: &HashMap<String, String>,
 ) -> anyhow::Result<(Vec<config::Account>, bfx_client::Client)> {
+    let (_, accounts, client) = open_with_settings(connect, names, env)?;
+    Ok((accounts, client))
+}
+
+/// [`open`], with the settings it resolved (for the history store's location).
+fn open_with_settings(
+    connect: cli::ConnectArgs,
+    names: &[String],
+    env: &HashMap<String, String>,
+) -> anyhow::Result<(Settings, Vec<config::Account>, bfx_client::Client)> {
     let settings = Settings::resolve(&Overrides::from(connect), env, default_config_path())?;
     let accounts = settings.select(names)?;
     for (first, second) in config::same_key(&accounts) {
@@ -173,7 +186,8 @@ fn open(
             "warning: accounts {first:?} and {second:?} use the same API key: the same account, read (and counted) twice\n"
         ));
     }
-    Ok((accounts, client::build(settings.endpoints, &settings.network)?))
+    let client = client::build(settings.endpoints.clone(), &settings.network)?;
+    Ok((settings, accounts, client))
 }
 
 /// What to value in, from the flags.

@@ -50,6 +50,12 @@ pub fn amount(currency: &str, value: Decimal) -> String {
     group(&format_decimal(round(value, places)))
 }
 
+/// An amount exactly as stored, with thousands separators (history tables: an accountant's
+/// 0.00000001755 BTC must not show as 0).
+pub fn exact(value: Decimal) -> String {
+    group(&format_decimal(value))
+}
+
 /// A value in the quote currency: fiat with exactly 2 places, crypto with at most 8.
 pub fn value(quote: &str, value: Decimal) -> String {
     if FIAT.contains(&quote) { group(&format!("{:.2}", round(value, 2))) } else { amount(quote, value) }

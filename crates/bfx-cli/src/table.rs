@@ -33,7 +33,7 @@ pub fn render(report: &Report, view: View, dust: Option<Dust>) -> String {
     out
 }
 
-type Rows = Vec<Vec<String>>;
+pub type Rows = Vec<Vec<String>>;
 
 /// Headers, rows, and which columns hold numbers (right-aligned, points lined up).
 type View3 = (Vec<String>, Rows, &'static [usize]);
@@ -253,7 +253,9 @@ fn notes(report: &Report, dust: Option<Dust>) -> Vec<String> {
     notes
 }
 
-fn layout(header: Vec<String>, rows: Rows, numeric: &[usize]) -> String {
+/// A table with these headers and rows; `numeric` columns are right-aligned with their decimal
+/// points lined up; every cell made safe for a terminal.
+pub fn layout(header: Vec<String>, rows: Rows, numeric: &[usize]) -> String {
     // Names, types and messages come from the server: never raw control characters.
     let mut rows: Rows = rows
         .into_iter()

@@ -347,8 +347,19 @@ fn files_containing_canary(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn the_secret_never_appears_in_any_output() {
     // A state whose key has the canary as its secret, so the success paths use it too.
-    let state = STATE.replace("secret = \"alice-secret\"", &format!("secret = \"{CANARY}\""));
+    let state = STATE.replace("secret = \"alice-secret\"", &format!("secret = \"{CANARY}\"")).replacen(
+        "permissions = { account = \"r\", wallets = \"r\" }",
+        "permissions = { account = \"r\", wallets = \"r\", history = \"r\" }",
+        1,
+    );
     let sim = sim_with(&state);
+    // A ledger entry for `bfx history` to sync, check and export.
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"alice","type":"exchange","currency":"BTC","delta":"0.5","kind":"deposit"}"#,
+    );
     let home = TempDir::new().unwrap();
     let config = home.path().join(".config/bfx/config.toml");
     write_private(
@@ -369,6 +380,15 @@ fn the_secret_never_appears_in_any_output() {
         (vec!["config", "path"], CANARY, Some(0)),
         (vec!["ticker", "btc", "-vvv"], CANARY, Some(0)),
         (vec!["watch", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
+        (vec!["history", "sync", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
+        (vec!["history", "sync", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "balances", "--at", "2100-01-01", "--json", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "earnings", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "flows", "--csv", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "export", "--json", "-vvv"], CANARY, Some(0)),
+        // The state's other wallets have no ledger: the check finds them and exits 5.
+        (vec!["history", "check", "-vvv"], CANARY, Some(5)),
+        (vec!["history", "check", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),
     ];
     for (args, secret, code) in runs {
         let out = bfx(home.path())
@@ -427,6 +447,23 @@ fn the_secret_never_appears_in_any_output() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
     assert!(!String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).contains("5e1f0a77d3"));
+    // A PostgreSQL store URL whose password is the canary, on a port nothing listens on.
+    for args in [&["history", "earnings", "-vvv"][..], &["config", "show"][..]] {
+        let out = bfx(home.path())
+            .env("ALICE_SECRET", CANARY)
+            .env("BFX_STORE_URL", format!("postgres://bfx:{CANARY}@127.0.0.1:9/history"))
+            .env("RUST_LOG", "trace")
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).into_owned();
+        assert!(!text.contains("5e1f0a77d3"), "{args:?} leaked the store password:\n{text}");
+        assert!(text.contains("bfx@127.0.0.1:9/history"), "{args:?} names the store:\n{text}");
+    }
+    assert!(
+        home.path().join(".local/share/bfx/history.sqlite").exists(),
+        "the history runs used the default store under HOME, which the canary search covers"
+    );
     // `config init` writes a template; nothing bfx wrote anywhere under HOME holds the secret.
     let fresh = home.path().join("fresh.toml");
     bfx(home.path())

@@ -8,7 +8,7 @@ use bfx_core::ledger::{Category, Group};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::{StoredBalance, StoredEntry};
+use crate::{Covered, StoredBalance, StoredEntry};
 
 /// A sum that does not fit in a `Decimal` (28 significant digits).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +25,8 @@ pub enum By {
     Currency,
     /// One row per calendar month (UTC), currency and category.
     Month,
+    /// One row per wallet, currency and category (transfers between wallets).
+    Wallet,
 }
 
 /// One row of earnings, fees or flows.
@@ -33,6 +35,9 @@ pub struct SumRow {
     /// `2026-01` when split by month.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<String>,
+    /// The wallet, when split by wallet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
     pub currency: String,
     pub category: u16,
     pub category_name: &'static str,
@@ -43,34 +48,92 @@ pub struct SumRow {
     pub amount: Decimal,
 }
 
-/// Sums the entries of `group`'s categories, per currency and category (and month).
+/// Sums the entries of `group`'s categories, per currency and category (and month or wallet).
 pub fn sums(
     entries: impl IntoIterator<Item = StoredEntry>,
     group: Group,
     by: By,
 ) -> Result<Vec<SumRow>, Overflow> {
-    let mut rows: BTreeMap<(Option<String>, String, Category), (u64, Decimal)> = BTreeMap::new();
+    let mut sums = Sums::new(group, by);
     for stored in entries {
-        let Some(category) = stored.category.filter(|c| c.group() == group) else { continue };
-        let month = (by == By::Month).then(|| month_of(stored.entry.mts));
-        let key = (month, stored.entry.currency.clone(), category);
-        let (count, sum) = rows.entry(key).or_insert((0, Decimal::ZERO));
+        sums.add(&stored)?;
+    }
+    Ok(sums.rows())
+}
+
+/// [`sums`] one entry at a time, so a stream of any length is summed in bounded memory (one
+/// running sum per row of the answer).
+#[derive(Debug, Clone)]
+pub struct Sums {
+    group: Group,
+    by: By,
+    rows: BTreeMap<SumKey, (u64, Decimal)>,
+}
+
+/// Month, wallet (each only when split by it), currency, category.
+type SumKey = (Option<String>, Option<String>, String, Category);
+
+impl Sums {
+    /// Nothing summed yet.
+    pub fn new(group: Group, by: By) -> Sums {
+        Sums { group, by, rows: BTreeMap::new() }
+    }
+
+    /// Adds the entry if its category is of the group; an overflow names the sum.
+    pub fn add(&mut self, stored: &StoredEntry) -> Result<(), Overflow> {
+        let Some(category) = stored.category.filter(|c| c.group() == self.group) else { return Ok(()) };
+        let month = (self.by == By::Month).then(|| month_of(stored.entry.mts));
+        let wallet = (self.by == By::Wallet).then(|| stored.entry.wallet.clone());
+        let key = (month, wallet, stored.entry.currency.clone(), category);
+        let (count, sum) = self.rows.entry(key).or_insert((0, Decimal::ZERO));
         *count += 1;
         *sum = sum
             .checked_add(stored.entry.amount)
             .ok_or_else(|| Overflow { what: format!("{} {}", stored.entry.currency, category.name()) })?;
+        Ok(())
     }
-    Ok(rows
-        .into_iter()
-        .map(|((month, currency, category), (entries, amount))| SumRow {
-            month,
-            currency,
-            category: category.0,
-            category_name: category.name(),
-            entries,
-            amount,
-        })
-        .collect())
+
+    /// The rows, by month (or wallet), currency and category code.
+    pub fn rows(self) -> Vec<SumRow> {
+        self.rows
+            .into_iter()
+            .map(|((month, wallet, currency, category), (entries, amount))| SumRow {
+                month,
+                wallet,
+                currency,
+                category: category.0,
+                category_name: category.name(),
+                entries,
+                amount,
+            })
+            .collect()
+    }
+}
+
+/// The parts of `from..=to` that `covered` (merged, ascending, as [`crate::Store::coverage`]
+/// returns it) leaves out, oldest first: what an answer over that range cannot vouch for.
+pub fn uncovered(from: i64, to: i64, covered: &[Covered]) -> Vec<Covered> {
+    let mut missing = Vec::new();
+    let mut next = from;
+    for c in covered {
+        if next > to {
+            break;
+        }
+        if c.to_mts < next {
+            continue;
+        }
+        if c.from_mts > next {
+            missing.push(Covered { from_mts: next, to_mts: (c.from_mts - 1).min(to) });
+        }
+        next = c.to_mts.saturating_add(1);
+        if c.to_mts == i64::MAX {
+            return missing;
+        }
+    }
+    if next <= to {
+        missing.push(Covered { from_mts: next, to_mts: to });
+    }
+    missing
 }
 
 /// `2026-01` for a time in milliseconds since the epoch (UTC).
@@ -86,6 +149,17 @@ pub fn rfc3339(mts: i64) -> String {
     match jiff::Timestamp::from_millisecond(mts) {
         Ok(t) => t.to_string(),
         Err(_) => format!("{mts} ms"),
+    }
+}
+
+/// What an answer over `from..=to` for one account cannot vouch for, given its coverage. `to =
+/// None` means "as far as the store holds" (the newest covered millisecond); an account never
+/// synced misses the whole range (`to_mts = i64::MAX` when open).
+pub fn unvouched(from: i64, to: Option<i64>, covered: &[Covered]) -> Vec<Covered> {
+    match (to, covered.last()) {
+        (Some(to), _) => uncovered(from, to, covered),
+        (None, Some(last)) => uncovered(from, last.to_mts.max(from), covered),
+        (None, None) => vec![Covered { from_mts: from, to_mts: i64::MAX }],
     }
 }
 
@@ -153,13 +227,24 @@ pub enum Finding {
 /// Walks entries in chain order (account, wallet, currency, time) and reports every entry whose
 /// BALANCE is not the previous entry's BALANCE + its AMOUNT.
 pub fn check_chain(entries: impl IntoIterator<Item = StoredEntry>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let mut previous: Option<StoredEntry> = None;
-    for stored in entries {
-        if let Some(before) = previous.take().filter(|p| same_series(p, &stored)) {
+    let mut chain = ChainCheck::default();
+    entries.into_iter().filter_map(|stored| chain.push(stored)).collect()
+}
+
+/// [`check_chain`] one entry at a time (for a stream of any length): holds only the previous entry.
+#[derive(Debug, Clone, Default)]
+pub struct ChainCheck {
+    previous: Option<StoredEntry>,
+}
+
+impl ChainCheck {
+    /// The next entry in chain order; a finding when it does not follow the one before.
+    pub fn push(&mut self, stored: StoredEntry) -> Option<Finding> {
+        let mut finding = None;
+        if let Some(before) = self.previous.take().filter(|p| same_series(p, &stored)) {
             let expected = before.entry.balance.checked_add(stored.entry.amount);
             if expected != Some(stored.entry.balance) {
-                findings.push(Finding::Chain {
+                finding = Some(Finding::Chain {
                     account: stored.account.clone(),
                     wallet: stored.entry.wallet.clone(),
                     currency: stored.entry.currency.clone(),
@@ -169,9 +254,9 @@ pub fn check_chain(entries: impl IntoIterator<Item = StoredEntry>) -> Vec<Findin
                 });
             }
         }
-        previous = Some(stored);
+        self.previous = Some(stored);
+        finding
     }
-    findings
 }
 
 fn same_series(a: &StoredEntry, b: &StoredEntry) -> bool {
@@ -303,6 +388,54 @@ mod tests {
         let fees = sums(entries, Group::Fee, By::Currency).unwrap();
         assert_eq!(fees.len(), 1);
         assert_eq!((fees[0].category, fees[0].amount), (201, dec("-0.5")));
+    }
+
+    #[test]
+    fn sums_per_wallet_keep_transfers_apart() {
+        let mut out = stored(
+            "a",
+            1,
+            1,
+            "BTC",
+            "-0.5",
+            "0.5",
+            "Transfer of 0.5 BTC from wallet Exchange to Margin on wallet exchange",
+        );
+        out.entry.wallet = "exchange".into();
+        let mut into = stored(
+            "a",
+            2,
+            1,
+            "BTC",
+            "0.5",
+            "0.5",
+            "Transfer of 0.5 BTC from wallet Exchange to Margin on wallet margin",
+        );
+        into.entry.wallet = "margin".into();
+        let rows = sums([out, into], Group::Transfer, By::Wallet).unwrap();
+        let rows: Vec<_> =
+            rows.iter().map(|r| (r.wallet.as_deref().unwrap(), r.category, r.amount)).collect();
+        assert_eq!(rows, [("exchange", 51, dec("-0.5")), ("margin", 51, dec("0.5"))]);
+    }
+
+    #[test]
+    fn what_the_coverage_leaves_out() {
+        let c = |from_mts, to_mts| Covered { from_mts, to_mts };
+        assert_eq!(uncovered(0, 100, &[]), [c(0, 100)]);
+        assert_eq!(uncovered(0, 100, &[c(0, 100)]), []);
+        assert_eq!(uncovered(10, 20, &[c(0, 100)]), []);
+        assert_eq!(uncovered(0, 100, &[c(10, 20), c(30, 40)]), [c(0, 9), c(21, 29), c(41, 100)]);
+        assert_eq!(uncovered(25, 35, &[c(10, 20), c(30, 40)]), [c(25, 29)]);
+        assert_eq!(uncovered(0, 5, &[c(10, 20)]), [c(0, 5)]);
+        assert_eq!(uncovered(50, 60, &[c(10, 20)]), [c(50, 60)]);
+        assert_eq!(uncovered(0, i64::MAX, &[c(0, i64::MAX)]), []);
+        assert_eq!(uncovered(0, i64::MAX, &[c(0, 7)]), [c(8, i64::MAX)]);
+        // Open-ended: up to the newest covered millisecond.
+        assert_eq!(unvouched(0, None, &[c(0, 100)]), []);
+        assert_eq!(unvouched(0, None, &[c(50, 100)]), [c(0, 49)]);
+        assert_eq!(unvouched(0, Some(200), &[c(0, 100)]), [c(101, 200)]);
+        assert_eq!(unvouched(300, None, &[c(0, 100)]), [c(300, 300)]);
+        assert_eq!(unvouched(0, None, &[]), [c(0, i64::MAX)]);
     }
 
     #[test]
