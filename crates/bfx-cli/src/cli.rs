@@ -123,7 +123,7 @@ pub struct RangeArgs {
     /// From this moment, inclusive (a date means its first millisecond); default: the beginning.
     #[arg(long, value_name = "WHEN")]
     pub from: Option<String>,
-    /// Up to this moment, inclusive (a date means that whole day); default: the newest synced.
+    /// Up to this moment, inclusive (a date means that whole day); default: where the last sync ended.
     #[arg(long, value_name = "WHEN")]
     pub to: Option<String>,
 }

@@ -20,6 +20,9 @@ use crate::schema;
 /// How long [`Store::lock_account`] waits for another holder by default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
 
+/// The longest wait for a connection (PostgreSQL: to connect; either: for a free one in the pool).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A handle on the history database: a connection pool, cheap to clone and share between tasks.
 #[derive(Clone)]
 pub struct Store {
@@ -78,6 +81,8 @@ impl Store {
         let session: &'static [&'static str] = dialect.session;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A server that does not answer is an error in seconds, not half a minute.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     for statement in session {

@@ -6,7 +6,8 @@
 //! as Bitfinex's own report tool pages (see [`bfx_core::ledger::cut_page`]), and stores each page
 //! with the interval it proves in one transaction. Interrupted anywhere, the store holds whole
 //! pages and says what they cover; the next run reads the rest. Later runs read from the newest
-//! stored entry's millisecond (re-read: entries of that millisecond may have arrived since).
+//! stored entry's millisecond on, even where the store covers more: an entry written late, with
+//! a time already read, is found by the next run.
 //!
 //! A millisecond holding more entries than one page is read split: per currency, then per wallet,
 //! then per category. What even that cannot prove complete is recorded as a possible gap
@@ -65,10 +66,21 @@ pub async fn sync_account(
 ) -> Result<Synced, SyncError> {
     let lock = store.lock_account(&account.name).await?;
     let covered = store.coverage(&account.name).await?;
+    let newest =
+        store.accounts().await?.into_iter().find(|a| a.account == account.name).and_then(|a| a.newest_mts);
     let mut walk =
         Walk { client, store, account, lock: &lock, progress: Progress::default(), gaps: Vec::new() };
-    for (lo, hi) in missing(since.unwrap_or(0), now, &covered) {
-        walk.interval(lo, hi, hi == now, &mut progress).await?;
+    let since = since.unwrap_or(0);
+    let mut gaps = missing(since, now, &covered);
+    // From the newest stored entry on, always: what was written late is found.
+    if let Some(newest) = newest.map(|newest| newest.max(since)).filter(|newest| *newest <= now) {
+        match gaps.first_mut() {
+            Some(top) if top.1 == now => top.0 = top.0.min(newest),
+            _ => gaps.insert(0, (newest, now)),
+        }
+    }
+    for (lo, hi) in gaps {
+        walk.interval(lo, hi, &mut progress).await?;
     }
     Ok(Synced { progress: walk.progress, gaps: walk.gaps })
 }
@@ -107,13 +119,11 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// Reads `[lo, hi]` newest first. `top`: `hi` is now, so the interval proven by the first
-    /// page ends at its newest entry (what is newer is read again next time), not at `hi`.
+    /// Reads `[lo, hi]` newest first; each page stored with the interval it proves.
     async fn interval(
         &mut self,
         lo: i64,
         hi: i64,
-        mut top: bool,
         progress: &mut impl FnMut(&Progress),
     ) -> Result<(), SyncError> {
         let mut end = hi;
@@ -131,15 +141,10 @@ impl Walk<'_> {
                     (at, (at > lo).then(|| at - 1))
                 }
             };
-            let to = if top { page.iter().map(|e| e.mts).max() } else { Some(end) };
-            if let Some(to) = to {
-                let inserted =
-                    self.store.store_page(self.lock, &page, Covered { from_mts: from, to_mts: to }).await?;
-                self.progress.inserted += inserted;
-            }
+            let covered = Covered { from_mts: from, to_mts: end };
+            self.progress.inserted += self.store.store_page(self.lock, &page, covered).await?;
             self.progress.reached = Some(from);
             progress(&self.progress);
-            top = false;
             match next {
                 Some(next) => end = next,
                 None => return Ok(()),

@@ -180,11 +180,11 @@ async fn interrupted_syncs_resume(t: TestStore) {
     let reference = TestStore::sqlite().await;
     sync_account(&client(&sim.url, 4), &reference.store, &alice(), None, NOW, |_| {}).await.unwrap();
 
-    // A request fails after two pages (one attempt only: no retry hides it).
+    // A request fails after the first page (one attempt only: no retry hides it).
     let once = client(&sim.url, 1);
     let url = sim.url.clone();
     let failed = sync_account(&once, &t.store, &alice(), None, NOW, |p: &Progress| {
-        if p.pages == 2 {
+        if p.pages == 1 {
             let order =
                 json!({"endpoint": "auth/r/ledgers/hist", "kind": "html_5xx", "status": 502, "count": 1});
             tokio::task::block_in_place(|| {

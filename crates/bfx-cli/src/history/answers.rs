@@ -317,7 +317,7 @@ async fn sums(
             let mut out = format!(
                 "From {} to {}\n",
                 range.from.map_or_else(|| "the beginning".to_owned(), rfc3339),
-                range.to.map_or_else(|| "the newest synced entry".to_owned(), rfc3339)
+                range.to.map_or_else(|| "the last sync".to_owned(), rfc3339)
             );
             for (section, rows) in &results {
                 out.push('\n');
