@@ -87,6 +87,26 @@ impl Store {
         Ok(rows.into_iter().map(|(from_mts, to_mts)| Covered { from_mts, to_mts }).collect())
     }
 
+    /// The time of the account's newest stored entry (one index probe).
+    pub async fn newest_mts(&self, account: &str) -> Result<Option<i64>, StoreError> {
+        let row: (Option<i64>,) = sqlx::query_as("SELECT MAX(mts) FROM ledger WHERE account = $1")
+            .bind(account)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the newest entry"))?;
+        Ok(row.0)
+    }
+
+    /// The names of every account the store has written for, in order (no scan of the ledger;
+    /// [`Store::accounts`] counts the entries too).
+    pub async fn account_names(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT account FROM account ORDER BY account")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("listing accounts"))?;
+        Ok(rows.into_iter().map(|(account,)| account).collect())
+    }
+
     /// Recorded gaps of one account, or of all, by account and time.
     pub async fn gaps(&self, account: Option<&str>) -> Result<Vec<Gap>, StoreError> {
         let query = match account {

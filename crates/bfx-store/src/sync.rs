@@ -66,8 +66,7 @@ pub async fn sync_account(
 ) -> Result<Synced, SyncError> {
     let lock = store.lock_account(&account.name).await?;
     let covered = store.coverage(&account.name).await?;
-    let newest =
-        store.accounts().await?.into_iter().find(|a| a.account == account.name).and_then(|a| a.newest_mts);
+    let newest = store.newest_mts(&account.name).await?;
     let mut walk =
         Walk { client, store, account, lock: &lock, progress: Progress::default(), gaps: Vec::new() };
     let since = since.unwrap_or(0);

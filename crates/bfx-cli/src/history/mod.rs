@@ -164,7 +164,7 @@ async fn accounts_of(store: &Store, named: &[String]) -> Result<Vec<String>, Sto
         let mut seen = std::collections::HashSet::new();
         return Ok(named.iter().filter(|n| seen.insert(n.as_str())).cloned().collect());
     }
-    Ok(store.accounts().await?.into_iter().map(|a| a.account).collect())
+    store.account_names().await
 }
 
 /// The client-side account list for sync and check.
