@@ -14,6 +14,8 @@
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
+//! - [`live`]: [`live::Model`]: followed accounts and the market, valued as `bfx balances` values
+//!   them (what `bfx watch` shows and `bfx serve` serves).
 //! - [`error`]: [`Error`] (WebSocket failures: [`SocketError`]) and its [`ErrorKind`], which callers
 //!   map to messages and exit codes.
 
@@ -23,6 +25,7 @@ pub mod credentials;
 pub mod endpoints;
 pub mod error;
 pub mod limiter;
+pub mod live;
 pub mod nonce;
 pub mod nonce_store;
 pub mod portfolio;

@@ -10,7 +10,6 @@
 
 mod failures;
 mod flow;
-mod model;
 mod screen;
 mod tui;
 
@@ -25,10 +24,10 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use self::model::Model;
 use crate::config::{Account, check_quote};
 use crate::exit::{Diagnosis, Exit, diagnose};
 use crate::output::write_stdout;
+use bfx_client::live::Model;
 
 const PRICE_REFRESH: Duration = Duration::from_secs(10);
 /// Longest wait for the first prices before anything is shown (to refuse an unknown quote first).
@@ -139,7 +138,7 @@ pub async fn run(
 
 /// Waits (a bounded time) for the first prices, so that an unknown quote is refused before
 /// anything is shown; without them in time, values come once prices do.
-async fn first_prices(
+pub(crate) async fn first_prices(
     prices: &mut mpsc::Receiver<(Market, Instant)>,
     model: &mut Model,
 ) -> anyhow::Result<()> {
@@ -153,7 +152,7 @@ async fn first_prices(
 /// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
 /// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
 /// "no prices").
-fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
+pub(crate) fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
     let (sender, receiver) = mpsc::channel(1);
     tokio::spawn(async move {
         loop {
@@ -186,7 +185,7 @@ impl SecretSources {
 
 /// One stream per account, their events merged on one channel (account name, event); the
 /// channel closes once every stream has ended.
-fn spawn_streams(
+pub(crate) fn spawn_streams(
     client: &Client,
     accounts: Vec<Account>,
     options: StreamOptions,

@@ -11,11 +11,11 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
-use super::model::Model;
 use super::tui::{Clock, draw};
 use crate::config::Account;
 use crate::console;
 use crate::exit::Exit;
+use bfx_client::live::Model;
 
 /// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good;
 /// an unknown quote is refused before the view opens (when the first prices come in time).

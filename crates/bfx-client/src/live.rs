@@ -1,4 +1,5 @@
-//! What the full-screen `bfx watch` knows: per account its wallets, its last `bu` total, where
+//! What a live follower of accounts knows (`bfx watch`'s view and `bfx serve`'s metrics and JSON
+//! share it, so both value as `bfx balances` does): per account its wallets, its last `bu` total, where
 //! its stream stands and when data last came; and the market that values it all, from REST
 //! `tickers` every 10 s and, for the pairs that value what is held, live from the ticker stream.
 //!
@@ -11,10 +12,10 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use bfx_client::{StreamEvent, StreamState, TickerEvent};
-use bfx_core::portfolio::{self, AccountInput, Holdings, Portfolio, Valuation};
+use crate::{StreamEvent, StreamState, TickerEvent};
+use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Valuation};
 use bfx_core::valuation::{Market, PriceKind, Unpriced};
-use bfx_core::{TradingTicker, WalletRow};
+use bfx_core::{Position, TradingTicker, WalletRow};
 use rust_decimal::Decimal;
 
 /// How long a changed wallet stays highlighted.
@@ -57,6 +58,9 @@ pub struct AccountView {
     pub wallets: BTreeMap<(String, String), WalletEntry>,
     /// The last `bu` message (Bitfinex documents no unit, so it is kept, not valued).
     pub total: Option<(Decimal, Decimal)>,
+    /// Open positions as last read over REST (the account stream does not carry them); `None`
+    /// until read, when they are valued as none (as `bfx watch`, which does not read them).
+    pub positions: Option<Result<Vec<Position>, AccountError>>,
 }
 
 #[derive(Debug)]
@@ -161,6 +165,7 @@ impl Model {
                     last_data: None,
                     wallets: BTreeMap::new(),
                     total: None,
+                    positions: None,
                 })
                 .collect(),
             valued: OnceCell::new(),
@@ -276,8 +281,32 @@ impl Model {
                 view.last_data = Some(now);
             }
             StreamEvent::Status(state) => view.state = state,
-            _ => {}
         }
+    }
+
+    /// Open positions of `account` read over REST (an error as `bfx balances --json` records it:
+    /// the wallets stay valid). An unknown account is ignored.
+    pub fn set_positions(&mut self, account: &str, positions: Result<Vec<Position>, AccountError>) {
+        if let Some(view) = self.accounts.iter_mut().find(|a| a.name == account) {
+            view.positions = Some(positions);
+            self.valued.take();
+        }
+    }
+
+    /// Every account has had its first wallets (a snapshot, or one wallet); otherwise the reasons.
+    pub fn unready(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.market.is_none() {
+            reasons.push("no prices yet".to_owned());
+        }
+        for account in self.accounts.iter().filter(|a| a.last_data.is_none() && a.wallets.is_empty()) {
+            let why = match account.state.error() {
+                Some(error) => format!("account {:?}: no snapshot yet: {error}", account.name),
+                None => format!("account {:?}: no snapshot yet", account.name),
+            };
+            reasons.push(why);
+        }
+        reasons
     }
 
     /// What every account's wallets are worth, as `bfx balances` values them (in the order of
@@ -287,9 +316,16 @@ impl Model {
             let inputs: Vec<AccountInput> = self
                 .accounts
                 .iter()
-                .map(|a| {
-                    let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
-                    AccountInput::read(&a.name, Holdings { wallets, positions: Ok(Vec::new()) })
+                .map(|a| match &a.state {
+                    // Failed before any data: an error, as `bfx balances --json` has it.
+                    StreamState::Failed { error } if a.last_data.is_none() && a.wallets.is_empty() => {
+                        AccountInput { name: a.name.clone(), holdings: Err(error.account_error()) }
+                    }
+                    _ => {
+                        let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
+                        let positions = a.positions.clone().unwrap_or(Ok(Vec::new()));
+                        AccountInput::read(&a.name, Holdings { wallets, positions })
+                    }
                 })
                 .collect();
             let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
@@ -369,22 +405,30 @@ impl Model {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// Test fixtures shared with the CLI's view tests.
+#[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used, reason = "test fixtures")]
+pub mod fixtures {
     use super::*;
-    use bfx_client::{Error, SocketError};
-    use std::sync::Arc;
 
-    pub(crate) fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
+    pub fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
         let json = format!(r#"[["{wallet_type}","{currency}",{balance},0,null,null,null]]"#);
         bfx_core::parse_wallets(json.as_bytes()).unwrap().remove(0)
     }
 
     /// BTC at 100000 USD, ETH at 4000 USD, TESTBTC paper, XYZ unpriced.
-    pub(crate) fn market() -> Market {
+    pub fn market() -> Market {
         let json = r#"[["tBTCUSD",99999,1,100001,1,0,0,100000,1,0,0],["tETHUSD",3999,1,4001,1,0,0,4000,1,0,0],["tTESTBTC:TESTUSD",1,1,1,1,0,0,50000,1,0,0]]"#;
         Market::new(&bfx_core::parse_tickers(json.as_bytes()).unwrap(), &[])
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{market, row};
+    use super::*;
+    use crate::{Error, SocketError};
+    use std::sync::Arc;
 
     fn snapshot(rows: Vec<WalletRow>) -> StreamEvent {
         StreamEvent::Snapshot { wallets: rows }
