@@ -68,6 +68,9 @@ pub struct WalletEntry {
     pub row: WalletRow,
     /// When its balance last changed after the first snapshot (a first sight is not a change).
     pub changed_at: Option<Instant>,
+    /// Its place in the order Bitfinex lists the wallets (the last snapshot's; a wallet first
+    /// seen in a change comes after), so values list them as `bfx balances` does.
+    pub order: usize,
 }
 
 /// An account's value in the quote currency.
@@ -255,7 +258,7 @@ impl Model {
             StreamEvent::Snapshot { wallets } => {
                 let first = view.last_data.is_none() && view.wallets.is_empty();
                 let mut previous = std::mem::take(&mut view.wallets);
-                for row in wallets {
+                for (order, row) in wallets.into_iter().enumerate() {
                     let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
                     let changed_at = match previous.remove(&key) {
                         Some(old) if old.row.balance == row.balance => old.changed_at,
@@ -263,17 +266,19 @@ impl Model {
                         None if first => None,
                         None => Some(now),
                     };
-                    view.wallets.insert(key, WalletEntry { row, changed_at });
+                    view.wallets.insert(key, WalletEntry { row, changed_at, order });
                 }
                 view.last_data = Some(now);
             }
             StreamEvent::Wallet(row) => {
                 let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
-                let changed_at = match view.wallets.get(&key) {
-                    Some(old) if old.row.balance == row.balance => old.changed_at,
-                    _ => Some(now),
+                let next = view.wallets.values().map(|w| w.order + 1).max().unwrap_or_default();
+                let (changed_at, order) = match view.wallets.get(&key) {
+                    Some(old) if old.row.balance == row.balance => (old.changed_at, old.order),
+                    Some(old) => (Some(now), old.order),
+                    None => (Some(now), next),
                 };
-                view.wallets.insert(key, WalletEntry { row, changed_at });
+                view.wallets.insert(key, WalletEntry { row, changed_at, order });
                 view.last_data = Some(now);
             }
             StreamEvent::Total { aum, aum_net } => {
@@ -322,7 +327,9 @@ impl Model {
                         AccountInput { name: a.name.clone(), holdings: Err(error.account_error()) }
                     }
                     _ => {
-                        let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
+                        let mut entries: Vec<&WalletEntry> = a.wallets.values().collect();
+                        entries.sort_by_key(|w| w.order);
+                        let wallets = entries.into_iter().map(|w| w.row.clone()).collect();
                         let positions = a.positions.clone().unwrap_or(Ok(Vec::new()));
                         AccountInput::read(&a.name, Holdings { wallets, positions })
                     }
@@ -474,6 +481,27 @@ mod tests {
             t2,
         );
         assert_eq!(model.accounts[0].total, Some(("7".parse().unwrap(), "6".parse().unwrap())));
+    }
+
+    #[test]
+    fn values_list_wallets_in_the_order_bitfinex_sent_them() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
+        model.set_market(market(), t0);
+        let rows = vec![row("margin", "USD", "1"), row("exchange", "ETH", "1"), row("exchange", "BTC", "1")];
+        model.apply("main", snapshot(rows), t0);
+        model.apply("main", StreamEvent::Wallet(row("funding", "BTC", "1")), t0);
+        model.apply("main", StreamEvent::Wallet(row("exchange", "ETH", "2")), t0);
+        let listed: Vec<(&str, &str)> = model.valued().accounts[0]
+            .wallets
+            .iter()
+            .map(|w| (w.wallet_type.as_str(), w.currency.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [("margin", "USD"), ("exchange", "ETH"), ("exchange", "BTC"), ("funding", "BTC")],
+            "a change keeps its wallet's place; a new wallet comes last"
+        );
     }
 
     #[test]
