@@ -198,12 +198,18 @@ fn metrics_and_the_portfolio_say_what_balances_json_says_and_follow_a_change() {
         "bfx_account_data_age_seconds gauge",
         "bfx_unpriced_assets gauge",
         "bfx_reconnects_total counter",
+        "bfx_requests_total counter",
+        "bfx_rate_limited_total counter",
     ] {
         assert!(m.contains(&format!("# TYPE {family}\n")), "{family}\n{m}");
         let name = family.split(' ').next().unwrap();
         assert!(m.contains(&format!("# HELP {name} ")), "{name}\n{m}");
     }
     assert_eq!(sample(m, r#"bfx_price{pair="tBTCUSD"}"#).map(|p| p > 0.0), Some(true), "{m}");
+    // The requests that read them, counted by outcome: alice's and bob's keys may not read positions.
+    let count = |series: &str| sample(m, series).unwrap_or_default();
+    assert!(count(r#"bfx_requests_total{endpoint="tickers",outcome="ok"}"#) >= 1.0, "{m}");
+    assert!(count(r#"bfx_requests_total{endpoint="auth/r/positions",outcome="permission"}"#) >= 2.0, "{m}");
 
     // OpenMetrics when asked for: its content type, counters named by family, `# EOF` last.
     let open = serve
@@ -385,4 +391,39 @@ fn demo_serve_serves_the_demo_accounts_moving() {
     serve.wait_for("/metrics", "a moved balance or price", |r| {
         sample(&r.body, series).is_some_and(|v| v != before)
     });
+    // SIGTERM (what a service manager sends): a clean exit, in bounded time.
+    let mut serve = serve;
+    let pid = serve.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "still running after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_429_from_bitfinex_is_counted() {
+    // One positions read a minute: the second account's read is answered 429.
+    let state = STATE.replacen(
+        "per_minute = { \"platform/status\" = 1 }",
+        "per_minute = { \"auth/r/positions\" = 1 }",
+        1,
+    );
+    let sim = sim_with(&state);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    let serve = Serve::start(home.path(), &["--listen", "127.0.0.1:0"], &[]);
+    let series = r#"bfx_rate_limited_total{endpoint="auth/r/positions"}"#;
+    let m = serve.wait_for("/metrics", "the 429", |r| sample(&r.body, series) == Some(1.0)).body;
+    assert_eq!(
+        sample(&m, r#"bfx_requests_total{endpoint="auth/r/positions",outcome="rate_limit"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(sample(&m, r#"bfx_account_up{account="alice"}"#), Some(1.0), "{m}");
 }

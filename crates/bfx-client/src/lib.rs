@@ -11,6 +11,7 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`client`]: [`Client`]: `wallets`, `positions`, `ledgers`, `permissions`, `user_info`, `tickers`,
 //!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`counters`]: requests sent, by endpoint and outcome ([`Client::request_counts`]).
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
@@ -21,6 +22,7 @@
 
 pub mod builder;
 pub mod client;
+pub mod counters;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
@@ -34,6 +36,7 @@ pub mod stream;
 
 pub use builder::ClientBuilder;
 pub use client::{Client, LedgerQuery, Symbols};
+pub use counters::RequestCount;
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
 pub use error::{Error, ErrorKind, SocketError};

@@ -192,6 +192,28 @@ impl Collector for Families {
                 ([("account", a.name.clone())], count as f64)
             }),
         )?;
+        let requests = self.0.request_counts();
+        counters(
+            &mut encoder,
+            "bfx_requests",
+            "Requests sent to Bitfinex, by endpoint and outcome (ok, or the error's kind as in `bfx balances --json`).",
+            requests.iter().map(|r| {
+                let outcome = r.outcome.map_or("ok", |kind| kind.name());
+                ([("endpoint", r.endpoint.to_owned()), ("outcome", outcome.to_owned())], r.count)
+            }),
+        )?;
+        let mut rate_limited: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for r in &requests {
+            if r.outcome == Some(bfx_client::ErrorKind::RateLimited) {
+                *rate_limited.entry(r.endpoint).or_default() += r.count;
+            }
+        }
+        counters(
+            &mut encoder,
+            "bfx_rate_limited",
+            "Requests Bitfinex answered with 429 (the IP is blocked on the endpoint for a while), by endpoint.",
+            rate_limited.into_iter().map(|(endpoint, count)| ([("endpoint", endpoint.to_owned())], count)),
+        )?;
         let reconnects = self.0.reconnects();
         counters(
             &mut encoder,

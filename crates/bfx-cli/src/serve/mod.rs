@@ -36,11 +36,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Live {
     model: Mutex<Model>,
     reconnects: Mutex<BTreeMap<String, u64>>,
+    /// For its request counters (never to send one: handlers only read).
+    client: Client,
 }
 
 impl Live {
-    fn new(model: Model) -> Live {
-        Live { model: Mutex::new(model), reconnects: Mutex::new(BTreeMap::new()) }
+    fn new(model: Model, client: Client) -> Live {
+        Live { model: Mutex::new(model), reconnects: Mutex::new(BTreeMap::new()), client }
+    }
+
+    /// Requests sent to Bitfinex so far, by endpoint and outcome.
+    pub fn request_counts(&self) -> Vec<bfx_client::RequestCount> {
+        self.client.request_counts()
     }
 
     /// The model (a panic elsewhere while holding it leaves a usable model: every update is
@@ -93,7 +100,7 @@ pub async fn run(
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
     let mut prices = watch::spawn_price_refresh(client.clone());
     watch::first_prices(&mut prices, &mut model).await?;
-    let live = Arc::new(Live::new(model));
+    let live = Arc::new(Live::new(model, client.clone()));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let router = http::router(Arc::clone(&live), listen.token);
