@@ -381,6 +381,10 @@ pub enum DemoCommand {
 pub struct DemoServeArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// Do not move the demo balances and prices (for comparisons; the emulator's admin API,
+    /// whose URL is on stderr, still moves them).
+    #[arg(long)]
+    pub still: bool,
     #[command(flatten)]
     pub valuation: ValuationArgs,
 }

@@ -107,7 +107,10 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     exit
                 }
                 Some(cli::DemoCommand::Serve(args)) => {
-                    let mover = tokio::spawn(sim::move_balances(demo.url.clone()));
+                    let mover = match args.still {
+                        true => tokio::spawn(async {}),
+                        false => tokio::spawn(sim::move_balances(demo.url.clone())),
+                    };
                     let listen =
                         serve::Listen { address: args.listen.listen, token: serve_token(&env, None)? };
                     let options = bfx_client::StreamOptions::default();
