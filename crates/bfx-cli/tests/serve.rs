@@ -159,6 +159,8 @@ fn metrics_and_the_portfolio_say_what_balances_json_says_and_follow_a_change() {
     assert_eq!(portfolio.content_type, "application/json");
     assert_eq!(serve.get("/readyz").status, 200);
     assert_eq!(serve.get("/healthz").body, "ok\n");
+    let with_body = serve.get_with("/metrics", &[("content-length", "5")]);
+    assert_eq!(with_body.status, 413, "{with_body:?}");
 
     let document: Value = serde_json::from_str(&expected).unwrap();
     let metrics = serve.get("/metrics");

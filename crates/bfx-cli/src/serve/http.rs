@@ -1,12 +1,13 @@
 //! The HTTP face of `bfx serve`: four GET routes over the live model, a bearer token checked in
 //! constant time when one is set (every route but `/healthz`, which says nothing but "running"),
-//! bodies refused, and at most [`MAX_IN_FLIGHT`] requests served at once (more get 503).
+//! bodies refused, and at most [`MAX_IN_FLIGHT`] requests served at once (more get 503); the
+//! connections themselves are capped by [`super::listener`].
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -38,11 +39,16 @@ pub fn router(live: Arc<Live>, token: Option<SecretString>) -> Router {
         .route_layer(middleware::from_fn_with_state(guard.clone(), authorise))
         .route("/healthz", get(|| async { "ok\n" }))
         .layer(middleware::from_fn_with_state(guard, bound))
-        .layer(DefaultBodyLimit::max(0))
 }
 
-/// At most [`MAX_IN_FLIGHT`] requests at once.
+/// At most [`MAX_IN_FLIGHT`] requests at once, none with a body (every route is a GET).
 async fn bound(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if headers.get(header::CONTENT_LENGTH).is_some_and(|l| l != "0")
+        || headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "requests carry no body\n").into_response();
+    }
     match guard.in_flight.try_acquire() {
         Ok(_permit) => next.run(request).await,
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "too many requests in flight\n").into_response(),

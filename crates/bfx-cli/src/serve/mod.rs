@@ -5,6 +5,7 @@
 //! `/healthz`, `/readyz`. Nothing served asks Bitfinex anything: requests read the model.
 
 mod http;
+mod listener;
 mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,7 +107,7 @@ pub async fn run(
     let router = http::router(Arc::clone(&live), listen.token);
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
+        axum::serve(listener::Bounded::new(listener), router)
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.wait_for(|stop| *stop).await;
             })

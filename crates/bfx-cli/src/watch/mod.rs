@@ -1,7 +1,7 @@
 //! `bfx watch`: follow every selected account live over Bitfinex's WebSocket (one authenticated
 //! connection per account), falling back to REST polling while the socket cannot be had.
 //!
-//! Two forms: the full-screen view on a terminal (`model` → `tui`, run by `screen`), and the
+//! Two forms: the full-screen view on a terminal (`bfx_client::live::Model` → `tui`, run by `screen`), and the
 //! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`,
 //! and `value`: the account valued as `bfx balances` values it), schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
 //! `poll_failed`, `maintenance`, `failed`) is always said before its data, so a stale total is never presented
