@@ -429,3 +429,34 @@ fn a_429_from_bitfinex_is_counted() {
     );
     assert_eq!(sample(&m, r#"bfx_account_up{account="alice"}"#), Some(1.0), "{m}");
 }
+
+#[test]
+fn a_stale_account_keeps_its_values_with_up_0_and_a_growing_age_and_a_reconnect_is_counted() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    let serve = Serve::start(home.path(), &["--listen", "127.0.0.1:0"], &[]);
+    let value = r#"bfx_account_value{account="alice",quote="USD"}"#;
+    let (up, age) =
+        (r#"bfx_account_up{account="alice"}"#, r#"bfx_account_data_age_seconds{account="alice"}"#);
+    let live = serve.wait_for("/metrics", "alice live", |r| sample(&r.body, up) == Some(1.0)).body;
+    let worth = sample(&live, value).unwrap();
+
+    // Maintenance announced over the socket: no longer current, but the last values stay.
+    admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20060}"#);
+    let stale = serve.wait_for("/metrics", "alice down", |r| sample(&r.body, up) == Some(0.0)).body;
+    assert_eq!(sample(&stale, value), Some(worth), "{stale}");
+    let then = sample(&stale, age).unwrap();
+    serve
+        .wait_for("/metrics", "alice's data age growing", |r| sample(&r.body, age).is_some_and(|a| a > then));
+    assert_eq!(sample(&serve.get("/metrics").body, value), Some(worth));
+    admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20061}"#);
+    serve.wait_for("/metrics", "alice live after the maintenance", |r| sample(&r.body, up) == Some(1.0));
+
+    // A dropped socket: counted, and live again after the reconnect.
+    admin(&sim.url, "POST", "/sim/ws/drop", "{}");
+    let reconnects = r#"bfx_reconnects_total{account="alice"}"#;
+    serve.wait_for("/metrics", "the reconnect", |r| {
+        sample(&r.body, reconnects).is_some_and(|n| n >= 1.0) && sample(&r.body, up) == Some(1.0)
+    });
+}
