@@ -13,7 +13,7 @@ use tempfile::TempDir;
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// The families `bfx serve` exports (counters by their sample names).
-const FAMILIES: [&str; 12] = [
+const FAMILIES: [&str; 13] = [
     "bfx_wallet_balance",
     "bfx_wallet_value",
     "bfx_account_value",
@@ -21,6 +21,7 @@ const FAMILIES: [&str; 12] = [
     "bfx_position_pl_value",
     "bfx_price",
     "bfx_account_up",
+    "bfx_account_state",
     "bfx_account_data_age_seconds",
     "bfx_unpriced_assets",
     "bfx_requests_total",

@@ -197,6 +197,7 @@ fn metrics_and_the_portfolio_say_what_balances_json_says_and_follow_a_change() {
         "bfx_position_pl_value gauge",
         "bfx_price gauge",
         "bfx_account_up gauge",
+        "bfx_account_state gauge",
         "bfx_account_data_age_seconds gauge",
         "bfx_unpriced_assets gauge",
         "bfx_reconnects_total counter",
@@ -459,4 +460,31 @@ fn a_stale_account_keeps_its_values_with_up_0_and_a_growing_age_and_a_reconnect_
     serve.wait_for("/metrics", "the reconnect", |r| {
         sample(&r.body, reconnects).is_some_and(|n| n >= 1.0) && sample(&r.body, up) == Some(1.0)
     });
+}
+
+#[test]
+fn an_account_polled_over_rest_is_up_and_says_so() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    // Nothing listens on the WebSocket URL: every account is polled.
+    let args = ["--listen", "127.0.0.1:0", "--ws-url", "ws://127.0.0.1:9/ws/2", "--poll-interval", "1"];
+    let serve = Serve::start(home.path(), &args, &[]);
+    let polling = r#"bfx_account_state{account="alice",state="polling"}"#;
+    let m = serve
+        .wait_for("/metrics", "alice polled", |r| {
+            sample(&r.body, polling) == Some(1.0) && r.body.contains(r#"bfx_account_value{account="alice""#)
+        })
+        .body;
+    assert_eq!(sample(&m, r#"bfx_account_up{account="alice"}"#), Some(1.0), "{m}");
+    assert_eq!(sample(&m, r#"bfx_account_state{account="alice",state="live"}"#), Some(0.0), "{m}");
+    // A change reaches the metrics by the next poll.
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"bob","type":"exchange","currency":"AVAX","delta":"5"}"#,
+    );
+    let series = r#"bfx_wallet_balance{account="bob",wallet="exchange",currency="AVAX"}"#;
+    serve.wait_for("/metrics", "bob's polled change", |r| sample(&r.body, series) == Some(15.0));
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bfx_client::StreamState;
 use bfx_core::valuation::pair_symbol;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -173,6 +174,20 @@ impl Collector for Families {
                 .accounts
                 .iter()
                 .map(|a| ([("account", a.name.clone())], f64::from(u8::from(a.is_current())))),
+        )?;
+        gauges(
+            &mut encoder,
+            "bfx_account_state",
+            "1 for the state the account's stream is in (live: on the WebSocket; polling: over REST), 0 for the others.",
+            model.accounts.iter().flat_map(|a| {
+                let current = a.state.name();
+                StreamState::NAMES.iter().map(move |state| {
+                    (
+                        [("account", a.name.clone()), ("state", (*state).to_owned())],
+                        f64::from(u8::from(*state == current)),
+                    )
+                })
+            }),
         )?;
         gauges(
             &mut encoder,

@@ -224,16 +224,7 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128, secret_source
             "aum": format_decimal(*aum), "aum_net": format_decimal(*aum_net),
         }),
         StreamEvent::Status(state) => {
-            let name = match state {
-                StreamState::Connecting => "connecting",
-                StreamState::Live => "live",
-                StreamState::Reconnecting { .. } => "reconnecting",
-                StreamState::Polling { .. } => "polling",
-                StreamState::PollFailed { .. } => "poll_failed",
-                StreamState::Maintenance => "maintenance",
-                StreamState::Failed { .. } => "failed",
-                _ => "unknown",
-            };
+            let name = state.name();
             let mut object =
                 json!({"event": "status", "account": account, "ts": ts_ms, "state": name, "reason": null});
             if let StreamState::Reconnecting { attempt, after, .. } = state {
