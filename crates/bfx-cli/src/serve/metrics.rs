@@ -241,3 +241,60 @@ impl Collector for Families {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bfx_client::live::Model;
+    use bfx_client::live::fixtures::{market, row};
+    use bfx_client::{Client, Error, SocketError, StreamEvent};
+    use bfx_core::PriceKind;
+
+    fn live(model: Model) -> Arc<Live> {
+        let client = Client::builder().in_memory_nonces().build().unwrap();
+        Arc::new(Live::new(model, client))
+    }
+
+    #[test]
+    fn openmetrics_only_when_asked_for() {
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4;q=0.5,*/*;q=0.1")), Format::Text);
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prometheus)), Format::OpenMetrics);
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_a_stale_account_keeps_its_values() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["a\"b".to_owned()]);
+        model.set_market(market(), t0);
+        model.apply("a\"b", StreamEvent::Status(StreamState::Live), t0);
+        let mut odd = row("exchange", "BTC", "2");
+        odd.currency = "X\"Y\\Z\nW".to_owned();
+        model.apply("a\"b", StreamEvent::Snapshot { wallets: vec![row("exchange", "BTC", "2"), odd] }, t0);
+        let error = Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false }));
+        let reconnecting = StreamState::Reconnecting { attempt: 1, after: std::time::Duration::ZERO, error };
+        model.apply("a\"b", StreamEvent::Status(reconnecting), t0);
+        let live = live(model);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let text = encode(&live, format).unwrap();
+            assert!(
+                text.contains("bfx_wallet_balance{account=\"a\\\"b\",wallet=\"exchange\",currency=\"X\\\"Y\\\\Z\\nW\"} 2"),
+                "{text}"
+            );
+            assert!(text.contains("bfx_account_value{account=\"a\\\"b\",quote=\"USD\"} 200000"), "{text}");
+            assert!(text.contains("bfx_account_up{account=\"a\\\"b\"} 0"), "{text}");
+            assert!(
+                text.contains("bfx_account_state{account=\"a\\\"b\",state=\"reconnecting\"} 1"),
+                "{text}"
+            );
+            assert!(text.contains("bfx_unpriced_assets{account=\"a\\\"b\"} 1"), "{text}");
+            assert!(text.contains("bfx_price{pair=\"tBTCUSD\"} 100000"), "{text}");
+            assert_eq!(
+                text.lines().filter(|l| !l.starts_with('#')).count(),
+                text.lines().filter(|l| l.starts_with("bfx_")).count(),
+                "no line broken by a label: {text}"
+            );
+        }
+    }
+}
