@@ -17,6 +17,7 @@
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
 //! - [`live`]: [`live::Model`]: followed accounts and the market, valued as `bfx balances` values
 //!   them (what `bfx watch` shows and `bfx serve` serves).
+//! - [`feeds`]: the tasks that keep a live model current (streams, market, positions).
 //! - [`error`]: [`Error`] (WebSocket failures: [`SocketError`]) and its [`ErrorKind`], which callers
 //!   map to messages and exit codes.
 
@@ -26,6 +27,7 @@ pub mod counters;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod feeds;
 pub mod limiter;
 pub mod live;
 pub mod nonce;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bfx_client::live::Model;
-use bfx_client::{Client, Credentials, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{Client, StreamEvent, StreamOptions, StreamState, feeds};
 use bfx_core::Position;
 use bfx_core::portfolio::{AccountError, Valuation};
 use secrecy::SecretString;
@@ -99,7 +99,7 @@ pub async fn run(
     }
 
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
-    let mut prices = watch::spawn_price_refresh(client.clone());
+    let mut prices = feeds::price_refresh(client.clone());
     watch::first_prices(&mut prices, &mut model).await?;
     let live = Arc::new(Live::new(model, client.clone()));
 
@@ -118,8 +118,9 @@ pub async fn run(
         if addr.ip().is_loopback() { "" } else { "  (bearer token required)" }
     ))?;
 
-    let positions = spawn_positions(client.clone(), &accounts);
-    follow(client, &live, accounts, options, prices, positions, shutdown).await;
+    let readers: Vec<bfx_client::Account> = accounts.iter().map(Account::reader).collect();
+    let positions = feeds::positions_refresh(client.clone(), &readers, POSITIONS_EVERY);
+    follow(client, &live, readers, options, prices, positions, shutdown).await;
 
     let _ = stop.send(true);
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
@@ -134,14 +135,14 @@ pub async fn run(
 async fn follow(
     client: &Client,
     live: &Live,
-    accounts: Vec<Account>,
+    accounts: Vec<bfx_client::Account>,
     options: StreamOptions,
     mut prices: mpsc::Receiver<(bfx_core::Market, Instant)>,
     mut positions: mpsc::Receiver<(String, Result<Vec<Position>, AccountError>)>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
-    let mut events = Some(watch::spawn_streams(client, accounts, options));
+    let mut events = Some(feeds::account_streams(client, accounts, options));
     tokio::pin!(shutdown);
     loop {
         if let Some(pairs) = live.model().follow() {
@@ -174,27 +175,4 @@ async fn next_event(
         Some(receiver) => receiver.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// Reads every account's open positions now and every [`POSITIONS_EVERY`], one account after
-/// the other (inside the client's shared budget), each failure as `bfx balances` records it.
-fn spawn_positions(
-    client: Client,
-    accounts: &[Account],
-) -> mpsc::Receiver<(String, Result<Vec<Position>, AccountError>)> {
-    let accounts: Vec<(String, Credentials)> =
-        accounts.iter().map(|a| (a.name.clone(), a.credentials.clone())).collect();
-    let (sender, receiver) = mpsc::channel(16);
-    tokio::spawn(async move {
-        loop {
-            for (name, credentials) in &accounts {
-                let read = client.positions(credentials).await.map_err(|e| e.account_error());
-                if sender.send((name.clone(), read)).await.is_err() {
-                    return;
-                }
-            }
-            tokio::time::sleep(POSITIONS_EVERY).await;
-        }
-    });
-    receiver
 }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bfx_client::{Client, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{Client, StreamEvent, StreamOptions, StreamState, feeds};
 use bfx_core::portfolio::{AccountValue, Valuation};
 use bfx_core::{Market, PriceKind, WalletRow, format_decimal};
 use rust_decimal::Decimal;
@@ -29,7 +29,6 @@ use crate::exit::{Diagnosis, Exit, diagnose};
 use crate::output::write_stdout;
 use bfx_client::live::Model;
 
-const PRICE_REFRESH: Duration = Duration::from_secs(10);
 /// Longest wait for the first prices before anything is shown (to refuse an unknown quote first).
 const FIRST_PRICES: Duration = Duration::from_secs(5);
 
@@ -46,9 +45,10 @@ pub async fn ndjson(
     let count = accounts.len();
     let sources = SecretSources::new(&accounts);
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
-    let mut prices = spawn_price_refresh(client.clone());
+    let mut prices = feeds::price_refresh(client.clone());
     first_prices(&mut prices, &mut model).await?;
-    let mut receiver = spawn_streams(client, accounts, options);
+    let mut receiver =
+        feeds::account_streams(client, accounts.iter().map(Account::reader).collect(), options);
     let mut values = Values::default();
     let mut failed = 0;
     loop {
@@ -149,25 +149,6 @@ pub(crate) async fn first_prices(
     Ok(())
 }
 
-/// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
-/// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
-/// "no prices").
-pub(crate) fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
-    let (sender, receiver) = mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            let asked = Instant::now();
-            if let Ok(market) = client.market().await
-                && sender.send((market, asked)).await.is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(PRICE_REFRESH).await;
-        }
-    });
-    receiver
-}
-
 /// Where each account's secret comes from (`BFX_API_SECRET`, `secret_file …`), for the hints
 /// that explain a stream's failure.
 #[derive(Debug, Clone, Default)]
@@ -181,29 +162,6 @@ impl SecretSources {
     pub fn of(&self, account: &str) -> &str {
         self.0.get(account).map_or("the account's secret", String::as_str)
     }
-}
-
-/// One stream per account, their events merged on one channel (account name, event); the
-/// channel closes once every stream has ended.
-pub(crate) fn spawn_streams(
-    client: &Client,
-    accounts: Vec<Account>,
-    options: StreamOptions,
-) -> mpsc::Receiver<(String, StreamEvent)> {
-    let (lines, receiver) = mpsc::channel::<(String, StreamEvent)>(256);
-    for account in accounts {
-        let mut stream = client.account_stream(account.credentials, options.clone());
-        let lines = lines.clone();
-        tokio::spawn(async move {
-            while let Some(event) = stream.next_event().await {
-                if lines.send((account.name.clone(), event)).await.is_err() {
-                    break;
-                }
-            }
-            stream.close().await;
-        });
-    }
-    receiver
 }
 
 /// One event as a JSON object (see README "bfx watch"). A state that follows a failure has the
