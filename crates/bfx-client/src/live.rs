@@ -298,8 +298,10 @@ impl Model {
         }
     }
 
-    /// Every account has had its first wallets (a snapshot, or one wallet); otherwise the reasons.
-    pub fn unready(&self) -> Vec<String> {
+    /// Every account has had its first wallets (a snapshot, or one wallet) and, when `positions`,
+    /// its first read of open positions (until then they are valued as none); otherwise the
+    /// reasons.
+    pub fn unready(&self, positions: bool) -> Vec<String> {
         let mut reasons = Vec::new();
         if self.market.is_none() {
             reasons.push("no prices yet".to_owned());
@@ -310,6 +312,11 @@ impl Model {
                 None => format!("account {:?}: no snapshot yet", account.name),
             };
             reasons.push(why);
+        }
+        if positions {
+            for account in self.accounts.iter().filter(|a| a.positions.is_none()) {
+                reasons.push(format!("account {:?}: open positions not read yet", account.name));
+            }
         }
         reasons
     }
@@ -531,6 +538,35 @@ mod tests {
             assets.iter().map(|a| (a.name.as_str(), a.value)).collect::<Vec<_>>(),
             [("Bitcoin", Some("100000".parse().unwrap())), ("TESTBTC", None), ("XYZ", None)]
         );
+    }
+
+    #[test]
+    fn ready_once_prices_every_first_snapshot_and_positions_are_in() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned(), "b".to_owned()]);
+        assert_eq!(
+            model.unready(false),
+            ["no prices yet", "account \"a\": no snapshot yet", "account \"b\": no snapshot yet"]
+        );
+        model.set_market(market(), t0);
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
+        let error = Arc::new(Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() });
+        model.apply("b", StreamEvent::Status(StreamState::Failed { error }), t0);
+        let reasons = model.unready(false);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].starts_with("account \"b\": no snapshot yet: "), "{reasons:?}");
+        model.apply("b", snapshot(Vec::new()), t0);
+        assert!(model.unready(false).is_empty());
+        assert_eq!(
+            model.unready(true),
+            ["account \"a\": open positions not read yet", "account \"b\": open positions not read yet"]
+        );
+        model.set_positions("a", Ok(Vec::new()));
+        model.set_positions(
+            "b",
+            Err(AccountError { code: Some(10001), message: "no".into(), kind: "permission".into() }),
+        );
+        assert!(model.unready(true).is_empty());
     }
 
     #[test]

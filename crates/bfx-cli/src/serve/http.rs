@@ -88,10 +88,10 @@ async fn portfolio(State(live): State<Arc<Live>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], Body::from(json)).into_response()
 }
 
-/// 200 once there are prices and every account has had its first wallets; 503 with the
-/// reasons, one a line, before.
+/// 200 once there are prices and every account has had its first wallets and positions (so
+/// `/v1/portfolio` is what `bfx balances --json` would say); 503 with the reasons, one a line.
 async fn readyz(State(live): State<Arc<Live>>) -> Response {
-    let reasons = live.model().unready();
+    let reasons = live.model().unready(true);
     match reasons.is_empty() {
         true => (StatusCode::OK, "ready\n").into_response(),
         false => (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", reasons.join("\n"))).into_response(),
