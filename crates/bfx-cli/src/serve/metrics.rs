@@ -14,7 +14,6 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
 use super::Live;
 
@@ -60,9 +59,10 @@ pub fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Erro
 #[derive(Debug)]
 struct Families(Arc<Live>);
 
-/// A decimal at the edge: the nearest `f64` (a decimal always has one).
+/// A decimal at the edge: the `f64` nearest to it, as a scraper parsing the decimal text would
+/// get (through the text: `Decimal::to_f64` divides by a power of ten, which can miss it by an ulp).
 fn float(value: Decimal) -> f64 {
-    value.to_f64().unwrap_or(f64::NAN)
+    value.to_string().parse().unwrap_or(f64::NAN)
 }
 
 /// One gauge family: its descriptor, then each sample with its labels.
@@ -253,6 +253,17 @@ mod tests {
     fn live(model: Model) -> Arc<Live> {
         let client = Client::builder().in_memory_nonces().build().unwrap();
         Arc::new(Live::new(model, client))
+    }
+
+    #[test]
+    fn decimals_become_the_nearest_float() {
+        for text in
+            ["172583.63753803105376474700674", "0.1", "-0.00000001", "79228162514264337593543950335", "1e-28"]
+        {
+            let decimal: Decimal = text.parse().or_else(|_| Decimal::from_scientific(text)).unwrap();
+            assert_eq!(float(decimal), decimal.to_string().parse::<f64>().unwrap(), "{text}");
+            assert_eq!(float(decimal), text.parse::<f64>().unwrap(), "{text}");
+        }
     }
 
     #[test]
