@@ -61,6 +61,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Run the embedded emulator with the demo state and show its balances (no config, no network).
     Demo(DemoArgs),
+    /// Serve the live portfolio over HTTP: Prometheus `/metrics`, `/v1/portfolio` (the
+    /// `balances --json` document), `/healthz`, `/readyz`.
+    Serve(ServeArgs),
     /// Run the Bitfinex emulator.
     Sim(SimArgs),
     /// The price strip: name, last price and 24 h change (default: the seed's 15 coins).
@@ -323,6 +326,30 @@ pub struct WatchArgs {
     pub connect: ConnectArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Only these accounts (repeatable); default: all configured accounts.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Seconds between REST polls while the WebSocket cannot be had (1 to 3600).
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub poll_interval: u64,
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address to serve on. Anything but loopback needs a bearer token (BFX_SERVE_TOKEN or
+    /// `[serve] token_file`; never a flag).
+    #[arg(long, default_value = "127.0.0.1:9187", value_name = "HOST:PORT")]
+    pub listen: String,
+}
+
 /// `bfx demo [watch]`: the report flags apply to the balances shown without a subcommand.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -346,6 +373,20 @@ pub enum DemoCommand {
     /// Watch the demo accounts live while their balances and prices move every ~1.5 s
     /// (full-screen on a terminal, otherwise NDJSON).
     Watch(DemoWatchArgs),
+    /// `bfx serve` for the demo accounts while their balances and prices move every ~1.5 s.
+    Serve(DemoServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServeArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Do not move the demo balances and prices (for comparisons; the emulator's admin API,
+    /// whose URL is on stderr, still moves them).
+    #[arg(long)]
+    pub still: bool,
+    #[command(flatten)]
+    pub valuation: ValuationArgs,
 }
 
 #[derive(Debug, Args)]

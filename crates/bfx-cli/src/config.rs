@@ -60,6 +60,9 @@ pub struct Settings {
     pub file: Option<PathBuf>,
     /// Where `bfx history` keeps the ledger.
     pub store: StoreSetting,
+    /// `[serve] token_file`: the bearer token `bfx serve` asks for on a non-loopback listener
+    /// (`BFX_SERVE_TOKEN` wins).
+    pub serve_token_file: Option<PathBuf>,
 }
 
 /// Where the history store is: `BFX_STORE_URL`, else `[store] url`, else the default SQLite file.
@@ -195,6 +198,15 @@ struct FileConfig {
     accounts: Vec<FileAccount>,
     #[serde(default)]
     store: FileStore,
+    #[serde(default)]
+    serve: FileServe,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServe {
+    /// A file holding `bfx serve`'s bearer token (never the token itself in the config).
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -244,7 +256,7 @@ impl Settings {
             ConfigPath::Default(path) if path.exists() => (Some(read_file(&path, env)?), Some(path)),
             _ => (None, None),
         };
-        let (file_endpoints, file_network, mut accounts, mut unreadable, file_store) =
+        let (file_endpoints, file_network, mut accounts, mut unreadable, file_store, serve_token_file) =
             file.unwrap_or_default();
 
         if let Some(account) = env_account(env)? {
@@ -289,7 +301,7 @@ impl Settings {
             (None, Some(location)) => StoreSetting::Given { location, source: "[store] url" },
             (None, None) => StoreSetting::Default,
         };
-        Ok(Settings { endpoints, network, accounts, unreadable, file: path, store })
+        Ok(Settings { endpoints, network, accounts, unreadable, file: path, store, serve_token_file })
     }
 
     /// The accounts named (all when `names` is empty); an unknown name is an error.
@@ -429,7 +441,8 @@ fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigE
     }
 }
 
-type FileParts = (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>, Option<bfx_store::Location>);
+type FileParts =
+    (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>, Option<bfx_store::Location>, Option<PathBuf>);
 
 /// A store location from a URL or path; the error never repeats a password.
 fn store_location(text: &str) -> Result<bfx_store::Location, ConfigError> {
@@ -583,7 +596,7 @@ fn parse_file(
             Some(store_location(url.expose_secret()).map_err(|e| fail(e.to_string()))?)
         }
     };
-    Ok((config.endpoints, config.network, accounts, unreadable, store))
+    Ok((config.endpoints, config.network, accounts, unreadable, store, config.serve.token_file))
 }
 
 /// The OS keyring entry for an account: service `bfx`, user = the account name.
@@ -612,7 +625,7 @@ pub fn store_keyring_secret(account: &str, secret: &SecretString) -> Result<(), 
         .map_err(|e| ConfigError::Invalid(format!("cannot store the secret in the OS keyring: {e}")))
 }
 
-fn read_secret_file(path: &Path) -> Result<SecretString, String> {
+pub fn read_secret_file(path: &Path) -> Result<SecretString, String> {
     if let Some(mode) = file_mode(path)
         && mode & 0o077 != 0
     {
@@ -646,7 +659,7 @@ mod tests {
 
     /// The accounts, or the first error, a secret that cannot be read included.
     fn parse(text: &str, env_pairs: &[(&str, &str)], mode: u32) -> Result<Vec<Account>, String> {
-        let (_, _, accounts, unreadable, _) =
+        let (_, _, accounts, unreadable, _, _) =
             parse_file(text, Path::new("/home/u/.config/bfx/config.toml"), &env(env_pairs), Some(mode))
                 .map_err(|e| e.to_string())?;
         match unreadable.first() {
@@ -753,7 +766,7 @@ mod tests {
 
     #[test]
     fn the_template_is_a_valid_config_and_its_example_too() {
-        let (endpoints, network, accounts, _, store) =
+        let (endpoints, network, accounts, _, store, _) =
             parse_file(TEMPLATE, Path::new("t.toml"), &HashMap::new(), Some(0o600)).unwrap();
         assert_eq!(network.request_timeout_secs, None);
         assert!(accounts.is_empty());
@@ -766,13 +779,14 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let env = env(&[("BFX_MAIN_SECRET", "a"), ("BFX_PAPER_SECRET", "b")]);
-        let (endpoints, network, accounts, unreadable, store) =
+        let (endpoints, network, accounts, unreadable, store, serve_token_file) =
             parse_file(&uncommented, Path::new("t.toml"), &env, Some(0o600)).unwrap();
         assert!(unreadable.is_empty(), "{unreadable:?}");
         assert_eq!(accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["main", "paper"]);
         assert_eq!(endpoints.api_url.as_deref(), Some("https://api.bitfinex.com"));
         assert_eq!(network.request_timeout_secs, Some(15));
         assert!(matches!(store, Some(bfx_store::Location::Postgres(_))), "{store:?}");
+        assert_eq!(serve_token_file.as_deref(), Some(Path::new("/etc/bfx/serve-token")));
     }
 
     #[test]

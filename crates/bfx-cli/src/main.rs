@@ -14,6 +14,7 @@ mod history;
 mod keys;
 mod output;
 mod report;
+mod serve;
 mod sim;
 mod table;
 mod ticker;
@@ -105,6 +106,28 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     mover.abort();
                     exit
                 }
+                Some(cli::DemoCommand::Serve(args)) => {
+                    let mover = match args.still {
+                        true => tokio::spawn(async {}),
+                        false => tokio::spawn(sim::move_balances(demo.url.clone())),
+                    };
+                    let listen =
+                        serve::Listen { address: args.listen.listen, token: serve_token(&env, None)? };
+                    let options = bfx_client::StreamOptions::default();
+                    let valuation = valuation(&args.valuation, false);
+                    let shutdown = sim::shutdown_signal();
+                    let exit = serve::run(
+                        &demo.client,
+                        demo.accounts.clone(),
+                        options,
+                        &valuation,
+                        listen,
+                        shutdown,
+                    )
+                    .await;
+                    mover.abort();
+                    exit
+                }
             };
             demo.stop().await;
             exit
@@ -118,6 +141,17 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ..bfx_client::StreamOptions::default()
             };
             watch::run(&client, accounts, options, args.json, &valuation(&args.valuation, false)).await
+        }
+        Command::Serve(args) => {
+            let (settings, accounts, client) = open_with_settings(args.connect, &args.accounts, &env)?;
+            let token = serve_token(&env, settings.serve_token_file.as_deref())?;
+            let listen = serve::Listen { address: args.listen.listen, token };
+            let options = bfx_client::StreamOptions {
+                poll_interval: std::time::Duration::from_secs(args.poll_interval),
+                ..bfx_client::StreamOptions::default()
+            };
+            let valuation = valuation(&args.valuation, false);
+            serve::run(&client, accounts, options, &valuation, listen, sim::shutdown_signal()).await
         }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
             let (accounts, client) = open(connect, &accounts, &env)?;
@@ -188,6 +222,23 @@ fn open_with_settings(
     }
     let client = client::build(settings.endpoints.clone(), &settings.network)?;
     Ok((settings, accounts, client))
+}
+
+/// `bfx serve`'s bearer token: `BFX_SERVE_TOKEN`, else the `[serve] token_file` (private, like a
+/// secret file); never a flag.
+fn serve_token(
+    env: &HashMap<String, String>,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<secrecy::SecretString>, ConfigError> {
+    if let Some(token) = env.get("BFX_SERVE_TOKEN").filter(|t| !t.is_empty()) {
+        return Ok(Some(secrecy::SecretString::from(token.clone())));
+    }
+    token_file
+        .map(|path| {
+            config::read_secret_file(path)
+                .map_err(|e| ConfigError::Invalid(format!("[serve] token_file: {e}")))
+        })
+        .transpose()
 }
 
 /// What to value in, from the flags.

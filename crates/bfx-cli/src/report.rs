@@ -35,6 +35,14 @@ pub struct Report {
     pub prices_unavailable: bool,
 }
 
+/// The `bfx balances --json` document (also `bfx serve`'s `/v1/portfolio`).
+pub fn portfolio_json(portfolio: &Portfolio) -> String {
+    // Serialising plain structs of strings cannot fail; an empty document would be caught by tests.
+    let mut text = serde_json::to_string_pretty(portfolio).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Rows `--hide-dust` hid: of which kind, how many, and their summed value.
 #[derive(Debug, Clone, Copy)]
 pub struct Dust {
@@ -136,10 +144,7 @@ impl Report {
     }
 
     pub fn to_json(&self) -> String {
-        // Serialising plain structs of strings cannot fail; an empty document would be caught by tests.
-        let mut text = serde_json::to_string_pretty(&self.portfolio).unwrap_or_default();
-        text.push('\n');
-        text
+        portfolio_json(&self.portfolio)
     }
 
     /// One row per wallet, with a header row. Failed accounts have no rows (they are reported on

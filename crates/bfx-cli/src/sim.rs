@@ -60,7 +60,7 @@ pub async fn serve(listen: &str, state_file: Option<&Path>) -> anyhow::Result<Ex
 }
 
 /// Ctrl-C, or SIGTERM on Unix (what scripts and service managers send).
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

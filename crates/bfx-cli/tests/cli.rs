@@ -437,6 +437,59 @@ fn the_secret_never_appears_in_any_output() {
     for path in [&out, &err] {
         assert!(!std::fs::read_to_string(path).unwrap().contains("5e1f0a77d3"), "watch leaked the secret");
     }
+    // `serve` runs until stopped: what it serves (and logs) once every account is read, with the
+    // right secret and with a wrong one, never holds the secret.
+    for secret in [CANARY, "CANARY-wrong-5e1f0a77d3"] {
+        let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"))
+            .args(["serve", "--listen", "127.0.0.1:0", "-vvv"])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("ALICE_SECRET", secret)
+            .env("RUST_LOG", "trace")
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let addr = loop {
+            let text = std::fs::read_to_string(&out).unwrap();
+            if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
+                break line.strip_prefix("listening on http://").unwrap().to_owned();
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "serve never listened");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let get = |path: &str| {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            write!(stream, "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+            let mut text = String::new();
+            stream.read_to_string(&mut text).unwrap();
+            text
+        };
+        // Right secret: alice's wallets; wrong one: the refusal, said in /readyz.
+        let signal =
+            if secret == CANARY { "bfx_account_value{account=\"alice\"" } else { "no snapshot yet: " };
+        let mut served = String::new();
+        while !served.contains(signal) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "serve never read alice:\n{served}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            served = ["/metrics", "/v1/portfolio", "/readyz", "/healthz"].map(get).concat();
+        }
+        serve.kill().unwrap();
+        serve.wait().unwrap();
+        assert!(!served.contains("5e1f0a77d3"), "serve served the secret:\n{served}");
+        for path in [&out, &err] {
+            assert!(
+                !std::fs::read_to_string(path).unwrap().contains("5e1f0a77d3"),
+                "serve leaked the secret"
+            );
+        }
+    }
     // Env-only account, with a wrong URL (connection failure paths).
     let out = bfx(home.path())
         .env("BFX_API_KEY", "k")

@@ -178,6 +178,7 @@ impl ClientBuilder {
             on_wait: self.on_wait,
             request_timeout: self.request_timeout,
             ws_gate: Arc::new(ConnectionGate::new(self.ws_connections.0, self.ws_connections.1)),
+            requests: Arc::default(),
         })
     }
 }

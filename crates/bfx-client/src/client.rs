@@ -67,6 +67,8 @@ pub struct Client {
     pub(crate) request_timeout: Duration,
     /// WebSocket connections opened per window, shared by every stream of every clone.
     pub(crate) ws_gate: Arc<ConnectionGate>,
+    /// Requests sent, by endpoint and outcome, shared by every clone.
+    pub(crate) requests: Arc<crate::counters::RequestCounters>,
 }
 
 /// One request, as each attempt rebuilds it. `path` is what is signed (`v2/…`).
@@ -324,7 +326,9 @@ impl Client {
             Call::Public { url } => {
                 let _ticket = self.limiter.admit(endpoint, wait, observer).await.map_err(blocked)?;
                 *sent = Some(Instant::now());
-                self.send(endpoint, self.http.get(url), url).await
+                let result = self.send(endpoint, self.http.get(url), url).await;
+                self.requests.record(endpoint, &result);
+                result
             }
             Call::Auth { url, path, body, credentials } => {
                 // A lock held by another process counts against the request's time, not forever.
@@ -333,8 +337,10 @@ impl Client {
                 let nonce = slot.allocate().await?;
                 *sent = Some(Instant::now());
                 let request = self.signed(url, path, body, credentials, nonce);
+                let result = self.send(endpoint, request, url).await;
+                self.requests.record(endpoint, &result);
                 // The ticket (the request is logged finished), then the slot, drop after this.
-                self.send(endpoint, request, url).await
+                result
             }
         }
     }

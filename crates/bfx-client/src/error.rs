@@ -249,7 +249,7 @@ fn before_auth(awaiting_auth: bool) -> &'static str {
 
 /// What kind of failure an [`Error`] is: what the caller should tell the user and whether trying
 /// again can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Unknown key or bad signature.

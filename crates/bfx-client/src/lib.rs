@@ -11,18 +11,25 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`client`]: [`Client`]: `wallets`, `positions`, `ledgers`, `permissions`, `user_info`, `tickers`,
 //!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`counters`]: requests sent, by endpoint and outcome ([`Client::request_counts`]).
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
 //!   with REST snapshots and polling; [`TickerStream`]: public tickers of chosen pairs, live.
+//! - [`live`]: [`live::Model`]: followed accounts and the market, valued as `bfx balances` values
+//!   them (what `bfx watch` shows and `bfx serve` serves).
+//! - [`feeds`]: the tasks that keep a live model current (streams, market, positions).
 //! - [`error`]: [`Error`] (WebSocket failures: [`SocketError`]) and its [`ErrorKind`], which callers
 //!   map to messages and exit codes.
 
 pub mod builder;
 pub mod client;
+pub mod counters;
 pub mod credentials;
 pub mod endpoints;
 pub mod error;
+pub mod feeds;
 pub mod limiter;
+pub mod live;
 pub mod nonce;
 pub mod nonce_store;
 pub mod portfolio;
@@ -31,6 +38,7 @@ pub mod stream;
 
 pub use builder::ClientBuilder;
 pub use client::{Client, LedgerQuery, Symbols};
+pub use counters::RequestCount;
 pub use credentials::Credentials;
 pub use endpoints::Endpoints;
 pub use error::{Error, ErrorKind, SocketError};

@@ -9,9 +9,9 @@ use ratatui::style::{Color, Style};
 use ratatui::text::Line;
 
 use super::SecretSources;
-use super::model::Model;
 use crate::exit::diagnose;
 use crate::output::terminal_safe;
+use bfx_client::live::Model;
 
 /// One failed account, explained: `error: account "cold": message`, and `hint: …` when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]

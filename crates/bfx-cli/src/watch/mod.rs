@@ -1,7 +1,7 @@
 //! `bfx watch`: follow every selected account live over Bitfinex's WebSocket (one authenticated
 //! connection per account), falling back to REST polling while the socket cannot be had.
 //!
-//! Two forms: the full-screen view on a terminal (`model` → `tui`, run by `screen`), and the
+//! Two forms: the full-screen view on a terminal (`bfx_client::live::Model` → `tui`, run by `screen`), and the
 //! scriptable one, one NDJSON event per line on stdout (`status`, `snapshot`, `wallet`, `total`,
 //! and `value`: the account valued as `bfx balances` values it), schema in the README. Each account's state (`connecting`, `live`, `reconnecting`, `polling`,
 //! `poll_failed`, `maintenance`, `failed`) is always said before its data, so a stale total is never presented
@@ -10,7 +10,6 @@
 
 mod failures;
 mod flow;
-mod model;
 mod screen;
 mod tui;
 
@@ -18,19 +17,18 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bfx_client::{Client, StreamEvent, StreamOptions, StreamState};
+use bfx_client::{Client, StreamEvent, StreamOptions, StreamState, feeds};
 use bfx_core::portfolio::{AccountValue, Valuation};
 use bfx_core::{Market, PriceKind, WalletRow, format_decimal};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use self::model::Model;
 use crate::config::{Account, check_quote};
 use crate::exit::{Diagnosis, Exit, diagnose};
 use crate::output::write_stdout;
+use bfx_client::live::Model;
 
-const PRICE_REFRESH: Duration = Duration::from_secs(10);
 /// Longest wait for the first prices before anything is shown (to refuse an unknown quote first).
 const FIRST_PRICES: Duration = Duration::from_secs(5);
 
@@ -47,9 +45,10 @@ pub async fn ndjson(
     let count = accounts.len();
     let sources = SecretSources::new(&accounts);
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
-    let mut prices = spawn_price_refresh(client.clone());
+    let mut prices = feeds::price_refresh(client.clone());
     first_prices(&mut prices, &mut model).await?;
-    let mut receiver = spawn_streams(client, accounts, options);
+    let mut receiver =
+        feeds::account_streams(client, accounts.iter().map(Account::reader).collect(), options);
     let mut values = Values::default();
     let mut failed = 0;
     loop {
@@ -139,7 +138,7 @@ pub async fn run(
 
 /// Waits (a bounded time) for the first prices, so that an unknown quote is refused before
 /// anything is shown; without them in time, values come once prices do.
-async fn first_prices(
+pub(crate) async fn first_prices(
     prices: &mut mpsc::Receiver<(Market, Instant)>,
     model: &mut Model,
 ) -> anyhow::Result<()> {
@@ -148,25 +147,6 @@ async fn first_prices(
         model.set_market(market, at);
     }
     Ok(())
-}
-
-/// Fetches the market now and every 10 s (6 of the 30 `tickers` requests a minute allows), each
-/// with the time it was asked for. A failed fetch keeps the last market (or none: values then say
-/// "no prices").
-fn spawn_price_refresh(client: Client) -> mpsc::Receiver<(Market, Instant)> {
-    let (sender, receiver) = mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            let asked = Instant::now();
-            if let Ok(market) = client.market().await
-                && sender.send((market, asked)).await.is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(PRICE_REFRESH).await;
-        }
-    });
-    receiver
 }
 
 /// Where each account's secret comes from (`BFX_API_SECRET`, `secret_file …`), for the hints
@@ -182,29 +162,6 @@ impl SecretSources {
     pub fn of(&self, account: &str) -> &str {
         self.0.get(account).map_or("the account's secret", String::as_str)
     }
-}
-
-/// One stream per account, their events merged on one channel (account name, event); the
-/// channel closes once every stream has ended.
-fn spawn_streams(
-    client: &Client,
-    accounts: Vec<Account>,
-    options: StreamOptions,
-) -> mpsc::Receiver<(String, StreamEvent)> {
-    let (lines, receiver) = mpsc::channel::<(String, StreamEvent)>(256);
-    for account in accounts {
-        let mut stream = client.account_stream(account.credentials, options.clone());
-        let lines = lines.clone();
-        tokio::spawn(async move {
-            while let Some(event) = stream.next_event().await {
-                if lines.send((account.name.clone(), event)).await.is_err() {
-                    break;
-                }
-            }
-            stream.close().await;
-        });
-    }
-    receiver
 }
 
 /// One event as a JSON object (see README "bfx watch"). A state that follows a failure has the
@@ -225,16 +182,7 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128, secret_source
             "aum": format_decimal(*aum), "aum_net": format_decimal(*aum_net),
         }),
         StreamEvent::Status(state) => {
-            let name = match state {
-                StreamState::Connecting => "connecting",
-                StreamState::Live => "live",
-                StreamState::Reconnecting { .. } => "reconnecting",
-                StreamState::Polling { .. } => "polling",
-                StreamState::PollFailed { .. } => "poll_failed",
-                StreamState::Maintenance => "maintenance",
-                StreamState::Failed { .. } => "failed",
-                _ => "unknown",
-            };
+            let name = state.name();
             let mut object =
                 json!({"event": "status", "account": account, "ts": ts_ms, "state": name, "reason": null});
             if let StreamState::Reconnecting { attempt, after, .. } = state {

@@ -11,11 +11,11 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
-use super::model::Model;
 use super::tui::{Clock, draw};
 use crate::config::Account;
 use crate::console;
 use crate::exit::Exit;
+use bfx_client::live::Model;
 
 /// Runs the full-screen view until the user quits. Exit 3 when every account had failed for good;
 /// an unknown quote is refused before the view opens (when the first prices come in time).
@@ -26,11 +26,12 @@ pub async fn run(
     valuation: &Valuation,
 ) -> anyhow::Result<Exit> {
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
-    let mut prices = super::spawn_price_refresh(client.clone());
+    let mut prices = bfx_client::feeds::price_refresh(client.clone());
     super::first_prices(&mut prices, &mut model).await?;
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let sources = super::SecretSources::new(&accounts);
-    let mut events = Some(super::spawn_streams(client, accounts, options));
+    let readers = accounts.iter().map(Account::reader).collect();
+    let mut events = Some(bfx_client::feeds::account_streams(client, readers, options));
     let mut input = spawn_input();
     let mut screen = Screen::enter()?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -18,8 +18,8 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, Wrap};
 use super::SecretSources;
 use super::failures::{self, failures};
 use super::flow::{self, Piece};
-use super::model::{AccountValue, AssetLine, Model, PriceAge};
 use crate::output::{amount, opt_value, terminal_safe};
+use bfx_client::live::{AccountValue, AssetLine, Model, PriceAge};
 
 /// The time to show: `at` for ages and highlights, `clock` (e.g. `12:34:56 UTC`) for the header.
 #[derive(Debug, Clone)]
@@ -353,8 +353,8 @@ mod tests {
     use super::*;
     use crate::config::Account;
     use crate::exit::diagnose;
-    use crate::watch::model::tests::{market, row};
     use bfx_client::Credentials;
+    use bfx_client::live::fixtures::{market, row};
     use bfx_client::{Error, SocketError, StreamEvent, TickerEvent};
     use bfx_core::{PriceKind, parse_trading_ticker};
     use ratatui::Terminal;

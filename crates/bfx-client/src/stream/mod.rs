@@ -118,6 +118,23 @@ pub enum StreamState {
 }
 
 impl StreamState {
+    /// Every state's [`StreamState::name`], in the order they are declared.
+    pub const NAMES: [&'static str; 7] =
+        ["connecting", "live", "reconnecting", "polling", "poll_failed", "maintenance", "failed"];
+
+    /// The state's stable name in machine-readable output (`bfx watch --json`, `bfx serve`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamState::Connecting => "connecting",
+            StreamState::Live => "live",
+            StreamState::Reconnecting { .. } => "reconnecting",
+            StreamState::Polling { .. } => "polling",
+            StreamState::PollFailed { .. } => "poll_failed",
+            StreamState::Maintenance => "maintenance",
+            StreamState::Failed { .. } => "failed",
+        }
+    }
+
     /// The failure this state follows, if any.
     pub fn error(&self) -> Option<&Error> {
         match self {
@@ -224,6 +241,21 @@ mod tests {
 
     fn failed(error: Error) -> StreamState {
         StreamState::Failed { error: Arc::new(error) }
+    }
+
+    #[test]
+    fn names_lists_every_state_name_in_order() {
+        let error = Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false }));
+        let states = [
+            StreamState::Connecting,
+            StreamState::Live,
+            StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, error: Arc::clone(&error) },
+            StreamState::Polling { error: Arc::clone(&error) },
+            StreamState::PollFailed { error: Arc::clone(&error) },
+            StreamState::Maintenance,
+            StreamState::Failed { error },
+        ];
+        assert_eq!(states.map(|s| s.name()), StreamState::NAMES);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What the full-screen `bfx watch` knows: per account its wallets, its last `bu` total, where
+//! What a live follower of accounts knows (`bfx watch`'s view and `bfx serve`'s metrics and JSON
+//! share it, so both value as `bfx balances` does): per account its wallets, its last `bu` total, where
 //! its stream stands and when data last came; and the market that values it all, from REST
 //! `tickers` every 10 s and, for the pairs that value what is held, live from the ticker stream.
 //!
@@ -11,10 +12,10 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use bfx_client::{StreamEvent, StreamState, TickerEvent};
-use bfx_core::portfolio::{self, AccountInput, Holdings, Portfolio, Valuation};
+use crate::{StreamEvent, StreamState, TickerEvent};
+use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Valuation};
 use bfx_core::valuation::{Market, PriceKind, Unpriced};
-use bfx_core::{TradingTicker, WalletRow};
+use bfx_core::{Position, TradingTicker, WalletRow};
 use rust_decimal::Decimal;
 
 /// How long a changed wallet stays highlighted.
@@ -57,6 +58,9 @@ pub struct AccountView {
     pub wallets: BTreeMap<(String, String), WalletEntry>,
     /// The last `bu` message (Bitfinex documents no unit, so it is kept, not valued).
     pub total: Option<(Decimal, Decimal)>,
+    /// Open positions as last read over REST (the account stream does not carry them); `None`
+    /// until read, when they are valued as none (as `bfx watch`, which does not read them).
+    pub positions: Option<Result<Vec<Position>, AccountError>>,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,9 @@ pub struct WalletEntry {
     pub row: WalletRow,
     /// When its balance last changed after the first snapshot (a first sight is not a change).
     pub changed_at: Option<Instant>,
+    /// Its place in the order Bitfinex lists the wallets (the last snapshot's; a wallet first
+    /// seen in a change comes after), so values list them as `bfx balances` does.
+    pub order: usize,
 }
 
 /// An account's value in the quote currency.
@@ -161,6 +168,7 @@ impl Model {
                     last_data: None,
                     wallets: BTreeMap::new(),
                     total: None,
+                    positions: None,
                 })
                 .collect(),
             valued: OnceCell::new(),
@@ -250,7 +258,7 @@ impl Model {
             StreamEvent::Snapshot { wallets } => {
                 let first = view.last_data.is_none() && view.wallets.is_empty();
                 let mut previous = std::mem::take(&mut view.wallets);
-                for row in wallets {
+                for (order, row) in wallets.into_iter().enumerate() {
                     let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
                     let changed_at = match previous.remove(&key) {
                         Some(old) if old.row.balance == row.balance => old.changed_at,
@@ -258,17 +266,19 @@ impl Model {
                         None if first => None,
                         None => Some(now),
                     };
-                    view.wallets.insert(key, WalletEntry { row, changed_at });
+                    view.wallets.insert(key, WalletEntry { row, changed_at, order });
                 }
                 view.last_data = Some(now);
             }
             StreamEvent::Wallet(row) => {
                 let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
-                let changed_at = match view.wallets.get(&key) {
-                    Some(old) if old.row.balance == row.balance => old.changed_at,
-                    _ => Some(now),
+                let next = view.wallets.values().map(|w| w.order + 1).max().unwrap_or_default();
+                let (changed_at, order) = match view.wallets.get(&key) {
+                    Some(old) if old.row.balance == row.balance => (old.changed_at, old.order),
+                    Some(old) => (Some(now), old.order),
+                    None => (Some(now), next),
                 };
-                view.wallets.insert(key, WalletEntry { row, changed_at });
+                view.wallets.insert(key, WalletEntry { row, changed_at, order });
                 view.last_data = Some(now);
             }
             StreamEvent::Total { aum, aum_net } => {
@@ -276,8 +286,39 @@ impl Model {
                 view.last_data = Some(now);
             }
             StreamEvent::Status(state) => view.state = state,
-            _ => {}
         }
+    }
+
+    /// Open positions of `account` read over REST (an error as `bfx balances --json` records it:
+    /// the wallets stay valid). An unknown account is ignored.
+    pub fn set_positions(&mut self, account: &str, positions: Result<Vec<Position>, AccountError>) {
+        if let Some(view) = self.accounts.iter_mut().find(|a| a.name == account) {
+            view.positions = Some(positions);
+            self.valued.take();
+        }
+    }
+
+    /// Every account has had its first wallets (a snapshot, or one wallet) and, when `positions`,
+    /// its first read of open positions (until then they are valued as none); otherwise the
+    /// reasons.
+    pub fn unready(&self, positions: bool) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if self.market.is_none() {
+            reasons.push("no prices yet".to_owned());
+        }
+        for account in self.accounts.iter().filter(|a| a.last_data.is_none() && a.wallets.is_empty()) {
+            let why = match account.state.error() {
+                Some(error) => format!("account {:?}: no snapshot yet: {error}", account.name),
+                None => format!("account {:?}: no snapshot yet", account.name),
+            };
+            reasons.push(why);
+        }
+        if positions {
+            for account in self.accounts.iter().filter(|a| a.positions.is_none()) {
+                reasons.push(format!("account {:?}: open positions not read yet", account.name));
+            }
+        }
+        reasons
     }
 
     /// What every account's wallets are worth, as `bfx balances` values them (in the order of
@@ -287,9 +328,18 @@ impl Model {
             let inputs: Vec<AccountInput> = self
                 .accounts
                 .iter()
-                .map(|a| {
-                    let wallets = a.wallets.values().map(|w| w.row.clone()).collect();
-                    AccountInput::read(&a.name, Holdings { wallets, positions: Ok(Vec::new()) })
+                .map(|a| match &a.state {
+                    // Failed before any data: an error, as `bfx balances --json` has it.
+                    StreamState::Failed { error } if a.last_data.is_none() && a.wallets.is_empty() => {
+                        AccountInput { name: a.name.clone(), holdings: Err(error.account_error()) }
+                    }
+                    _ => {
+                        let mut entries: Vec<&WalletEntry> = a.wallets.values().collect();
+                        entries.sort_by_key(|w| w.order);
+                        let wallets = entries.into_iter().map(|w| w.row.clone()).collect();
+                        let positions = a.positions.clone().unwrap_or(Ok(Vec::new()));
+                        AccountInput::read(&a.name, Holdings { wallets, positions })
+                    }
                 })
                 .collect();
             let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
@@ -369,22 +419,30 @@ impl Model {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// Test fixtures shared with the CLI's view tests.
+#[cfg(any(test, feature = "test-support"))]
+#[allow(clippy::unwrap_used, reason = "test fixtures")]
+pub mod fixtures {
     use super::*;
-    use bfx_client::{Error, SocketError};
-    use std::sync::Arc;
 
-    pub(crate) fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
+    pub fn row(wallet_type: &str, currency: &str, balance: &str) -> WalletRow {
         let json = format!(r#"[["{wallet_type}","{currency}",{balance},0,null,null,null]]"#);
         bfx_core::parse_wallets(json.as_bytes()).unwrap().remove(0)
     }
 
     /// BTC at 100000 USD, ETH at 4000 USD, TESTBTC paper, XYZ unpriced.
-    pub(crate) fn market() -> Market {
+    pub fn market() -> Market {
         let json = r#"[["tBTCUSD",99999,1,100001,1,0,0,100000,1,0,0],["tETHUSD",3999,1,4001,1,0,0,4000,1,0,0],["tTESTBTC:TESTUSD",1,1,1,1,0,0,50000,1,0,0]]"#;
         Market::new(&bfx_core::parse_tickers(json.as_bytes()).unwrap(), &[])
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{market, row};
+    use super::*;
+    use crate::{Error, SocketError};
+    use std::sync::Arc;
 
     fn snapshot(rows: Vec<WalletRow>) -> StreamEvent {
         StreamEvent::Snapshot { wallets: rows }
@@ -433,6 +491,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn values_list_wallets_in_the_order_bitfinex_sent_them() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned()]);
+        model.set_market(market(), t0);
+        let rows = vec![row("margin", "USD", "1"), row("exchange", "ETH", "1"), row("exchange", "BTC", "1")];
+        model.apply("main", snapshot(rows), t0);
+        model.apply("main", StreamEvent::Wallet(row("funding", "BTC", "1")), t0);
+        model.apply("main", StreamEvent::Wallet(row("exchange", "ETH", "2")), t0);
+        let listed: Vec<(&str, &str)> = model.valued().accounts[0]
+            .wallets
+            .iter()
+            .map(|w| (w.wallet_type.as_str(), w.currency.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [("margin", "USD"), ("exchange", "ETH"), ("exchange", "BTC"), ("funding", "BTC")],
+            "a change keeps its wallet's place; a new wallet comes last"
+        );
+    }
+
+    #[test]
     fn totals_leave_out_unpriced_and_paper() {
         let t0 = Instant::now();
         let mut model = Model::new("USD", PriceKind::Last, ["main".to_owned(), "paper".to_owned()]);
@@ -459,6 +538,35 @@ pub(crate) mod tests {
             assets.iter().map(|a| (a.name.as_str(), a.value)).collect::<Vec<_>>(),
             [("Bitcoin", Some("100000".parse().unwrap())), ("TESTBTC", None), ("XYZ", None)]
         );
+    }
+
+    #[test]
+    fn ready_once_prices_every_first_snapshot_and_positions_are_in() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned(), "b".to_owned()]);
+        assert_eq!(
+            model.unready(false),
+            ["no prices yet", "account \"a\": no snapshot yet", "account \"b\": no snapshot yet"]
+        );
+        model.set_market(market(), t0);
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
+        let error = Arc::new(Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() });
+        model.apply("b", StreamEvent::Status(StreamState::Failed { error }), t0);
+        let reasons = model.unready(false);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].starts_with("account \"b\": no snapshot yet: "), "{reasons:?}");
+        model.apply("b", snapshot(Vec::new()), t0);
+        assert!(model.unready(false).is_empty());
+        assert_eq!(
+            model.unready(true),
+            ["account \"a\": open positions not read yet", "account \"b\": open positions not read yet"]
+        );
+        model.set_positions("a", Ok(Vec::new()));
+        model.set_positions(
+            "b",
+            Err(AccountError { code: Some(10001), message: "no".into(), kind: "permission".into() }),
+        );
+        assert!(model.unready(true).is_empty());
     }
 
     #[test]
