@@ -239,7 +239,7 @@ fn notes(report: &Report, dust: Option<Dust>) -> Vec<String> {
     }
     if !report.positions_skipped.is_empty() {
         notes.push(format!(
-            "Open positions not read for {} (the key lacks \"Positions\" read); the net total leaves them out.",
+            "Open positions not read for {} (the key lacks \"Margin Trading\" read); the net total leaves them out.",
             report.positions_skipped.join(", ")
         ));
     }
