@@ -259,20 +259,26 @@ fn values_follow_the_quote_and_never_panic() {
     assert!(watch.child.try_wait().unwrap().is_none(), "still running, no panic");
 }
 
-#[test]
-fn refused_websocket_falls_back_to_polling() {
-    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+/// `bfx watch --json` on the demo account `cold` with a WebSocket URL nothing listens on (the
+/// port was bound, then freed): the socket is refused, so the account is polled over REST.
+fn watch_without_websocket(home: &std::path::Path, api_url: &str) -> Watch {
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("ws://{}/ws/2", l.local_addr().unwrap())
     };
     let env = [
-        ("BFX_API_URL", sim.url.as_str()),
+        ("BFX_API_URL", api_url),
         ("BFX_WS_URL", closed.as_str()),
         ("BFX_API_KEY", "demo-cold"),
         ("BFX_API_SECRET", "demo-cold-secret"),
     ];
-    let watch = Watch::start(home.path(), &env);
+    Watch::start(home, &env)
+}
+
+#[test]
+fn refused_websocket_falls_back_to_polling() {
+    let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
+    let watch = watch_without_websocket(home.path(), &sim.url);
     let polling = watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
     assert!(polling["reason"].as_str().unwrap().contains("cannot connect"), "{polling}");
     assert_eq!((&polling["code"], &polling["kind"]), (&Value::Null, &Value::from("network")), "{polling}");
@@ -294,17 +300,7 @@ fn refused_websocket_falls_back_to_polling() {
 #[test]
 fn a_failed_poll_makes_the_account_stale_until_a_poll_succeeds() {
     let (home, sim) = (TempDir::new().unwrap(), sim_with(bfx_sim::DEMO_STATE_TOML));
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("ws://{}/ws/2", l.local_addr().unwrap())
-    };
-    let env = [
-        ("BFX_API_URL", sim.url.as_str()),
-        ("BFX_WS_URL", closed.as_str()),
-        ("BFX_API_KEY", "demo-cold"),
-        ("BFX_API_SECRET", "demo-cold-secret"),
-    ];
-    let watch = Watch::start(home.path(), &env);
+    let watch = watch_without_websocket(home.path(), &sim.url);
     watch.until("polling", |e| e["event"] == "status" && e["state"] == "polling");
     watch.until("snapshot", |e| e["event"] == "snapshot");
     admin(&sim.url, "POST", "/sim/faults", r#"{"endpoint":"auth/r/wallets","kind":"maintenance","count":2}"#);
