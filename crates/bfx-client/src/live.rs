@@ -133,10 +133,11 @@ pub struct GrandTotal {
 }
 
 impl AccountView {
-    /// Live, or polling with the last poll successful: what is shown is what the exchange has.
-    /// (A failed poll, [`StreamState::PollFailed`], leaves the last snapshot standing: stale.)
+    /// Live, or polling (for want of a socket, or while its socket is queued) with the last poll
+    /// successful: what is shown is what the exchange has. (A failed poll,
+    /// [`StreamState::PollFailed`], leaves the last snapshot standing: stale.)
     pub fn is_current(&self) -> bool {
-        matches!(self.state, StreamState::Live | StreamState::Polling { .. })
+        matches!(self.state, StreamState::Live | StreamState::Polling { .. } | StreamState::Queued { .. })
     }
 
     /// Failed for good: nothing will update it.
@@ -587,6 +588,7 @@ mod tests {
                 },
                 true,
             ),
+            (StreamState::Queued { opens_in: Duration::from_secs(600) }, true),
             (
                 StreamState::PollFailed {
                     error: Arc::new(Error::Api {

@@ -272,3 +272,61 @@ async fn connections_are_staggered_across_clones() {
         assert_eq!(next_status(stream).await, StreamState::Connecting);
     }
 }
+
+/// More accounts than the connection budget lets open at once: those whose turn is a poll
+/// interval or more away say `Queued` and poll REST until their turn, then go live on a socket.
+#[tokio::test(start_paused = true)]
+async fn an_account_queued_for_the_connection_budget_is_polled_until_its_turn() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let window = Duration::from_secs(10);
+    let client = client_with_budget(&sim.url, &fake.url, 2, window);
+    // The fake server sends no heartbeats: the live ones must not time out while time runs on.
+    let options = StreamOptions {
+        poll_interval: Duration::from_secs(1),
+        heartbeat_interval: Duration::from_secs(3600),
+        ..quick()
+    };
+    let start = Instant::now();
+    // One key for the three: the test follows connections, not whose they are.
+    let mut streams: Vec<AccountStream> = (0..3)
+        .map(|_| client.clone().account_stream(creds("alice-key", "alice-secret"), options.clone()))
+        .collect();
+    // Two sockets at once (which stream's is which does not matter: each is answered).
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut conn = fake.next_conn().await;
+        conn.accept_auth().await;
+        open.push(conn);
+    }
+    for stream in &mut streams[..2] {
+        assert_eq!(next_status(stream).await, StreamState::Connecting);
+        assert_eq!(next_status(stream).await, StreamState::Live);
+        assert_eq!(next_snapshot(stream).await.len(), 4);
+    }
+    let queued = &mut streams[2];
+    assert_eq!(next_status(queued).await, StreamState::Connecting);
+    let state = next_status(queued).await;
+    let StreamState::Queued { opens_in } = state else { panic!("expected Queued, got {state:?}") };
+    assert!(opens_in <= window && opens_in > window / 2, "{opens_in:?}");
+    assert!(state.error().is_none(), "waiting for a turn is not a failure");
+    // REST polls, every poll interval, with no status change, until the socket's turn.
+    for _ in 0..3 {
+        assert_eq!(next_snapshot(queued).await.len(), 4);
+    }
+    assert!(start.elapsed() < window, "{:?}", start.elapsed());
+    let mut conn = fake.next_conn().await;
+    assert!(start.elapsed() >= window, "the third socket opens at its turn: {:?}", start.elapsed());
+    conn.accept_auth().await;
+    loop {
+        match next(queued).await {
+            StreamEvent::Snapshot { .. } => continue, // the polls made until then
+            StreamEvent::Status(StreamState::Live) => break,
+            other => panic!("expected Live, got {other:?}"),
+        }
+    }
+    assert_eq!(next_snapshot(queued).await.len(), 4, "the REST snapshot after connecting");
+    for stream in streams {
+        stream.close().await;
+    }
+}

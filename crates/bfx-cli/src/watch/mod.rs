@@ -189,6 +189,9 @@ pub fn event_json(account: &str, event: &StreamEvent, ts_ms: u128, secret_source
                 object["attempt"] = json!(attempt);
                 object["retry_in_ms"] = json!(after.as_millis());
             }
+            if let StreamState::Queued { opens_in } = state {
+                object["socket_in_ms"] = json!(opens_in.as_millis());
+            }
             if let Some(error) = state.error() {
                 let Diagnosis { message, hint } = diagnose(error, secret_source);
                 object["reason"] = json!(message);
@@ -275,6 +278,15 @@ mod tests {
         assert!(
             failed["reason"].as_str().unwrap().contains("auth/r/wallets: 10114 nonce: small"),
             "{failed}"
+        );
+    }
+
+    #[test]
+    fn queued_says_when_the_socket_opens_and_is_no_failure() {
+        assert_eq!(
+            status(StreamState::Queued { opens_in: Duration::from_millis(45_000) }),
+            json!({"event": "status", "account": "a", "ts": 1, "state": "queued", "reason": null,
+                   "socket_in_ms": 45_000})
         );
     }
 

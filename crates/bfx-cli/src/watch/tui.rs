@@ -313,6 +313,8 @@ fn state_cell(state: &StreamState) -> (String, Style) {
             (format!("reconnecting (attempt {attempt})"), Style::new().fg(Color::Yellow))
         }
         StreamState::Polling { .. } => ("polling (REST)".into(), Style::new().fg(Color::Cyan)),
+        // Polled while its socket waits for a turn in the connection budget.
+        StreamState::Queued { .. } => ("queued (REST)".into(), Style::new().fg(Color::Cyan)),
         // Why, and what to do, is said under the table.
         StreamState::PollFailed { .. } => ("polling (REST) failed".into(), Style::new().fg(Color::Red)),
         StreamState::Maintenance => ("maintenance".into(), Style::new().fg(Color::Yellow)),

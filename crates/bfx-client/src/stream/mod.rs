@@ -106,9 +106,14 @@ pub enum StreamState {
     /// No socket could be opened (`error` says why): wallets are polled over REST while the
     /// socket is retried. Said again when polls succeed after [`StreamState::PollFailed`].
     Polling { error: Arc<Error> },
-    /// Polling, but the last REST poll failed (`error`, for a reason that may pass): what is
+    /// The socket waits for its turn in the connection budget (Bitfinex allows 5 new sockets per
+    /// 15 s per IP, so many accounts open over minutes) and opens in `opens_in`: wallets are polled
+    /// over REST meanwhile. Said again when polls succeed after [`StreamState::PollFailed`].
+    Queued { opens_in: Duration },
+    /// Polling (or queued), but the last REST poll failed (`error`, for a reason that may pass): what is
     /// known is as old as the last snapshot. Said once per run of failed polls; the next poll
-    /// that succeeds says [`StreamState::Polling`] again, then its snapshot.
+    /// that succeeds says [`StreamState::Polling`] (or [`StreamState::Queued`]) again, then its
+    /// snapshot.
     PollFailed { error: Arc<Error> },
     /// Bitfinex announced maintenance (info 20060); the connection is kept until it ends (20061).
     Maintenance,
@@ -119,8 +124,8 @@ pub enum StreamState {
 
 impl StreamState {
     /// Every state's [`StreamState::name`], in the order they are declared.
-    pub const NAMES: [&'static str; 7] =
-        ["connecting", "live", "reconnecting", "polling", "poll_failed", "maintenance", "failed"];
+    pub const NAMES: [&'static str; 8] =
+        ["connecting", "live", "reconnecting", "polling", "queued", "poll_failed", "maintenance", "failed"];
 
     /// The state's stable name in machine-readable output (`bfx watch --json`, `bfx serve`).
     pub fn name(&self) -> &'static str {
@@ -129,6 +134,7 @@ impl StreamState {
             StreamState::Live => "live",
             StreamState::Reconnecting { .. } => "reconnecting",
             StreamState::Polling { .. } => "polling",
+            StreamState::Queued { .. } => "queued",
             StreamState::PollFailed { .. } => "poll_failed",
             StreamState::Maintenance => "maintenance",
             StreamState::Failed { .. } => "failed",
@@ -142,20 +148,24 @@ impl StreamState {
             | StreamState::Polling { error }
             | StreamState::PollFailed { error }
             | StreamState::Failed { error } => Some(error),
-            StreamState::Connecting | StreamState::Live | StreamState::Maintenance => None,
+            StreamState::Connecting
+            | StreamState::Live
+            | StreamState::Queued { .. }
+            | StreamState::Maintenance => None,
         }
     }
 }
 
 impl PartialEq for StreamState {
     fn eq(&self, other: &StreamState) -> bool {
-        use StreamState::{Connecting, Failed, Live, Maintenance, PollFailed, Polling, Reconnecting};
+        use StreamState::{Connecting, Failed, Live, Maintenance, PollFailed, Polling, Queued, Reconnecting};
         match (self, other) {
             (Connecting, Connecting) | (Live, Live) | (Maintenance, Maintenance) => true,
             (
                 Reconnecting { attempt, after, error },
                 Reconnecting { attempt: other_attempt, after: other_after, error: other_error },
             ) => attempt == other_attempt && after == other_after && same_error(error, other_error),
+            (Queued { opens_in }, Queued { opens_in: other }) => opens_in == other,
             (Polling { error }, Polling { error: other })
             | (PollFailed { error }, PollFailed { error: other })
             | (Failed { error }, Failed { error: other }) => same_error(error, other),
@@ -251,6 +261,7 @@ mod tests {
             StreamState::Live,
             StreamState::Reconnecting { attempt: 1, after: Duration::ZERO, error: Arc::clone(&error) },
             StreamState::Polling { error: Arc::clone(&error) },
+            StreamState::Queued { opens_in: Duration::ZERO },
             StreamState::PollFailed { error: Arc::clone(&error) },
             StreamState::Maintenance,
             StreamState::Failed { error },

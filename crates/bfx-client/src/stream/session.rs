@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
@@ -43,12 +43,12 @@ enum Reply {
 }
 
 impl Supervisor {
-    /// Runs one connection from opening to its end.
-    pub(super) async fn session(&mut self) -> End {
+    /// Runs one connection, opened at `place` (its turn in the connection budget), to its end.
+    pub(super) async fn session(&mut self, place: Instant) -> End {
         let mut stop = self.stop.clone();
         let opened = tokio::select! {
             () = stopped(&mut stop) => return End::Stopped,
-            opened = socket::open(&self.client, self.options.connect_timeout) => opened,
+            opened = socket::open(&self.client, place, self.options.connect_timeout) => opened,
         };
         let mut ws = match opened {
             Ok(ws) => ws,

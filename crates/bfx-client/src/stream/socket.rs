@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustls_platform_verifier::ConfigVerifierExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -31,10 +31,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
-/// Opens a connection to `client`'s WebSocket URL once its connection budget allows, within
-/// `limit` (the wait for the budget not included).
-pub(crate) async fn open(client: &Client, limit: Duration) -> Result<Socket, SocketError> {
-    client.ws_gate.admit().await;
+/// Opens a connection to `client`'s WebSocket URL at `place` (its turn in the connection
+/// budget, [`super::gate::ConnectionGate::reserve`]), within `limit` (the wait not included).
+pub(crate) async fn open(client: &Client, place: Instant, limit: Duration) -> Result<Socket, SocketError> {
+    if place > Instant::now() {
+        tracing::debug!(wait_ms = (place - Instant::now()).as_millis(), "waiting for the connection budget");
+    }
+    tokio::time::sleep_until(place).await;
     let url = &client.endpoints.ws_url;
     timeout(limit, connect(url)).await.map_err(|_| SocketError::ConnectTimeout { url: url.clone(), limit })?
 }

@@ -1,6 +1,7 @@
-//! Keeps an account stream going: runs connections one after another, backs off between them
-//! (exponential with jitter), polls REST `wallets` while no socket can be had, and stops for good
-//! only when its owner goes away or retrying cannot help.
+//! Keeps an account stream going: runs connections one after another, each at its turn in the
+//! client's connection budget, backs off between them (exponential with jitter), polls REST
+//! `wallets` while no socket can be had or while its turn is far off, and stops for good only
+//! when its owner goes away or retrying cannot help.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +30,20 @@ pub(crate) struct Supervisor {
     failures: u32,
     /// Attempts in a row that could not open a socket.
     open_failures: u32,
-    /// While polling: why no socket can be had (the last attempt's failure).
-    polling: Option<Arc<Error>>,
+    /// While polling: why there is no socket.
+    polling: Option<PollReason>,
     /// While polling: the last poll failed, and [`StreamState::PollFailed`] said so.
     poll_failed: bool,
     next_poll: Instant,
+}
+
+/// Why wallets are polled over REST.
+#[derive(Debug)]
+enum PollReason {
+    /// The socket's turn in the connection budget is at `place`.
+    Queued { place: Instant },
+    /// No socket could be opened: the last attempt's failure.
+    NoSocket(Arc<Error>),
 }
 
 impl Supervisor {
@@ -63,7 +73,12 @@ impl Supervisor {
             return;
         }
         loop {
-            let (error, opened) = match self.session().await {
+            let place = match self.queue().await {
+                Ok(place) => place,
+                Err(End::Fatal(error)) => return self.fail(error).await,
+                Err(_) => return,
+            };
+            let (error, opened) = match self.session(place).await {
                 End::Stopped => return,
                 End::Fatal(error) => return self.fail(error).await,
                 End::Lost { error, opened } => (Arc::new(error), opened),
@@ -72,26 +87,67 @@ impl Supervisor {
             self.failures = self.failures.saturating_add(1);
             self.open_failures = if opened { 0 } else { self.open_failures.saturating_add(1) };
             let after = backoff(&self.options, self.failures, jitter());
-            let status = if let Some(reason) = &mut self.polling {
-                *reason = error;
-                None
-            } else if self.open_failures >= self.options.polling_after.max(1) {
-                self.polling = Some(error.clone());
-                self.next_poll = Instant::now();
-                Some(StreamState::Polling { error })
-            } else {
-                Some(StreamState::Reconnecting { attempt: self.failures, after, error })
+            let status = match &mut self.polling {
+                Some(PollReason::NoSocket(reason)) => {
+                    *reason = error;
+                    None
+                }
+                _ if self.open_failures >= self.options.polling_after.max(1) => {
+                    // Polling already while queued: the next poll stays when it was due.
+                    if self.polling.is_none() {
+                        self.next_poll = Instant::now();
+                    }
+                    self.polling = Some(PollReason::NoSocket(error.clone()));
+                    Some(StreamState::Polling { error })
+                }
+                _ => {
+                    self.polling = None;
+                    Some(StreamState::Reconnecting { attempt: self.failures, after, error })
+                }
             };
             if let Some(status) = status
                 && self.emit(StreamEvent::Status(status)).await.is_err()
             {
                 return;
             }
-            match self.wait(after).await {
+            match self.wait_until(Instant::now() + after).await {
                 Ok(()) => {}
                 Err(End::Fatal(error)) => return self.fail(error).await,
                 Err(_) => return,
             }
+        }
+    }
+
+    /// Takes the stream's turn in the connection budget. When it is a poll interval or more
+    /// away (many accounts opening at once: Bitfinex allows 5 new sockets per 15 s, so the
+    /// 1 000th waits about 50 minutes), says [`StreamState::Queued`] and polls REST until then
+    /// (unless polling already, for want of a socket).
+    async fn queue(&mut self) -> Result<Instant, End> {
+        let place = self.client.ws_gate.reserve();
+        let wait = place.saturating_duration_since(Instant::now());
+        if wait < self.options.poll_interval {
+            return Ok(place);
+        }
+        match &mut self.polling {
+            Some(PollReason::NoSocket(_)) => {}
+            Some(PollReason::Queued { place: queued }) => *queued = place,
+            None => {
+                self.polling = Some(PollReason::Queued { place });
+                self.next_poll = Instant::now();
+                self.emit(StreamEvent::Status(StreamState::Queued { opens_in: wait })).await?;
+            }
+        }
+        self.wait_until(place).await?;
+        Ok(place)
+    }
+
+    /// The state that says why wallets are polled, when they are.
+    fn polling_state(&self) -> Option<StreamState> {
+        match self.polling.as_ref()? {
+            PollReason::Queued { place } => {
+                Some(StreamState::Queued { opens_in: place.saturating_duration_since(Instant::now()) })
+            }
+            PollReason::NoSocket(error) => Some(StreamState::Polling { error: Arc::clone(error) }),
         }
     }
 
@@ -124,15 +180,15 @@ impl Supervisor {
     }
 
     /// One REST poll, emitted as a snapshot. A failed poll makes what is known stale: the first
-    /// of a run says [`StreamState::PollFailed`]; the next success says
-    /// [`StreamState::Polling`] again before its snapshot.
+    /// of a run says [`StreamState::PollFailed`]; the next success says why it polls
+    /// ([`StreamState::Polling`] or [`StreamState::Queued`]) again before its snapshot.
     async fn poll(&mut self) -> Result<(), End> {
         match self.rest_snapshot().await? {
             Ok(wallets) => {
                 if std::mem::take(&mut self.poll_failed)
-                    && let Some(error) = self.polling.clone()
+                    && let Some(state) = self.polling_state()
                 {
-                    self.emit(StreamEvent::Status(StreamState::Polling { error })).await?;
+                    self.emit(StreamEvent::Status(state)).await?;
                 }
                 self.emit(StreamEvent::Snapshot { wallets }).await
             }
@@ -146,9 +202,8 @@ impl Supervisor {
         }
     }
 
-    /// Waits `after` before the next connection attempt, polling REST meanwhile when polling.
-    async fn wait(&mut self, after: Duration) -> Result<(), End> {
-        let until = Instant::now() + after;
+    /// Waits until `until` (the next connection attempt), polling REST meanwhile when polling.
+    async fn wait_until(&mut self, until: Instant) -> Result<(), End> {
         let mut stop = self.stop.clone();
         loop {
             let now = Instant::now();

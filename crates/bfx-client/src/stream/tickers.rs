@@ -221,7 +221,7 @@ impl Tickers {
         let mut stop = self.stop.clone();
         let opened = tokio::select! {
             () = stopped(&mut stop) => return End::Stopped,
-            opened = socket::open(&self.client, self.options.connect_timeout) => opened,
+            opened = socket::open(&self.client, self.client.ws_gate.reserve(), self.options.connect_timeout) => opened,
         };
         let mut ws = match opened {
             Ok(ws) => ws,
