@@ -17,6 +17,8 @@ pub fn build(endpoints: Endpoints, network: &Network) -> Result<Client, bfx_clie
         .connect_timeout(network.connect_timeout)
         .request_timeout(network.request_timeout)
         .wait_on_rate_limit(network.wait_on_rate_limit)
+        .rate_limits(network.limits.clone())
+        .ws_connection_limit(network.ws_connections, crate::config::WS_WINDOW)
         .on_wait(Arc::new(announce))
         .build()
 }

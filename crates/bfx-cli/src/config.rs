@@ -4,12 +4,12 @@
 //! [`SecretString`]s as they are read, and error messages never quote a config line (it could be
 //! the one holding a secret): they name the file, the line and what is wrong.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bfx_client::endpoints::base_url;
-use bfx_client::{Credentials, Endpoints};
+use bfx_client::{Credentials, Endpoints, RateLimits};
 use secrecy::SecretString;
 use serde::Deserialize;
 use toml::Spanned;
@@ -47,7 +47,16 @@ pub struct Network {
     pub request_timeout: Duration,
     /// Wait out a rate-limit block (default) or fail at once.
     pub wait_on_rate_limit: bool,
+    /// The request budgets bfx keeps to (Bitfinex's, unless raised for an emulator).
+    pub limits: RateLimits,
+    /// New WebSocket connections per [`WS_WINDOW`] (Bitfinex's 5, unless raised likewise).
+    pub ws_connections: u32,
 }
+
+/// The window of Bitfinex's WebSocket connection limit (5 per 15 s).
+pub const WS_WINDOW: Duration = Duration::from_secs(15);
+/// Bitfinex's limit of new authenticated WebSocket connections per [`WS_WINDOW`] per IP.
+const BITFINEX_WS_CONNECTIONS: u32 = 5;
 
 #[derive(Debug)]
 pub struct Settings {
@@ -221,6 +230,10 @@ struct FileStore {
 struct FileNetwork {
     connect_timeout_secs: Option<u64>,
     request_timeout_secs: Option<u64>,
+    /// Budgets other than Bitfinex's, for an emulator or gateway of one's own.
+    #[serde(default)]
+    requests_per_minute: BTreeMap<String, u32>,
+    ws_connections_per_15s: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,10 +304,13 @@ impl Settings {
                 ))),
             }
         };
+        let (limits, ws_connections) = budgets(&file_network, &endpoints)?;
         let network = Network {
             connect_timeout: secs(flags.connect_timeout_secs, file_network.connect_timeout_secs, 5)?,
             request_timeout: secs(flags.request_timeout_secs, file_network.request_timeout_secs, 15)?,
             wait_on_rate_limit: !flags.no_wait,
+            limits,
+            ws_connections,
         };
         let store = match (env.get("BFX_STORE_URL").filter(|u| !u.is_empty()), file_store) {
             (Some(url), _) => StoreSetting::Given { location: store_location(url)?, source: "BFX_STORE_URL" },
@@ -443,6 +459,40 @@ fn env_account(env: &HashMap<String, String>) -> Result<Option<Account>, ConfigE
 
 type FileParts =
     (FileEndpoints, FileNetwork, Vec<Account>, Vec<Unreadable>, Option<bfx_store::Location>, Option<PathBuf>);
+
+/// `[network] requests_per_minute` and `ws_connections_per_15s` over Bitfinex's budgets: each
+/// endpoint one bfx knows, each at least 1, and none above Bitfinex's own while any endpoint is
+/// Bitfinex's (going over them there only gets the IP blocked).
+fn budgets(file: &FileNetwork, endpoints: &Endpoints) -> Result<(RateLimits, u32), ConfigError> {
+    let bitfinex = Endpoints::bitfinex();
+    let at_bitfinex = endpoints.api_url == bitfinex.api_url
+        || endpoints.public_url == bitfinex.public_url
+        || endpoints.ws_url == bitfinex.ws_url;
+    let check = |name: String, value: u32, own: u32| match value {
+        0 => Err(ConfigError::Invalid(format!("[network] {name} must be at least 1"))),
+        n if n > own && at_bitfinex => Err(ConfigError::Invalid(format!(
+            "[network] {name} = {n} is above Bitfinex's own limit ({own}): higher limits are for an emulator or a gateway of your own (--api-url, --ws-url), never Bitfinex"
+        ))),
+        n => Ok(n),
+    };
+    let mut limits = RateLimits::bitfinex();
+    for (endpoint, &value) in &file.requests_per_minute {
+        let Some(&own) = limits.per_endpoint.get(endpoint) else {
+            let known: Vec<&str> = limits.per_endpoint.keys().map(String::as_str).collect();
+            return Err(ConfigError::Invalid(format!(
+                "[network] requests_per_minute: unknown endpoint {endpoint:?} (known: {})",
+                known.join(", ")
+            )));
+        };
+        let value = check(format!("requests_per_minute.{endpoint:?}"), value, own)?;
+        limits = limits.with_limit(endpoint, value);
+    }
+    let ws = match file.ws_connections_per_15s {
+        Some(n) => check("ws_connections_per_15s".to_owned(), n, BITFINEX_WS_CONNECTIONS)?,
+        None => BITFINEX_WS_CONNECTIONS,
+    };
+    Ok((limits, ws))
+}
 
 /// A store location from a URL or path; the error never repeats a password.
 fn store_location(text: &str) -> Result<bfx_store::Location, ConfigError> {
@@ -754,6 +804,34 @@ mod tests {
         let half = env(&[("BFX_API_KEY", "k")]);
         let err = Settings::resolve(&Overrides::default(), &half, None).unwrap_err();
         assert_eq!(err.to_string(), "BFX_API_KEY is set but BFX_API_SECRET is not");
+    }
+
+    #[test]
+    fn budgets_above_bitfinexs_are_only_for_an_emulator() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolve = |text: &str, api_url: Option<&str>| {
+            let path = dir.path().join("config.toml");
+            std::fs::write(&path, text).unwrap();
+            let flags =
+                Overrides { config: Some(path), api_url: api_url.map(str::to_owned), ..Overrides::default() };
+            Settings::resolve(&flags, &HashMap::new(), None).map(|s| s.network)
+        };
+        let raised =
+            "[network]\nws_connections_per_15s = 1000\nrequests_per_minute = { \"auth/r/wallets\" = 6000 }\n";
+        let network = resolve(raised, Some("http://127.0.0.1:9")).unwrap();
+        assert_eq!(network.ws_connections, 1000);
+        assert_eq!(network.limits.per_endpoint["auth/r/wallets"], 6000);
+        assert_eq!(network.limits.per_endpoint["tickers"], 30, "the others stay Bitfinex's");
+        let refused = resolve(raised, None).unwrap_err().to_string();
+        assert!(refused.contains("above Bitfinex's own limit"), "{refused}");
+        // Lower is always allowed.
+        let lower = resolve("[network]\nws_connections_per_15s = 2\n", None).unwrap();
+        assert_eq!(lower.ws_connections, 2);
+        assert_eq!(resolve("", None).unwrap().ws_connections, 5);
+        let unknown = resolve("[network]\nrequests_per_minute = { wallets = 9 }\n", Some("http://h:1"));
+        assert!(unknown.unwrap_err().to_string().contains("unknown endpoint \"wallets\""));
+        let zero = resolve("[network]\nws_connections_per_15s = 0\n", Some("http://h:1"));
+        assert!(zero.unwrap_err().to_string().contains("at least 1"));
     }
 
     /// `[table]` or `key = value` (prose in comments is neither).
