@@ -8,11 +8,13 @@
 //!   floor those budgets set;
 //! - `history`: the ledger sync into a store, entries per second, and under Bitfinex's budget
 //!   against the floor it sets;
-//! - `latency`: an admin wallet change to the `bfx watch --json` line that reports it.
+//! - `latency`: an admin wallet change to the `bfx watch --json` line that reports it;
+//! - `serve`: `bfx serve` following many accounts: memory, scrape latency, change to scrape.
 
 mod accounts;
 mod history;
 mod latency;
+mod serve;
 mod state;
 mod throughput;
 
@@ -70,6 +72,19 @@ enum Command {
         #[arg(long)]
         budget: bool,
     },
+    /// `bfx serve` following N accounts × W wallets: memory, `/metrics` latency, change → scrape.
+    Serve {
+        #[arg(long, value_name = "PATH")]
+        bfx: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        accounts: usize,
+        #[arg(long, default_value_t = 20)]
+        wallets: usize,
+        #[arg(long, default_value_t = 1000)]
+        scrapes: usize,
+        #[arg(long, default_value_t = 200)]
+        changes: usize,
+    },
     /// Admin wallet change → `bfx watch --json` line: p50, p99 and max over N changes.
     Latency {
         #[arg(long, value_name = "PATH")]
@@ -95,6 +110,9 @@ fn main() -> anyhow::Result<()> {
             Command::Accounts { bfx, counts } => accounts::run(&bfx, &counts).await,
             Command::History { entries, store, budget } => history::run(entries, store, budget).await,
             Command::Latency { bfx, changes } => latency::run(&bfx, changes.max(1)).await,
+            Command::Serve { bfx, accounts, wallets, scrapes, changes } => {
+                serve::run(&bfx, accounts.max(1), wallets, scrapes.max(1), changes.max(1)).await
+            }
         }
     })
 }

@@ -178,7 +178,7 @@ impl Collector for Families {
         gauges(
             &mut encoder,
             "bfx_account_state",
-            "1 for the state the account's stream is in (live: on the WebSocket; polling: over REST), 0 for the others.",
+            "1 for the state the account's stream is in (live: on the WebSocket; polling, queued: over REST), 0 for the others.",
             model.accounts.iter().flat_map(|a| {
                 let current = a.state.name();
                 StreamState::NAMES.iter().map(move |state| {

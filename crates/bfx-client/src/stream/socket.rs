@@ -24,6 +24,14 @@ use crate::error::SocketError;
 /// the client buffer without bound (tungstenite's own defaults are 64 and 16 MiB).
 pub(crate) const MAX_MESSAGE_BYTES: usize = 8 << 20;
 pub(crate) const MAX_FRAME_BYTES: usize = 4 << 20;
+/// Per-connection buffers: tungstenite's defaults (128 KiB each) made 1 000 idle account
+/// sockets cost ~250 MiB. Reads go in 4 KiB steps (a larger message still arrives whole, up to
+/// [`MAX_MESSAGE_BYTES`]); the client sends only `auth`, pings and the odd `calc`.
+const READ_BUFFER_BYTES: usize = 4 << 10;
+const WRITE_BUFFER_BYTES: usize = 4 << 10;
+/// Unsent output beyond this fails the send: a server that stops reading cannot make the
+/// client buffer without bound.
+const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// A byte stream the WebSocket runs over: plain TCP or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -77,7 +85,10 @@ pub(crate) async fn connect(url: &str) -> Result<Socket, SocketError> {
     };
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES));
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES);
     let (socket, _response) =
         tokio_tungstenite::client_async_with_config(url, io, Some(config)).await.map_err(|e| {
             let status = match &e {
