@@ -674,3 +674,42 @@ fn snapshot_intervals_and_store_locations_are_checked_before_anything_is_served(
     assert!(stderr.contains("cannot open the history database"), "{stderr}");
     assert!(stdout.is_empty(), "nothing served");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_into_postgresql_never_show_its_password() {
+    let database = bfx_store::test_support::TestDatabase::create().await.unwrap_or_else(|e| panic!("{e}"));
+    // The throwaway server trusts local connections: any password is accepted, so one can be given.
+    let url = database.url().replacen("://postgres@", "://postgres:CANARY-pw@", 1);
+    let serve_url = url.clone();
+    let (m, logged) = tokio::task::spawn_blocking(move || {
+        let sim = sim_with(STATE);
+        let home = TempDir::new().unwrap();
+        write_config(home.path(), &sim.url, "");
+        let log = home.path().join("stderr.log");
+        let serve = Serve::start_logging(
+            home.path(),
+            &["--listen", "127.0.0.1:0", "--snapshot-every", "1m"],
+            &[("BFX_STORE_URL", &serve_url)],
+            Stdio::from(std::fs::File::create(&log).unwrap()),
+        );
+        let m = serve
+            .wait_for("/metrics", "the first snapshot", |r| {
+                sample(&r.body, r#"bfx_snapshots_total{outcome="ok"}"#) == Some(1.0)
+            })
+            .body;
+        (m, std::fs::read_to_string(&log).unwrap())
+    })
+    .await
+    .unwrap();
+    let shown = "a portfolio snapshot every 1m into PostgreSQL ";
+    assert!(logged.contains(shown) && logged.contains(&format!("/{}\n", database.name())), "{logged}");
+    for text in [&m, &logged] {
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+    let location = bfx_store::Location::parse(&url).unwrap();
+    let snapshots =
+        bfx_store::Store::open(&location).await.unwrap().snapshots(&[], i64::MIN, i64::MAX).await.unwrap();
+    let accounts: Vec<&str> = snapshots.iter().map(|s| s.account.as_str()).collect();
+    assert_eq!(accounts, ["alice", "bob"]);
+    assert!(snapshots.iter().all(|s| s.current && s.total.is_some()), "{snapshots:?}");
+}
