@@ -337,9 +337,54 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub poll_interval: u64,
     #[command(flatten)]
+    pub snapshots: SnapshotArgs,
+    #[command(flatten)]
     pub valuation: ValuationArgs,
     #[command(flatten)]
     pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Write the valued portfolio into the history store this often (`5m`, `1h`, `1h30m`; 1m to
+    /// 1d): the first as soon as every account is read. Off by default.
+    #[arg(long, value_name = "DURATION", value_parser = parse_snapshot_every)]
+    pub snapshot_every: Option<bfx_store::Every>,
+}
+
+/// `--snapshot-every`: a duration between [`bfx_store::periodic::MIN_EVERY`] and
+/// [`bfx_store::periodic::MAX_EVERY`].
+fn parse_snapshot_every(text: &str) -> Result<bfx_store::Every, String> {
+    use bfx_store::periodic::{MAX_EVERY, MIN_EVERY};
+    let every = parse_duration(text)?;
+    bfx_store::Every::new(every, MIN_EVERY, MAX_EVERY).map_err(|e| e.to_string())
+}
+
+/// A duration as people write it: numbers with units, `90s`, `5m`, `1h30m`, `2 hours`, `1d`
+/// (s/sec/second, m/min/minute, h/hr/hour, d/day, plurals too).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let invalid = || format!("{text:?} is not a duration: write it as 90s, 5m, 1h30m or 1d");
+    let mut total: u64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = rest[digits..].trim_start();
+        let letters = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit = match &rest[..letters] {
+            "s" | "sec" | "secs" | "second" | "seconds" => 1,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3_600,
+            "d" | "day" | "days" => 86_400,
+            _ => return Err(invalid()),
+        };
+        rest = rest[letters..].trim_start();
+        total = number.checked_mul(unit).and_then(|secs| total.checked_add(secs)).ok_or_else(invalid)?;
+    }
+    Ok(std::time::Duration::from_secs(total))
 }
 
 #[derive(Debug, Args)]
@@ -374,6 +419,8 @@ pub enum DemoCommand {
     /// (full-screen on a terminal, otherwise NDJSON).
     Watch(DemoWatchArgs),
     /// `bfx serve` for the demo accounts while their balances and prices move every ~1.5 s.
+    /// `--snapshot-every` writes into a store in a temporary directory (its path on stderr),
+    /// removed at exit: the demo never writes into your history.
     Serve(DemoServeArgs),
 }
 
@@ -385,6 +432,9 @@ pub struct DemoServeArgs {
     /// whose URL is on stderr, still moves them).
     #[arg(long)]
     pub still: bool,
+    // Snapshots go into a store in a temporary directory, removed at exit (see `DemoCommand`).
+    #[command(flatten)]
+    pub snapshots: SnapshotArgs,
     #[command(flatten)]
     pub valuation: ValuationArgs,
 }
@@ -460,6 +510,24 @@ mod tests {
         assert!(!ColorChoice::Auto.enabled(false, None));
         assert!(ColorChoice::Always.enabled(false, Some("1")));
         assert!(!ColorChoice::Never.enabled(true, None));
+    }
+
+    #[test]
+    fn durations_as_people_write_them() {
+        let secs = |text: &str| parse_duration(text).map(|d| d.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("5m"), Ok(300));
+        assert_eq!(secs("1h30m"), Ok(5_400));
+        assert_eq!(secs("1h 30min"), Ok(5_400));
+        assert_eq!(secs("2 hours"), Ok(7_200));
+        assert_eq!(secs("1d"), Ok(86_400));
+        for bad in ["", "5", "m", "5x", "-5m", "1.5h", "5m3", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_snapshot_every("5m").map(|e| e.duration().as_secs()), Ok(300));
+        let err = parse_snapshot_every("30s").unwrap_err();
+        assert_eq!(err, "a snapshot every 30s is too often: give between 1m and 1d");
+        assert!(parse_snapshot_every("25h").unwrap_err().contains("too rare"));
     }
 
     #[test]

@@ -106,28 +106,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     mover.abort();
                     exit
                 }
-                Some(cli::DemoCommand::Serve(args)) => {
-                    let mover = match args.still {
-                        true => tokio::spawn(async {}),
-                        false => tokio::spawn(sim::move_balances(demo.url.clone())),
-                    };
-                    let listen =
-                        serve::Listen { address: args.listen.listen, token: serve_token(&env, None)? };
-                    let options = bfx_client::StreamOptions::default();
-                    let valuation = valuation(&args.valuation, false);
-                    let shutdown = sim::shutdown_signal();
-                    let exit = serve::run(
-                        &demo.client,
-                        demo.accounts.clone(),
-                        options,
-                        &valuation,
-                        listen,
-                        shutdown,
-                    )
-                    .await;
-                    mover.abort();
-                    exit
-                }
+                Some(cli::DemoCommand::Serve(args)) => demo_serve(args, &demo, &env).await,
             };
             demo.stop().await;
             exit
@@ -151,7 +130,16 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 ..bfx_client::StreamOptions::default()
             };
             let valuation = valuation(&args.valuation, false);
-            serve::run(&client, accounts, options, &valuation, listen, sim::shutdown_signal()).await
+            // Opened once, before anything is served: a store that cannot be had fails the start.
+            let snapshots = match args.snapshots.snapshot_every {
+                None => None,
+                Some(every) => match history::open(&settings.store.location()?).await {
+                    Ok(store) => Some(serve::Snapshots { every, store, temporary: false }),
+                    Err(exit) => return Ok(exit),
+                },
+            };
+            let shutdown = sim::shutdown_signal();
+            serve::run(&client, accounts, options, &valuation, listen, snapshots, shutdown).await
         }
         Command::Keys(KeysCommand::Check { accounts, json, connect }) => {
             let (accounts, client) = open(connect, &accounts, &env)?;
@@ -194,6 +182,38 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Sim(args) => sim::serve(&args.listen, args.state.as_deref()).await,
     }
+}
+
+/// `bfx demo serve`: snapshots, if asked for, go into a store in a temporary directory (removed
+/// when done), never into the user's history.
+async fn demo_serve(
+    args: cli::DemoServeArgs,
+    demo: &sim::Demo,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Exit> {
+    let listen = serve::Listen { address: args.listen.listen, token: serve_token(env, None)? };
+    let (snapshots, _dir) = match args.snapshots.snapshot_every {
+        None => (None, None),
+        Some(every) => {
+            let dir = tempfile::Builder::new().prefix("bfx-demo-serve-").tempdir()?;
+            match history::open(&bfx_store::Location::Sqlite(dir.path().join("history.sqlite"))).await {
+                Ok(store) => (Some(serve::Snapshots { every, store, temporary: true }), Some(dir)),
+                Err(exit) => return Ok(exit),
+            }
+        }
+    };
+    let mover = match args.still {
+        true => tokio::spawn(async {}),
+        false => tokio::spawn(sim::move_balances(demo.url.clone())),
+    };
+    let options = bfx_client::StreamOptions::default();
+    let valuation = valuation(&args.valuation, false);
+    let shutdown = sim::shutdown_signal();
+    let exit =
+        serve::run(&demo.client, demo.accounts.clone(), options, &valuation, listen, snapshots, shutdown)
+            .await;
+    mover.abort();
+    exit
 }
 
 /// The selected accounts (all configured ones when `names` is empty) and a client for them, from

@@ -12,8 +12,9 @@ use tempfile::TempDir;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// The families `bfx serve` exports (counters by their sample names).
-const FAMILIES: [&str; 13] = [
+/// The families `bfx serve` exports (counters by their sample names; `bfx_snapshots_total` only
+/// with `--snapshot-every`).
+const FAMILIES: [&str; 14] = [
     "bfx_wallet_balance",
     "bfx_wallet_value",
     "bfx_account_value",
@@ -27,6 +28,7 @@ const FAMILIES: [&str; 13] = [
     "bfx_requests_total",
     "bfx_rate_limited_total",
     "bfx_reconnects_total",
+    "bfx_snapshots_total",
 ];
 
 /// A child process killed when dropped.

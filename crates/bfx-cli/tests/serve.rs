@@ -56,6 +56,11 @@ struct Serve {
 
 impl Serve {
     fn start(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Serve {
+        Serve::start_logging(home, args, envs, Stdio::null())
+    }
+
+    /// [`Serve::start`] with its stderr (logs) going to `stderr`.
+    fn start_logging(home: &Path, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Serve {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
         cmd.arg("serve")
             .args(args)
@@ -65,7 +70,7 @@ impl Serve {
             .env("ALICE_SECRET", "alice-secret")
             .env("BOB_SECRET", "bob-secret")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -209,6 +214,9 @@ fn metrics_and_the_portfolio_say_what_balances_json_says_and_follow_a_change() {
         assert!(m.contains(&format!("# HELP {name} ")), "{name}\n{m}");
     }
     assert_eq!(sample(m, r#"bfx_price{pair="tBTCUSD"}"#).map(|p| p > 0.0), Some(true), "{m}");
+    // Without --snapshot-every: no snapshot family, and no store touched (it would be opened at start).
+    assert!(!m.contains("bfx_snapshots"), "{m}");
+    assert!(!home.path().join(".local/share/bfx").exists());
     // The requests that read them, counted by outcome: alice's and bob's keys may not read positions.
     let count = |series: &str| sample(m, series).unwrap_or_default();
     assert!(count(r#"bfx_requests_total{endpoint="tickers",outcome="ok"}"#) >= 1.0, "{m}");
@@ -374,8 +382,13 @@ fn readyz_is_503_with_the_reasons_until_every_account_has_its_first_snapshot() {
 #[test]
 fn demo_serve_serves_the_demo_accounts_moving() {
     let home = TempDir::new().unwrap();
+    let tmp = home.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bfx"));
-    cmd.args(["demo", "serve", "--listen", "127.0.0.1:0"]).env_clear().env("HOME", home.path());
+    cmd.args(["demo", "serve", "--listen", "127.0.0.1:0", "--snapshot-every", "1m"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TMPDIR", &tmp);
     let serve = {
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -389,6 +402,18 @@ fn demo_serve_serves_the_demo_accounts_moving() {
             .iter()
             .all(|a| sample(&r.body, &format!(r#"bfx_account_up{{account="{a}"}}"#)) == Some(1.0))
     });
+    // Snapshots into a temporary store, not the (default) one in HOME.
+    serve.wait_for("/metrics", "the first snapshot", |r| {
+        sample(&r.body, r#"bfx_snapshots_total{outcome="ok"}"#) == Some(1.0)
+    });
+    let temporary = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("bfx-demo-serve-"))
+            .count()
+    };
+    assert_eq!(temporary(), 1);
+    assert!(!home.path().join(".local/share/bfx").exists());
     let series = r#"bfx_portfolio_value{quote="USD"}"#;
     let before = sample(&first.body, series).unwrap();
     serve.wait_for("/metrics", "a moved balance or price", |r| {
@@ -407,6 +432,7 @@ fn demo_serve_serves_the_demo_accounts_moving() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+    assert_eq!(temporary(), 0, "the demo's store is removed at exit");
 }
 
 #[test]
@@ -487,4 +513,203 @@ fn an_account_polled_over_rest_is_up_and_says_so() {
     );
     let series = r#"bfx_wallet_balance{account="bob",wallet="exchange",currency="AVAX"}"#;
     serve.wait_for("/metrics", "bob's polled change", |r| sample(&r.body, series) == Some(15.0));
+}
+
+/// A runtime for reading the store from a (synchronous) test.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+}
+
+fn decimal(value: &Value) -> Option<rust_decimal::Decimal> {
+    value.as_str().map(|text| text.parse().unwrap())
+}
+
+#[test]
+fn a_snapshot_lands_in_the_store_with_what_the_portfolio_says() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    let path = home.path().join("history").join("team.sqlite");
+    let url = format!("sqlite:{}", path.display());
+    let started_mts = now_mts();
+    let serve = Serve::start(
+        home.path(),
+        &["--listen", "127.0.0.1:0", "--snapshot-every", "5m"],
+        &[("BFX_STORE_URL", &url)],
+    );
+    // The first snapshot is written once ready: the portfolio is then what it is now (the
+    // emulator's state does not move unless told to).
+    let m = serve
+        .wait_for("/metrics", "the first snapshot", |r| {
+            sample(&r.body, r#"bfx_snapshots_total{outcome="ok"}"#) == Some(1.0)
+        })
+        .body;
+    assert_eq!(sample(&m, r#"bfx_snapshots_total{outcome="failed"}"#), Some(0.0), "{m}");
+    assert!(m.contains("# TYPE bfx_snapshots_total counter\n"), "{m}");
+    assert_eq!(serve.get("/readyz").status, 200);
+    let document: Value = serde_json::from_str(&serve.get("/v1/portfolio").body).unwrap();
+
+    let location = bfx_store::Location::Sqlite(path.clone());
+    let snapshots = block_on(async {
+        let store = bfx_store::Store::open(&location).await.unwrap();
+        store.snapshots(&[], i64::MIN, i64::MAX).await.unwrap()
+    });
+    let accounts = document["accounts"].as_array().unwrap();
+    assert_eq!(snapshots.len(), accounts.len(), "{snapshots:?}");
+    let mts = snapshots[0].mts;
+    assert!(started_mts <= mts && mts <= now_mts(), "{mts}");
+    for (account, snapshot) in accounts.iter().zip(&snapshots) {
+        assert_eq!(account["name"], snapshot.account.as_str());
+        assert_eq!((snapshot.mts, snapshot.quote.as_str(), snapshot.state.as_str()), (mts, "USD", "live"));
+        assert!(snapshot.current && snapshot.prices_current, "{snapshot:?}");
+        assert_eq!(decimal(&account["total"]), snapshot.total, "{snapshot:?}");
+        assert!(snapshot.total.is_some());
+        let wallets = account["wallets"].as_array().unwrap();
+        assert_eq!(wallets.len(), snapshot.wallets.len(), "{snapshot:?}");
+        for (w, s) in wallets.iter().zip(&snapshot.wallets) {
+            assert_eq!(
+                (w["type"].as_str(), w["currency"].as_str()),
+                (Some(s.wallet.as_str()), Some(s.currency.as_str()))
+            );
+            assert_eq!(decimal(&w["balance"]), Some(s.balance), "{w}");
+            assert_eq!(decimal(&w["price"]), s.price, "{w}");
+            assert_eq!(decimal(&w["value"]), s.value, "{w}: unpriced is NULL, not 0");
+        }
+    }
+    assert!(
+        snapshots.iter().flat_map(|s| &s.wallets).any(|w| w.value.is_none()),
+        "the test state has an unpriced wallet: {snapshots:?}"
+    );
+}
+
+fn now_mts() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn a_store_that_refuses_snapshots_is_counted_and_serving_goes_on() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    let path = home.path().join("history.sqlite");
+    // A store at the current schema whose snapshot table refuses every insert.
+    block_on(async {
+        let store = bfx_store::Store::open(&bfx_store::Location::Sqlite(path.clone())).await.unwrap();
+        store.close().await;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON snapshot BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let log = home.path().join("stderr.log");
+    let serve = Serve::start_logging(
+        home.path(),
+        &["--listen", "127.0.0.1:0", "--snapshot-every", "1m"],
+        &[("BFX_STORE_URL", path.to_str().unwrap())],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let m = serve
+        .wait_for("/metrics", "the failed snapshot", |r| {
+            sample(&r.body, r#"bfx_snapshots_total{outcome="failed"}"#) == Some(1.0)
+        })
+        .body;
+    assert_eq!(sample(&m, r#"bfx_snapshots_total{outcome="ok"}"#), Some(0.0), "{m}");
+    // Still serving, everything.
+    assert_eq!(serve.get("/readyz").status, 200);
+    assert_eq!(serve.get("/v1/portfolio").status, 200);
+    assert_eq!(sample(&serve.get("/metrics").body, r#"bfx_account_up{account="alice"}"#), Some(1.0));
+    let mut serve = serve;
+    assert!(serve.child.try_wait().unwrap().is_none(), "bfx serve exited");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("portfolio snapshot not written") && logged.contains("refused by the test"),
+        "{logged}"
+    );
+    assert!(
+        logged.contains(&format!("a portfolio snapshot every 1m into SQLite {}", path.display())),
+        "{logged}"
+    );
+}
+
+#[test]
+fn snapshot_intervals_and_store_locations_are_checked_before_anything_is_served() {
+    let home = TempDir::new().unwrap();
+    let run = |args: &[&str], store: Option<&str>| {
+        let mut cmd = bfx(home.path());
+        cmd.env("BFX_API_URL", "http://127.0.0.1:9").env("BFX_API_KEY", "k").env("BFX_API_SECRET", "s");
+        if let Some(url) = store {
+            cmd.env("BFX_STORE_URL", url);
+        }
+        let out = cmd.arg("serve").args(["--listen", "127.0.0.1:0"]).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), out.stdout)
+    };
+    for (every, says) in [
+        ("30s", "too often: give between 1m and 1d"),
+        ("25h", "too rare: give between 1m and 1d"),
+        ("0m", "too often"),
+        ("soon", "is not a duration"),
+        ("5", "is not a duration"),
+    ] {
+        let (code, stderr, stdout) = run(&["--snapshot-every", every], None);
+        assert_eq!(code, Some(2), "{every}: {stderr}");
+        assert!(stderr.contains("--snapshot-every") && stderr.contains(says), "{every}: {stderr}");
+        assert!(stdout.is_empty());
+    }
+    // A store location that is none: a usage error, its password never shown.
+    let (code, stderr, stdout) = run(&["--snapshot-every", "5m"], Some("mysql://bfx:CANARY-pw@db/bfx"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not a store location") && !stderr.contains("CANARY"), "{stderr}");
+    assert!(stdout.is_empty());
+    // A file that cannot be created: said before listening (exit 4, as `bfx history`).
+    let blocker = home.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let inside = blocker.join("history.sqlite");
+    let (code, stderr, stdout) = run(&["--snapshot-every", "5m"], Some(inside.to_str().unwrap()));
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("cannot open the history database"), "{stderr}");
+    assert!(stdout.is_empty(), "nothing served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_into_postgresql_never_show_its_password() {
+    let database = bfx_store::test_support::TestDatabase::create().await.unwrap_or_else(|e| panic!("{e}"));
+    // The throwaway server trusts local connections: any password is accepted, so one can be given.
+    let url = database.url().replacen("://postgres@", "://postgres:CANARY-pw@", 1);
+    let serve_url = url.clone();
+    let (m, logged) = tokio::task::spawn_blocking(move || {
+        let sim = sim_with(STATE);
+        let home = TempDir::new().unwrap();
+        write_config(home.path(), &sim.url, "");
+        let log = home.path().join("stderr.log");
+        let serve = Serve::start_logging(
+            home.path(),
+            &["--listen", "127.0.0.1:0", "--snapshot-every", "1m"],
+            &[("BFX_STORE_URL", &serve_url)],
+            Stdio::from(std::fs::File::create(&log).unwrap()),
+        );
+        let m = serve
+            .wait_for("/metrics", "the first snapshot", |r| {
+                sample(&r.body, r#"bfx_snapshots_total{outcome="ok"}"#) == Some(1.0)
+            })
+            .body;
+        (m, std::fs::read_to_string(&log).unwrap())
+    })
+    .await
+    .unwrap();
+    let shown = "a portfolio snapshot every 1m into PostgreSQL ";
+    assert!(logged.contains(shown) && logged.contains(&format!("/{}\n", database.name())), "{logged}");
+    for text in [&m, &logged] {
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+    let location = bfx_store::Location::parse(&url).unwrap();
+    let snapshots =
+        bfx_store::Store::open(&location).await.unwrap().snapshots(&[], i64::MIN, i64::MAX).await.unwrap();
+    let accounts: Vec<&str> = snapshots.iter().map(|s| s.account.as_str()).collect();
+    assert_eq!(accounts, ["alice", "bob"]);
+    assert!(snapshots.iter().all(|s| s.current && s.total.is_some()), "{snapshots:?}");
 }

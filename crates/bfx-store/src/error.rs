@@ -55,6 +55,12 @@ pub enum StoreError {
     )]
     Corrupt { account: String, id: i64, column: &'static str, text: String, expected: &'static str },
 
+    /// A stored snapshot holds something that is not what bfx wrote.
+    #[error(
+        "account {account:?}: stored snapshot at {mts}: {column} holds {text:?}, which is not {expected}"
+    )]
+    CorruptSnapshot { account: String, mts: i64, column: &'static str, text: String, expected: &'static str },
+
     /// A covered interval whose start is after its end.
     #[error("covered interval {from_mts}..={to_mts} is empty (start after end)")]
     EmptyInterval { from_mts: i64, to_mts: i64 },

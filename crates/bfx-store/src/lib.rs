@@ -5,13 +5,17 @@
 //! ledger answers "what did I hold at time T" and "what did I earn, pay, move". The store keeps
 //! entries exact (decimal text in SQLite, `NUMERIC` in PostgreSQL, never a float), unique per
 //! account and id, together with the intervals known to be completely stored and the
-//! milliseconds a sync could not prove complete.
+//! milliseconds a sync could not prove complete; and snapshots of the valued portfolio taken by
+//! `bfx serve --snapshot-every`, so value over time has points between ledger entries.
 //!
 //! # Layout
 //! - [`store`]: [`Store`]: open (create, migrate), backend, the account lock.
-//! - [`write`](mod@write): [`Store::store_page`], [`Store::record_gap`], [`Store::delete_entry`].
+//! - [`write`](mod@write): [`Store::store_page`], [`Store::record_gap`], [`Store::delete_entry`],
+//!   [`Store::store_snapshot`].
 //! - [`read`]: [`Store::coverage`], [`Store::gaps`], [`Store::accounts`],
-//!   [`Store::balances_at`], [`Store::entries`].
+//!   [`Store::balances_at`], [`Store::entries`], [`Store::snapshots`].
+//! - [`snapshot`]: [`AccountSnapshot`]: an account's valued wallets at a moment, taken from the
+//!   live model; [`periodic`]: written on a schedule, failures counted, never fatal.
 //! - [`lock`]: [`AccountLock`]: a file lock beside SQLite, an advisory lock in PostgreSQL.
 //! - [`location`]: [`Location`], [`Backend`]; the PostgreSQL password is never shown.
 //! - [`model`]: the values taken and returned.
@@ -28,8 +32,10 @@ pub mod history;
 pub mod location;
 pub mod lock;
 pub mod model;
+pub mod periodic;
 pub mod read;
 mod schema;
+pub mod snapshot;
 pub mod store;
 pub mod sync;
 #[cfg(feature = "test-support")]
@@ -40,5 +46,7 @@ pub use error::StoreError;
 pub use location::{Backend, Location};
 pub use lock::AccountLock;
 pub use model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
+pub use periodic::{Every, SnapshotCounts};
+pub use snapshot::{AccountSnapshot, WalletSnapshot};
 pub use store::{DEFAULT_LOCK_WAIT, Store};
 pub use sync::{Progress, SyncError, Synced, sync_account};

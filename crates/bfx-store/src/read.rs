@@ -1,9 +1,11 @@
-//! Reading: coverage, gaps, accounts, balances at a time, and entries as a stream.
+//! Reading: coverage, gaps, accounts, balances at a time, entries as a stream, and portfolio
+//! snapshots.
 //!
 //! Amounts are read as text (`CAST(… AS TEXT)`) and parsed exactly into `Decimal`; a stored text
 //! that is not an exact decimal is [`StoreError::Corrupt`], never rounded. Nothing is summed in
 //! SQL: SQLite would sum through doubles.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use bfx_core::ledger::{Category, LedgerEntry};
@@ -15,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::error::StoreError;
 use crate::model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
+use crate::snapshot::{AccountSnapshot, WalletSnapshot};
 use crate::store::Store;
 use crate::write::placeholders;
 
@@ -199,6 +202,114 @@ impl Store {
             stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
         });
         started.flatten().boxed()
+    }
+}
+
+/// An exact decimal (or NULL) of a stored snapshot.
+fn snapshot_decimal(
+    text: Option<String>,
+    account: &str,
+    mts: i64,
+    column: &'static str,
+) -> Result<Option<Decimal>, StoreError> {
+    text.map(|text| {
+        Decimal::from_str_exact(&text).map_err(|_| StoreError::CorruptSnapshot {
+            account: account.to_owned(),
+            mts,
+            column,
+            expected: "an exact decimal of at most 28 digits",
+            text,
+        })
+    })
+    .transpose()
+}
+
+impl Store {
+    /// The snapshots of `accounts` (empty: all) taken from `from_mts` to `to_mts` (inclusive),
+    /// by account then time, each with its wallets in the order they were written. Complete and
+    /// stale ones alike: see [`AccountSnapshot::current`] and [`AccountSnapshot::is_complete`].
+    pub async fn snapshots(
+        &self,
+        accounts: &[String],
+        from_mts: i64,
+        to_mts: i64,
+    ) -> Result<Vec<AccountSnapshot>, StoreError> {
+        let filter = match accounts.is_empty() {
+            true => String::new(),
+            false => format!(" AND account IN ({})", placeholders(3, accounts.len())),
+        };
+        let headers = format!(
+            "SELECT account, mts, quote, state, is_current, prices_current, data_age_ms,
+                CAST(total AS TEXT), CAST(positions_pl AS TEXT)
+             FROM snapshot WHERE mts >= $1 AND mts <= $2{filter} ORDER BY account, mts"
+        );
+        let wallets = format!(
+            "SELECT account, mts, wallet, currency, CAST(balance AS TEXT), CAST(price AS TEXT), CAST(value AS TEXT)
+             FROM snapshot_wallet WHERE mts >= $1 AND mts <= $2{filter} ORDER BY account, mts, seq"
+        );
+        let bind = |sql| {
+            let mut query = sqlx::query(sql).bind(from_mts).bind(to_mts);
+            for account in accounts {
+                query = query.bind(account.as_str());
+            }
+            query
+        };
+        let header_rows =
+            bind(&headers).fetch_all(&self.pool).await.map_err(StoreError::db("reading snapshots"))?;
+        // Read after the headers: every wallet of a snapshot already seen is committed (one
+        // transaction wrote both); wallets of one written since have no header here and are left.
+        let wallet_rows = bind(&wallets)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading snapshots' wallets"))?;
+
+        const CONTEXT: &str = "reading a snapshot";
+        let mut by_snapshot: HashMap<(String, i64), Vec<WalletSnapshot>> = HashMap::new();
+        for row in &wallet_rows {
+            let account: String = get(row, 0, CONTEXT)?;
+            let mts: i64 = get(row, 1, CONTEXT)?;
+            let balance = snapshot_decimal(Some(get(row, 4, CONTEXT)?), &account, mts, "balance")?;
+            let wallet = WalletSnapshot {
+                wallet: get(row, 2, CONTEXT)?,
+                currency: get(row, 3, CONTEXT)?,
+                balance: balance.unwrap_or_default(),
+                price: snapshot_decimal(get(row, 5, CONTEXT)?, &account, mts, "price")?,
+                value: snapshot_decimal(get(row, 6, CONTEXT)?, &account, mts, "value")?,
+            };
+            by_snapshot.entry((account, mts)).or_default().push(wallet);
+        }
+        header_rows
+            .iter()
+            .map(|row| {
+                let account: String = get(row, 0, CONTEXT)?;
+                let mts: i64 = get(row, 1, CONTEXT)?;
+                let flag = |index: usize, column: &'static str| -> Result<bool, StoreError> {
+                    match get::<i64>(row, index, CONTEXT)? {
+                        0 => Ok(false),
+                        1 => Ok(true),
+                        other => Err(StoreError::CorruptSnapshot {
+                            account: account.clone(),
+                            mts,
+                            column,
+                            text: other.to_string(),
+                            expected: "0 or 1",
+                        }),
+                    }
+                };
+                Ok(AccountSnapshot {
+                    quote: get(row, 2, CONTEXT)?,
+                    state: get(row, 3, CONTEXT)?,
+                    current: flag(4, "is_current")?,
+                    prices_current: flag(5, "prices_current")?,
+                    data_age_ms: get(row, 6, CONTEXT)?,
+                    total: snapshot_decimal(get(row, 7, CONTEXT)?, &account, mts, "total")?,
+                    positions_pl: snapshot_decimal(get(row, 8, CONTEXT)?, &account, mts, "positions_pl")?,
+                    wallets: by_snapshot.remove(&(account.clone(), mts)).unwrap_or_default(),
+                    account,
+                    mts,
+                })
+            })
+            .collect()
     }
 }
 

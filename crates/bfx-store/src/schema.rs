@@ -12,6 +12,14 @@
 //!   is one index probe per series instead of a scan for the distinct ones.
 //! - `coverage`: closed millisecond intervals known to be completely stored, merged.
 //! - `gap`: milliseconds a sync could not prove complete, and why.
+//!
+//! Version 2, the valued portfolio as `bfx serve --snapshot-every` writes it:
+//! - `snapshot`: one row per (account, mts): the quote, the account stream's state, whether the
+//!   account's data and the prices were current, the age of its data, its total (NULL unless
+//!   both were current and it is known) and its positions' P/L. Its presence says the account's
+//!   wallets of that moment are all in `snapshot_wallet` (written in the same transaction).
+//! - `snapshot_wallet`: each wallet of it, in Bitfinex's order (`seq`): balance, unit price and
+//!   value in the quote (NULL when unpriced, never 0).
 
 use sqlx::{AnyPool, Executor, Row};
 
@@ -19,12 +27,13 @@ use crate::dialect::Dialect;
 use crate::error::StoreError;
 
 /// `(version, description, statements)`.
-const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
-    1,
-    "ledger, series, coverage, gaps",
-    &[
-        "CREATE TABLE account (account {text} PRIMARY KEY)",
-        "CREATE TABLE ledger (
+const MIGRATIONS: &[(i64, &str, &[&str])] = &[
+    (
+        1,
+        "ledger, series, coverage, gaps",
+        &[
+            "CREATE TABLE account (account {text} PRIMARY KEY)",
+            "CREATE TABLE ledger (
             account {text} NOT NULL,
             id BIGINT NOT NULL,
             wallet {text} NOT NULL,
@@ -36,36 +45,73 @@ const MIGRATIONS: &[(i64, &str, &[&str])] = &[(
             category INTEGER,
             PRIMARY KEY (account, id)
         )",
-        "CREATE INDEX ledger_chain ON ledger (account, wallet, currency, mts, id)",
-        "CREATE INDEX ledger_time ON ledger (account, mts, id)",
-        "CREATE TABLE series (
+            "CREATE INDEX ledger_chain ON ledger (account, wallet, currency, mts, id)",
+            "CREATE INDEX ledger_time ON ledger (account, mts, id)",
+            "CREATE TABLE series (
             account {text} NOT NULL,
             wallet {text} NOT NULL,
             currency {text} NOT NULL,
             PRIMARY KEY (account, wallet, currency)
         )",
-        "CREATE TABLE coverage (
+            "CREATE TABLE coverage (
             account {text} NOT NULL,
             from_mts BIGINT NOT NULL,
             to_mts BIGINT NOT NULL,
             PRIMARY KEY (account, from_mts)
         )",
-        "CREATE TABLE gap (
+            "CREATE TABLE gap (
             account {text} NOT NULL,
             mts BIGINT NOT NULL,
             reason {text} NOT NULL,
             PRIMARY KEY (account, mts)
         )",
-    ],
-)];
+        ],
+    ),
+    (
+        2,
+        "portfolio snapshots",
+        &[
+            "CREATE TABLE snapshot (
+                account {text} NOT NULL,
+                mts BIGINT NOT NULL,
+                quote {text} NOT NULL,
+                state {text} NOT NULL,
+                is_current INTEGER NOT NULL,
+                prices_current INTEGER NOT NULL,
+                data_age_ms BIGINT,
+                total {decimal},
+                positions_pl {decimal},
+                PRIMARY KEY (account, mts)
+            )",
+            "CREATE INDEX snapshot_time ON snapshot (mts, account)",
+            "CREATE TABLE snapshot_wallet (
+                account {text} NOT NULL,
+                mts BIGINT NOT NULL,
+                seq INTEGER NOT NULL,
+                wallet {text} NOT NULL,
+                currency {text} NOT NULL,
+                balance {decimal} NOT NULL,
+                price {decimal},
+                value {decimal},
+                PRIMARY KEY (account, mts, seq)
+            )",
+        ],
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
 }
 
-/// Applies the missing migrations; refuses a database migrated by a newer bfx.
-pub(crate) async fn migrate(pool: &AnyPool, dialect: &Dialect, target: &str) -> Result<(), StoreError> {
+/// Applies the missing migrations up to `up_to` (the latest, except in tests that make a store
+/// as an older bfx made it); refuses a database migrated further, as by a newer bfx.
+pub(crate) async fn migrate(
+    pool: &AnyPool,
+    dialect: &Dialect,
+    target: &str,
+    up_to: i64,
+) -> Result<(), StoreError> {
     let fail = |version: i64| {
         let target = target.to_owned();
         move |e: sqlx::Error| StoreError::Migration { target, version, problem: e.to_string() }
@@ -88,17 +134,18 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: &Dialect, target: &str) -> 
         .await
         .and_then(|row| row.try_get(0))
         .map_err(fail(0))?;
-    if current > latest_version() {
+    if current > up_to {
         return Err(StoreError::Migration {
             target: target.to_owned(),
             version: current,
             problem: format!(
-                "the database is at schema version {current}, written by a newer bfx; this one knows up to {}",
-                latest_version()
+                "the database is at schema version {current}, written by a newer bfx; this one knows up to {up_to}"
             ),
         });
     }
-    for (version, description, statements) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
+    for (version, description, statements) in
+        MIGRATIONS.iter().filter(|(v, _, _)| *v > current && *v <= up_to)
+    {
         for statement in *statements {
             tx.execute(dialect.ddl(statement).as_str()).await.map_err(fail(*version))?;
         }
@@ -110,6 +157,6 @@ pub(crate) async fn migrate(pool: &AnyPool, dialect: &Dialect, target: &str) -> 
             .map_err(fail(*version))?;
         tracing::info!(version, description, "history database migrated");
     }
-    tx.commit().await.map_err(fail(latest_version()))?;
+    tx.commit().await.map_err(fail(up_to))?;
     Ok(())
 }

@@ -57,6 +57,23 @@ impl Store {
     /// SQLite: creates the directories (mode 0700) and the file (mode 0600), switches the database
     /// to WAL and sets a busy timeout on every connection. PostgreSQL: the database must exist.
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        Store::open_at(location, schema::latest_version()).await
+    }
+
+    /// [`Store::open`] as a bfx that knows the schema only up to `version` would: migrates up to
+    /// it, and refuses a database migrated further. For tests of migrations (feature
+    /// `test-support`).
+    #[cfg(feature = "test-support")]
+    pub async fn open_as_schema_version(location: &Location, version: i64) -> Result<Store, StoreError> {
+        Store::open_at(location, version).await
+    }
+
+    /// The newest schema version this build knows.
+    pub fn schema_version() -> i64 {
+        schema::latest_version()
+    }
+
+    async fn open_at(location: &Location, schema_version: i64) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let target = location.describe();
         let open_failed = |e: sqlx::Error| StoreError::Open {
@@ -105,7 +122,7 @@ impl Store {
                 pool.execute("PRAGMA journal_mode = WAL").await.map_err(open_failed)?;
             }
         }
-        schema::migrate(&pool, dialect, &target).await?;
+        schema::migrate(&pool, dialect, &target, schema_version).await?;
         let insert_full = crate::write::insert_sql(dialect, crate::write::ROWS_PER_INSERT);
         Ok(Store {
             pool,

@@ -1,5 +1,5 @@
-//! Writing: a page of ledger entries with the interval it covers (one transaction), gaps, and
-//! deleting an entry for repairs.
+//! Writing: a page of ledger entries with the interval it covers (one transaction), gaps,
+//! deleting an entry for repairs, and portfolio snapshots.
 //!
 //! A page is inserted in multi-row statements that skip ids already stored (`ON CONFLICT DO
 //! NOTHING`). When fewer rows went in than the page has, the skipped ones are compared with what
@@ -18,6 +18,7 @@ use crate::error::StoreError;
 use crate::lock::AccountLock;
 use crate::model::Covered;
 use crate::read::{ENTRY_COLUMNS, decode_entry};
+use crate::snapshot::AccountSnapshot;
 use crate::store::Store;
 
 /// Rows per insert statement: 9 parameters each, far below either backend's parameter limit.
@@ -156,6 +157,68 @@ impl Store {
             .await
             .map_err(StoreError::db("deleting a ledger entry"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Stores snapshots of accounts (typically every account at one moment) in one
+    /// transaction: each account's row and all its wallets, or nothing. Returns how many were
+    /// new. Idempotent per (account, mts): a snapshot already stored for that account and
+    /// millisecond is kept as it is, and the new one (its wallets too) is skipped.
+    ///
+    /// Snapshots do not add accounts to those the ledger answers are about
+    /// ([`Store::account_names`]).
+    pub async fn store_snapshot(&self, snapshots: &[AccountSnapshot]) -> Result<u64, StoreError> {
+        let decimal = self.dialect.decimal;
+        let header = format!(
+            "INSERT INTO snapshot (account, mts, quote, state, is_current, prices_current, data_age_ms, total, positions_pl)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS {decimal}), CAST($9 AS {decimal}))
+             ON CONFLICT (account, mts) DO NOTHING"
+        );
+        let wallet = format!(
+            "INSERT INTO snapshot_wallet (account, mts, seq, wallet, currency, balance, price, value)
+             VALUES ($1, $2, $3, $4, $5, CAST($6 AS {decimal}), CAST($7 AS {decimal}), CAST($8 AS {decimal}))"
+        );
+        let mut tx = self
+            .pool
+            .begin_with(self.dialect.begin_write)
+            .await
+            .map_err(StoreError::db("starting a snapshot write"))?;
+        let mut written = 0;
+        for s in snapshots {
+            let inserted = sqlx::query(&header)
+                .bind(s.account.as_str())
+                .bind(s.mts)
+                .bind(s.quote.as_str())
+                .bind(s.state.as_str())
+                .bind(i32::from(s.current))
+                .bind(i32::from(s.prices_current))
+                .bind(s.data_age_ms)
+                .bind(s.total.map(|d| d.to_string()))
+                .bind(s.positions_pl.map(|d| d.to_string()))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing a snapshot"))?
+                .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            written += 1;
+            for (seq, w) in s.wallets.iter().enumerate() {
+                sqlx::query(&wallet)
+                    .bind(s.account.as_str())
+                    .bind(s.mts)
+                    .bind(i32::try_from(seq).unwrap_or(i32::MAX))
+                    .bind(w.wallet.as_str())
+                    .bind(w.currency.as_str())
+                    .bind(w.balance.to_string())
+                    .bind(w.price.map(|d| d.to_string()))
+                    .bind(w.value.map(|d| d.to_string()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("writing a snapshot's wallet"))?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::db("committing a snapshot"))?;
+        Ok(written)
     }
 
     /// A write transaction that has touched `account`'s row (see the module comment).

@@ -138,8 +138,8 @@ fn when(text: &str, edge: Edge) -> Result<i64, ConfigError> {
     parse_when(text, edge).map_err(ConfigError::Invalid)
 }
 
-/// Opens the store, or says why not and with which exit code.
-async fn open(location: &Location) -> Result<Store, Exit> {
+/// Opens the store, or says why not and with which exit code (`bfx serve --snapshot-every` too).
+pub(crate) async fn open(location: &Location) -> Result<Store, Exit> {
     Store::open(location).await.map_err(|e| {
         write_stderr(&format!("error: {}\n", terminal_safe(&e.to_string())));
         store_exit(&e)

@@ -238,6 +238,14 @@ impl Collector for Families {
                 ([("account", a.name.clone())], reconnects.get(&a.name).copied().unwrap_or_default())
             }),
         )?;
+        if let Some((ok, failed)) = self.0.snapshot_counts() {
+            counters(
+                &mut encoder,
+                "bfx_snapshots",
+                "Portfolio snapshots written into the history store (--snapshot-every), by outcome: ok or failed.",
+                [([("outcome", "ok".to_owned())], ok), ([("outcome", "failed".to_owned())], failed)],
+            )?;
+        }
         Ok(())
     }
 }

@@ -3,6 +3,8 @@
 //! open positions (REST every minute), in one [`Model`] — the one `bfx watch` shows — and serve
 //! it over HTTP: `/metrics` (Prometheus), `/v1/portfolio` (the `bfx balances --json` document),
 //! `/healthz`, `/readyz`. Nothing served asks Bitfinex anything: requests read the model.
+//! With `--snapshot-every`, the valued portfolio is also written into the history store
+//! (`bfx_store::periodic`): the first once `/readyz` would say ready, then every interval.
 
 mod http;
 mod listener;
@@ -18,13 +20,14 @@ use bfx_client::live::Model;
 use bfx_client::{Client, StreamEvent, StreamOptions, StreamState, feeds};
 use bfx_core::Position;
 use bfx_core::portfolio::{AccountError, Valuation};
+use bfx_store::{AccountSnapshot, Every, SnapshotCounts, Store, periodic};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::{Account, ConfigError};
 use crate::exit::Exit;
-use crate::output::write_stdout;
+use crate::output::{write_stderr, write_stdout};
 use crate::watch;
 
 /// How often each account's open positions are read (the stream does not carry them).
@@ -39,11 +42,18 @@ pub struct Live {
     reconnects: Mutex<BTreeMap<String, u64>>,
     /// For its request counters (never to send one: handlers only read).
     client: Client,
+    /// Snapshots written and failed, when `--snapshot-every` is on.
+    snapshots: Option<Arc<SnapshotCounts>>,
 }
 
 impl Live {
     fn new(model: Model, client: Client) -> Live {
-        Live { model: Mutex::new(model), reconnects: Mutex::new(BTreeMap::new()), client }
+        Live { model: Mutex::new(model), reconnects: Mutex::new(BTreeMap::new()), client, snapshots: None }
+    }
+
+    /// Snapshots written and failed so far, `(ok, failed)`; `None` when they are off.
+    pub fn snapshot_counts(&self) -> Option<(u64, u64)> {
+        self.snapshots.as_ref().map(|counts| counts.get())
     }
 
     /// Requests sent to Bitfinex so far, by endpoint and outcome.
@@ -76,14 +86,26 @@ pub struct Listen {
     pub token: Option<SecretString>,
 }
 
+/// `--snapshot-every`: how often, and into which store (opened at start, so a bad location has
+/// already failed).
+#[derive(Debug)]
+pub struct Snapshots {
+    pub every: Every,
+    pub store: Store,
+    /// A store of `bfx demo serve`, in a temporary directory removed at exit.
+    pub temporary: bool,
+}
+
 /// Binds `listen`, refusing a non-loopback address without a token (exit 2), then follows
-/// `accounts` and serves until `shutdown` completes. The first stdout line says where.
+/// `accounts` and serves until `shutdown` completes, writing snapshots when asked. The first
+/// stdout line says where.
 pub async fn run(
     client: &Client,
     accounts: Vec<Account>,
     options: StreamOptions,
     valuation: &Valuation,
     listen: Listen,
+    snapshots: Option<Snapshots>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Exit> {
     let listener = TcpListener::bind(&listen.address).await.map_err(|e| {
@@ -101,9 +123,21 @@ pub async fn run(
     let mut model = Model::new(&valuation.quote, valuation.kind, accounts.iter().map(|a| a.name.clone()));
     let mut prices = feeds::price_refresh(client.clone());
     watch::first_prices(&mut prices, &mut model).await?;
-    let live = Arc::new(Live::new(model, client.clone()));
+    let mut live = Live::new(model, client.clone());
+    live.snapshots = snapshots.as_ref().map(|_| Arc::new(SnapshotCounts::default()));
+    let live = Arc::new(live);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (ready, ready_rx) = tokio::sync::watch::channel(false);
+    let writer = snapshots.map(|snapshots| {
+        write_stderr(&format!(
+            "bfx: a portfolio snapshot every {} into {}{}\n",
+            snapshots.every,
+            snapshots.store.backend(),
+            if snapshots.temporary { " (temporary: removed at exit)" } else { "" }
+        ));
+        tokio::spawn(write_snapshots(Arc::clone(&live), snapshots, ready_rx, stopped.clone()))
+    });
     let router = http::router(Arc::clone(&live), listen.token);
     let mut server_stopped = stopped.clone();
     let server = tokio::spawn(async move {
@@ -120,9 +154,17 @@ pub async fn run(
 
     let readers: Vec<bfx_client::Account> = accounts.iter().map(Account::reader).collect();
     let positions = feeds::positions_refresh(client.clone(), &readers, POSITIONS_EVERY);
-    follow(client, &live, readers, options, prices, positions, shutdown).await;
+    follow(client, &live, readers, options, prices, positions, &ready, shutdown).await;
 
     let _ = stop.send(true);
+    if let Some(writer) = writer {
+        // The writer stops at once unless a write is under way (itself bounded).
+        if tokio::time::timeout(SHUTDOWN_GRACE, writer).await.is_err() {
+            tracing::warn!(
+                "a snapshot write still running {SHUTDOWN_GRACE:?} after the shutdown signal: dropped"
+            );
+        }
+    }
     match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
         Ok(Ok(result)) => result.context("serving HTTP failed")?,
         Ok(Err(e)) => return Err(anyhow::Error::new(e).context("the HTTP server task failed")),
@@ -131,7 +173,43 @@ pub async fn run(
     Ok(Exit::Ok)
 }
 
-/// Applies every stream, price and position update to the model until `shutdown`.
+/// Writes snapshots of the model every `snapshots.every` once `ready`, until `stopped`.
+async fn write_snapshots(
+    live: Arc<Live>,
+    snapshots: Snapshots,
+    mut ready: tokio::sync::watch::Receiver<bool>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(counts) = live.snapshots.clone() else { return };
+    let ready = async move {
+        // Never ready when the model's follower is gone: nothing to snapshot then.
+        if ready.wait_for(|ready| *ready).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let take = || AccountSnapshot::capture(&live.model(), now_mts(), Instant::now());
+    let store = snapshots.store;
+    let write = |batch: Vec<AccountSnapshot>| {
+        let store = store.clone();
+        async move { store.store_snapshot(&batch).await }
+    };
+    periodic::write_every(snapshots.every, ready, take, write, &counts, shutdown).await;
+    store.close().await;
+}
+
+/// Milliseconds since the epoch, now (0 on a clock set before 1970).
+fn now_mts() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Applies every stream, price and position update to the model until `shutdown`; says on
+/// `ready` when the model is whole (`/readyz`'s condition), which it stays.
+#[allow(clippy::too_many_arguments, reason = "the feeds and signals of one loop")]
 async fn follow(
     client: &Client,
     live: &Live,
@@ -139,12 +217,16 @@ async fn follow(
     options: StreamOptions,
     mut prices: mpsc::Receiver<(bfx_core::Market, Instant)>,
     mut positions: mpsc::Receiver<(String, Result<Vec<Position>, AccountError>)>,
+    ready: &tokio::sync::watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut tickers = client.ticker_stream(BTreeSet::new(), options.clone());
     let mut events = Some(feeds::account_streams(client, accounts, options));
     tokio::pin!(shutdown);
     loop {
+        if !*ready.borrow() && live.model().unready(true).is_empty() {
+            ready.send_replace(true);
+        }
         if let Some(pairs) = live.model().follow() {
             tickers.set_symbols(pairs);
         }
