@@ -24,11 +24,14 @@
 //! - `account`, `public`: the bodies of the authenticated and public endpoints; `ledgers`: the
 //!   ledger endpoints' parameters and pages.
 //! - `ledger`: each account's ledger (compact, sorted entries and their pages).
+//! - `candles`: the candle endpoints' key, query and rows; `candle`: the candles a state holds
+//!   (daily ones and the weeks and months built from them) and the UTC calendar.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
 //! - `state`: the emulated world and the demo state; `demo_history`: the demo's year of ledger
-//!   history; `state_file`: strict loading of state files
-//!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
+//!   history; `state_file`: strict
+//!   loading of state files (`state_file::position`: open positions; `state_file::candle`:
+//!   candles; `state_file::check`: one value's checks).
 //!
 
 mod account;
@@ -38,6 +41,8 @@ mod admin_ledger;
 mod admin_reply;
 mod admin_ticker;
 mod auth;
+mod candle;
+mod candles;
 mod connection;
 mod counters;
 mod demo_history;

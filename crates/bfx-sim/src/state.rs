@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::candle::CandleStore;
 use crate::endpoint::Endpoint;
 use crate::ledger::Ledger;
 
@@ -46,6 +47,9 @@ pub struct SimState {
     pub(crate) tickers: Vec<TickerRow>,
     /// Conf key → the JSON text of its value.
     pub(crate) conf: BTreeMap<String, String>,
+    /// The state file's `[[candle]]` tables (the demo's built series), with the longer
+    /// timeframes built from the daily ones.
+    pub(crate) candles: CandleStore,
 }
 
 /// Rate-limit settings: a sliding window of `window`, a budget per endpoint, a block on excess.
@@ -264,6 +268,7 @@ impl SimState {
             accounts: Vec::new(),
             tickers: Vec::new(),
             conf: BTreeMap::new(),
+            candles: CandleStore::default(),
         }
     }
 
