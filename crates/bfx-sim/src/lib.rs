@@ -29,7 +29,7 @@
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
 //! - `state`: the emulated world and the demo state; `demo_history`: the demo's year of ledger
-//!   history; `state_file`: strict
+//!   history; `demo_candles`: the demo pairs' daily candles over that year; `state_file`: strict
 //!   loading of state files (`state_file::position`: open positions; `state_file::candle`:
 //!   candles; `state_file::check`: one value's checks).
 //!
@@ -45,6 +45,7 @@ mod candle;
 mod candles;
 mod connection;
 mod counters;
+mod demo_candles;
 mod demo_history;
 mod endpoint;
 mod fault;

@@ -232,8 +232,10 @@ impl SimState {
     /// The built-in demo state with a deterministic year of ledger history for every account,
     /// ending before the UTC day of `start_ms` (milliseconds since the epoch) and exactly at the
     /// demo's balances: deposits, monthly trades with their fees, daily margin funding payments
-    /// on the funding wallets, a withdrawal, transfers between wallets. The history is built, not
-    /// read from [`DEMO_STATE_TOML`]; were it ever impossible, the state has none.
+    /// on the funding wallets, a withdrawal, transfers between wallets. Every trading pair of the
+    /// demo tickers also gets daily candles over that year and the start day, the last closing at
+    /// its ticker's last price. History and candles are built, not read from
+    /// [`DEMO_STATE_TOML`]; were either ever impossible, the state has none of it.
     pub fn demo_at(start_ms: i64) -> SimState {
         let Ok(mut state) = SimState::from_toml(DEMO_STATE_TOML, "demo.toml") else {
             return SimState::empty();
@@ -242,6 +244,10 @@ impl SimState {
         match crate::demo_history::add_history(&mut with_history, start_ms) {
             Ok(()) => state = with_history,
             Err(e) => tracing::warn!("demo state: no ledger history ({e})"),
+        }
+        match crate::demo_candles::candles(&state, start_ms) {
+            Ok(candles) => state.candles = candles,
+            Err(e) => tracing::warn!("demo state: no candles ({e})"),
         }
         state
     }
