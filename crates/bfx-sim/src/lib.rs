@@ -1,5 +1,6 @@
 //! bfx-sim: a faithful local emulator of the slice of Bitfinex API v2 that bfx, the official
-//! Python client and ccxt use for balances, over REST and the WebSocket v2 endpoint.
+//! Python client and ccxt use for balances, ledgers and candles, over REST and the WebSocket v2
+//! endpoint.
 //!
 //! It verifies requests as strictly as the spec says (signature over the raw body bytes, per-key
 //! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
