@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Check that unmodified third-party Bitfinex clients read balances and the ledger from `bfx sim`.
+"""Check that unmodified third-party Bitfinex clients read balances, the ledger and candles from `bfx sim`.
 
 Usage: check.py BASE_URL        (e.g. http://127.0.0.1:8787, as printed by `bfx sim`)
 
-The expected balances and ledger entries come from peers/state.toml, the file the emulator was
-started with.
+The expected balances, ledger entries and candles come from peers/state.toml, the file the emulator
+was started with.
 Prints one PASS/FAIL line per check and a closing `peers: N passed, M failed` line;
 exits 1 if any check failed.
 """
 
+import calendar
+import datetime
 import sys
 import tomllib
 import traceback
@@ -26,6 +28,8 @@ CCXT_KEY = "peers-ccxt"  # millisecond nonces (ccxt): must not share a key with 
 WALLET_TYPES = ("exchange", "margin", "funding")
 # ccxt's bitfinex `commonCurrencies` renames many ids; state.toml only uses these two of them.
 CCXT_RENAMES = {"UST": "USDT", "UDC": "USDC"}
+CANDLE_PAIR = "tBTCUSD"  # ccxt's BTC/USD
+DAY_MS = 86_400_000
 
 
 def num(value):
@@ -67,6 +71,36 @@ def expected_ledger(entries, renames=None):
         (e["id"], renames.get(e["currency"], e["currency"]), num(e["amount"]), num(e["balance"]), e["wallet"])
         for e in newest_first(entries)
     ]
+
+
+def candle_mts(value):
+    """A [[candle]] mts: milliseconds, or a TOML date (its UTC midnight)."""
+    if isinstance(value, datetime.date):
+        return calendar.timegm(value.timetuple()) * 1000
+    return value
+
+
+def daily_candles(state, pair):
+    """The pair's 1D [[candle]] rows as (MTS, OPEN, CLOSE, HIGH, LOW, VOLUME), oldest first."""
+    rows = [
+        (candle_mts(c["mts"]), num(c["open"]), num(c["close"]), num(c["high"]), num(c["low"]), num(c["volume"]))
+        for c in state.get("candle", [])
+        if c["pair"] == pair and c.get("tf", "1D") == "1D"
+    ]
+    return sorted(rows)
+
+
+def weekly_candles(days):
+    """Days folded into Monday-to-Sunday weeks (UTC), as the emulator builds 1W (= 7D), oldest first."""
+    weeks = []
+    for mts, open_, close, high, low, volume in days:
+        start = mts - (mts // DAY_MS - 4) % 7 * DAY_MS  # 1970-01-05 was a Monday
+        if weeks and weeks[-1][0] == start:
+            _, w_open, _, w_high, w_low, w_volume = weeks[-1]
+            weeks[-1] = (start, w_open, close, max(w_high, high), min(w_low, low), w_volume + volume)
+        else:
+            weeks.append((start, open_, close, high, low, volume))
+    return weeks
 
 
 def expected_rows(wallets):
@@ -232,6 +266,48 @@ def main():
             assert type(e) is ccxt.AuthenticationError, f"{type(e).__name__} (want AuthenticationError): {e}"
             return f"AuthenticationError: {e}"
         raise AssertionError("fetch_balance() with a wrong secret raised nothing")
+
+    # --- candles: public GET candles/trade:{TF}:{SYMBOL}/hist (and /last), rows [MTS, OPEN, CLOSE, HIGH, LOW,
+    # VOLUME]. The Python client sends tf as given and its params (sort, start, end, limit) as a query;
+    # ccxt maps 1d -> 1D and 1w -> 7D, sends limit (default 100) and, with since, start and sort=1, and
+    # returns [MTS, OPEN, HIGH, LOW, CLOSE, VOLUME] oldest first.
+    days = daily_candles(state, CANDLE_PAIR)
+    weeks = weekly_candles(days)
+    if len(days) < 5 or len(weeks) < 2:
+        sys.exit(f"{STATE_FILE}: the candle checks need >= 5 daily {CANDLE_PAIR} candles over >= 2 weeks")
+
+    def bfxapi_candles():
+        public = Client(rest_host=base + "/v2").rest.public
+
+        def rows(candles):
+            return [(c.mts, num(c.open), num(c.close), num(c.high), num(c.low), num(c.volume)) for c in candles]
+
+        got = rows(public.get_candles_hist(CANDLE_PAIR, tf="1D"))
+        assert got == days[::-1], f"1D newest first: got {got}, want {days[::-1]}"
+        # start/end typed as str by the client: inclusive bounds on MTS.
+        window = rows(public.get_candles_hist(CANDLE_PAIR, "1D", sort=1, start=str(days[1][0]), end=str(days[3][0])))
+        assert window == days[1:4], f"sort=1 start..end: got {window}, want {days[1:4]}"
+        last = rows([public.get_candles_last(CANDLE_PAIR, tf="1D")])
+        assert last == days[-1:], f"last: got {last}, want {days[-1]}"
+        week = rows(public.get_candles_hist(CANDLE_PAIR, tf="1W"))
+        assert week == weeks[::-1], f"1W: got {week}, want {weeks[::-1]}"
+        return f"{len(got)} days, {len(week)} weeks, last {last[0]}"
+
+    checks.run("bitfinex-api-py get_candles_hist", bfxapi_candles)
+
+    def ccxt_candles():
+        def rows(ohlcv):
+            return [(c[0], num(c[1]), num(c[4]), num(c[2]), num(c[3]), num(c[5])) for c in ohlcv]
+
+        got = rows(exchange.fetch_ohlcv("BTC/USD", "1d"))
+        assert got == days, f"1d: got {got}, want {days}"
+        since = rows(exchange.fetch_ohlcv("BTC/USD", "1d", since=days[2][0], limit=2))
+        assert since == days[2:4], f"since, limit=2: got {since}, want {days[2:4]}"
+        week = rows(exchange.fetch_ohlcv("BTC/USD", "1w"))
+        assert week == weeks, f"1w (sent as 7D): got {week}, want {weeks}"
+        return f"{len(got)} days, {len(week)} weeks"
+
+    checks.run("ccxt fetch_ohlcv", ccxt_candles)
 
     checks.run("bitfinex-api-py wrong secret -> InvalidCredentialError", bfxapi_wrong_secret)
     checks.run("ccxt wrong secret -> AuthenticationError", ccxt_wrong_secret)

@@ -125,6 +125,10 @@ fn rejection_name(rejection: Rejection) -> &'static str {
         Rejection::CategoryInvalid => "category_invalid",
         Rejection::WalletInvalid => "wallet_invalid",
         Rejection::CurrencyInvalid => "currency_invalid",
+        Rejection::KeyInvalid => "key_invalid",
+        Rejection::TimeframeInvalid => "timeframe_invalid",
+        Rejection::TimeIntervalInvalid => "time_interval_invalid",
+        Rejection::SortInvalid => "sort_invalid",
     }
 }
 
@@ -145,12 +149,15 @@ mod tests {
         counters.ws(WsCount::AuthFailed);
         let expected = json!({
             "requests": {"auth/r/wallets": 2, "auth/r/permissions": 0, "auth/r/info/user": 0,
-                         "auth/r/positions": 0, "auth/r/ledgers/hist": 0, "tickers": 0, "ticker": 0, "conf": 0, "platform/status": 1},
+                         "auth/r/positions": 0, "auth/r/ledgers/hist": 0, "tickers": 0, "ticker": 0, "conf": 0, "platform/status": 1,
+                         "candles": 0},
             "rejections": {"maintenance": 0, "unknown_key": 0, "bad_signature": 0, "bad_nonce": 1,
                            "bad_body": 0, "body_too_large": 0, "body_timeout": 0, "permission": 0, "unknown_symbol": 0,
                            "missing_symbols": 0, "not_found": 0, "method_not_allowed": 0,
                            "limit_invalid": 0, "start_invalid": 0, "end_invalid": 0,
                            "category_invalid": 0, "wallet_invalid": 0, "currency_invalid": 0,
+                           "key_invalid": 0, "timeframe_invalid": 0, "time_interval_invalid": 0,
+                           "sort_invalid": 0,
                            "rate_limited": 1,
                            "faults": {"delay": 0, "html_5xx": 1, "truncated": 0, "drop": 0,
                                       "maintenance": 0, "rate_limit": 0, "nonce_small": 0}},

@@ -17,10 +17,12 @@ pub(crate) enum Endpoint {
     Ticker,
     Conf,
     PlatformStatus,
+    /// `candles/{key}/hist` and `candles/{key}/last`: one budget across every key and section.
+    Candles,
 }
 
 impl Endpoint {
-    pub(crate) const ALL: [Endpoint; 9] = [
+    pub(crate) const ALL: [Endpoint; 10] = [
         Endpoint::Wallets,
         Endpoint::Permissions,
         Endpoint::UserInfo,
@@ -30,6 +32,7 @@ impl Endpoint {
         Endpoint::Ticker,
         Endpoint::Conf,
         Endpoint::PlatformStatus,
+        Endpoint::Candles,
     ];
 
     /// The name used in the spec's rate-limit table and in `[limits].per_minute`.
@@ -44,6 +47,7 @@ impl Endpoint {
             Endpoint::Ticker => "ticker",
             Endpoint::Conf => "conf",
             Endpoint::PlatformStatus => "platform/status",
+            Endpoint::Candles => "candles",
         }
     }
 
@@ -54,7 +58,8 @@ impl Endpoint {
     /// Requests per window allowed by default: each endpoint's documented per-minute budget.
     pub(crate) const fn default_limit(self) -> u32 {
         match self {
-            Endpoint::Tickers | Endpoint::PlatformStatus => 30,
+            // Candles: "Rate Limit: 30 reqs/min" on the current candles page (older pages: 90).
+            Endpoint::Tickers | Endpoint::PlatformStatus | Endpoint::Candles => 30,
             Endpoint::Wallets
             | Endpoint::Permissions
             | Endpoint::UserInfo
@@ -107,6 +112,7 @@ mod tests {
                 ("ticker", 90),
                 ("conf", 90),
                 ("platform/status", 30),
+                ("candles", 30),
             ]
         );
     }

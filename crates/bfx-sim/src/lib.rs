@@ -1,5 +1,6 @@
 //! bfx-sim: a faithful local emulator of the slice of Bitfinex API v2 that bfx, the official
-//! Python client and ccxt use for balances, over REST and the WebSocket v2 endpoint.
+//! Python client and ccxt use for balances, ledgers and candles, over REST and the WebSocket v2
+//! endpoint.
 //!
 //! It verifies requests as strictly as the spec says (signature over the raw body bytes, per-key
 //! nonces, permissions, per-IP per-endpoint rate limits) and answers in Bitfinex's shapes, with
@@ -24,11 +25,14 @@
 //! - `account`, `public`: the bodies of the authenticated and public endpoints; `ledgers`: the
 //!   ledger endpoints' parameters and pages.
 //! - `ledger`: each account's ledger (compact, sorted entries and their pages).
+//! - `candles`: the candle endpoints' key, query and rows; `candle`: the candles a state holds
+//!   (daily ones and the weeks and months built from them) and the UTC calendar.
 //! - `reply`: responses and error bodies in Bitfinex's shapes.
 //! - `rate_limit`: sliding-window budgets and blocks; `endpoint`: endpoint names and budgets.
 //! - `state`: the emulated world and the demo state; `demo_history`: the demo's year of ledger
-//!   history; `state_file`: strict loading of state files
-//!   (`state_file::position`: open positions; `state_file::check`: one value's checks).
+//!   history; `demo_candles`: the demo pairs' daily candles over that year; `state_file`: strict
+//!   loading of state files (`state_file::position`: open positions; `state_file::candle`:
+//!   candles; `state_file::check`: one value's checks).
 //!
 
 mod account;
@@ -38,8 +42,11 @@ mod admin_ledger;
 mod admin_reply;
 mod admin_ticker;
 mod auth;
+mod candle;
+mod candles;
 mod connection;
 mod counters;
+mod demo_candles;
 mod demo_history;
 mod endpoint;
 mod fault;

@@ -68,10 +68,16 @@ pub(crate) enum Rejection {
     CategoryInvalid,
     WalletInvalid,
     CurrencyInvalid,
+    /// Candle parameters (`candles/{key}/…`): a key not `trade:TF:SYMBOL`, a timeframe Bitfinex
+    /// does not list, `start` after `end`, a `sort` that is not an integer.
+    KeyInvalid,
+    TimeframeInvalid,
+    TimeIntervalInvalid,
+    SortInvalid,
 }
 
 impl Rejection {
-    pub(crate) const ALL: [Rejection; 18] = [
+    pub(crate) const ALL: [Rejection; 22] = [
         Rejection::Maintenance,
         Rejection::UnknownKey,
         Rejection::BadSignature,
@@ -90,6 +96,10 @@ impl Rejection {
         Rejection::CategoryInvalid,
         Rejection::WalletInvalid,
         Rejection::CurrencyInvalid,
+        Rejection::KeyInvalid,
+        Rejection::TimeframeInvalid,
+        Rejection::TimeIntervalInvalid,
+        Rejection::SortInvalid,
     ];
 
     pub(crate) fn status(self) -> StatusCode {
@@ -120,7 +130,11 @@ impl Rejection {
             | Rejection::EndInvalid
             | Rejection::CategoryInvalid
             | Rejection::WalletInvalid
-            | Rejection::CurrencyInvalid => codes::PARAMS,
+            | Rejection::CurrencyInvalid
+            | Rejection::KeyInvalid
+            | Rejection::TimeframeInvalid
+            | Rejection::TimeIntervalInvalid
+            | Rejection::SortInvalid => codes::PARAMS,
         }
     }
 
@@ -151,6 +165,14 @@ impl Rejection {
             Rejection::CategoryInvalid => "category: invalid",
             Rejection::WalletInvalid => "wallet: invalid",
             Rejection::CurrencyInvalid => "currency: invalid",
+            // `start` after `end`: "time_interval: invalid" is what Bitfinex answers a hist
+            // request with an inverted range (a recorded answer in DenisGorbachev/cryptozaur's tests,
+            // `["error", 10020, "time_interval: invalid"]`). For a bad key or timeframe no wording
+            // was found; these follow the `<name>: invalid` form, and clients go by the code.
+            Rejection::KeyInvalid => "key: invalid",
+            Rejection::TimeframeInvalid => "timeframe: invalid",
+            Rejection::TimeIntervalInvalid => "time_interval: invalid",
+            Rejection::SortInvalid => "sort: invalid",
         }
     }
 

@@ -23,13 +23,14 @@ use tokio::time::Instant;
 
 use crate::admin::{self, AdminAccess};
 use crate::auth::Target;
+use crate::candles::Section;
 use crate::connection::{CutListener, Peer};
 use crate::endpoint::Endpoint;
 use crate::reply::{self, Rejection};
 use crate::shared::Shared;
 use crate::state::SimState;
 use crate::ws::{self, hub::WsConfig};
-use crate::{account, auth, ledgers, public};
+use crate::{account, auth, candles, ledgers, public};
 
 /// How the emulator runs, beyond its state. `SimOptions::default()` is what [`serve`] uses.
 ///
@@ -233,6 +234,8 @@ fn router(shared: Shared, access: AdminAccess) -> Router {
         .route("/v2/ticker/{symbol}", get(ticker))
         .route("/v2/conf/{keys}", get(conf))
         .route("/v2/platform/status", get(platform_status))
+        .route("/v2/candles/{key}/hist", get(candles_hist))
+        .route("/v2/candles/{key}/last", get(candles_last))
         .route("/ws/2", get(ws::upgrade))
         .layer(map_response_with_state(shared.clone(), method_not_allowed));
     Router::new()
@@ -409,4 +412,39 @@ async fn conf(
 
 async fn platform_status(State(shared): State<Shared>, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
     public_reply(&shared, &peer, Endpoint::PlatformStatus, |state| Ok(public::platform_status(state))).await
+}
+
+async fn candles_hist(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    key: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    candles_reply(&shared, &peer, key, query, Section::Hist).await
+}
+
+async fn candles_last(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    key: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    candles_reply(&shared, &peer, key, query, Section::Last).await
+}
+
+/// Both candle sections: one budget (`candles`); a key axum cannot decode is an invalid key, a
+/// query it cannot parse an invalid request.
+async fn candles_reply(
+    shared: &Shared,
+    peer: &Peer,
+    key: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    section: Section,
+) -> Response {
+    public_reply(shared, peer, Endpoint::Candles, |state| {
+        let Ok(Path(key)) = &key else { return Err(Rejection::KeyInvalid) };
+        let Ok(Query(query)) = &query else { return Err(Rejection::BadBody) };
+        candles::candles(state, key, section, query)
+    })
+    .await
 }

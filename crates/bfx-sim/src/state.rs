@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::candle::CandleStore;
 use crate::endpoint::Endpoint;
 use crate::ledger::Ledger;
 
@@ -46,6 +47,9 @@ pub struct SimState {
     pub(crate) tickers: Vec<TickerRow>,
     /// Conf key → the JSON text of its value.
     pub(crate) conf: BTreeMap<String, String>,
+    /// The state file's `[[candle]]` tables (the demo's built series), with the longer
+    /// timeframes built from the daily ones.
+    pub(crate) candles: CandleStore,
 }
 
 /// Rate-limit settings: a sliding window of `window`, a budget per endpoint, a block on excess.
@@ -228,8 +232,10 @@ impl SimState {
     /// The built-in demo state with a deterministic year of ledger history for every account,
     /// ending before the UTC day of `start_ms` (milliseconds since the epoch) and exactly at the
     /// demo's balances: deposits, monthly trades with their fees, daily margin funding payments
-    /// on the funding wallets, a withdrawal, transfers between wallets. The history is built, not
-    /// read from [`DEMO_STATE_TOML`]; were it ever impossible, the state has none.
+    /// on the funding wallets, a withdrawal, transfers between wallets. Every trading pair of the
+    /// demo tickers also gets daily candles over that year and the start day, the last closing at
+    /// its ticker's last price. History and candles are built, not read from
+    /// [`DEMO_STATE_TOML`]; were either ever impossible, the state has none of it.
     pub fn demo_at(start_ms: i64) -> SimState {
         let Ok(mut state) = SimState::from_toml(DEMO_STATE_TOML, "demo.toml") else {
             return SimState::empty();
@@ -238,6 +244,10 @@ impl SimState {
         match crate::demo_history::add_history(&mut with_history, start_ms) {
             Ok(()) => state = with_history,
             Err(e) => tracing::warn!("demo state: no ledger history ({e})"),
+        }
+        match crate::demo_candles::candles(&state, start_ms) {
+            Ok(candles) => state.candles = candles,
+            Err(e) => tracing::warn!("demo state: no candles ({e})"),
         }
         state
     }
@@ -264,6 +274,7 @@ impl SimState {
             accounts: Vec::new(),
             tickers: Vec::new(),
             conf: BTreeMap::new(),
+            candles: CandleStore::default(),
         }
     }
 

@@ -3,9 +3,10 @@
 //! Unknown fields, amounts that are not JSON number texts, duplicate accounts or API keys, ticker
 //! rows of the wrong length and unknown permission values are refused with `FILE:LINE: reason`,
 //! the line taken from the offending value's span. Positions are checked in [`position`], ledger
-//! entries in [`ledger`], single values in [`check`]; each answers a span and a reason, which this
-//! loader turns into the line.
+//! entries in [`ledger`], candles in [`candle`], single values in [`check`]; each answers a span
+//! and a reason, which this loader turns into the line.
 
+mod candle;
 mod check;
 mod ledger;
 mod position;
@@ -83,6 +84,8 @@ struct StateFile {
     ticker: Vec<TickerFile>,
     #[serde(default)]
     conf: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    candle: Vec<candle::CandleFile>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +188,7 @@ impl Loader<'_> {
             accounts: self.accounts(file.account)?,
             tickers: self.tickers(file.ticker)?,
             conf: self.conf(file.conf)?,
+            candles: candle::candles(file.candle, &|at| self.line_of(at)).map_err(|r| self.refused(r))?,
         })
     }
 

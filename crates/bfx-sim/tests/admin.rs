@@ -225,11 +225,12 @@ async fn counters_count_requests_and_every_refusal() {
     let expected = json!({
         "requests": {"auth/r/wallets": 6, "auth/r/permissions": 1, "auth/r/info/user": 1, "auth/r/positions": 0,
                      "auth/r/ledgers/hist": 0, "tickers": 2,
-                     "ticker": 1, "conf": 0, "platform/status": 0},
+                     "ticker": 1, "conf": 0, "platform/status": 0, "candles": 0},
         "rejections": {"maintenance": 1, "unknown_key": 1, "bad_signature": 1, "bad_nonce": 1, "bad_body": 1,
                        "body_too_large": 1, "body_timeout": 0, "permission": 1, "unknown_symbol": 1, "missing_symbols": 1,
                        "not_found": 1, "method_not_allowed": 1, "limit_invalid": 0, "start_invalid": 0,
                        "end_invalid": 0, "category_invalid": 0, "wallet_invalid": 0, "currency_invalid": 0,
+                       "key_invalid": 0, "timeframe_invalid": 0, "time_interval_invalid": 0, "sort_invalid": 0,
                        "rate_limited": 1,
                        "faults": {"delay": 0, "html_5xx": 0, "truncated": 0, "drop": 0, "maintenance": 0,
                                   "rate_limit": 0, "nonce_small": 0}},

@@ -74,7 +74,7 @@ async fn platform_status() {
 #[tokio::test]
 async fn unknown_paths_and_methods() {
     let sim = Sim::start(test_state()).await;
-    for path in ["/v2/candles/trade:1m:tBTCUSD/hist", "/", "/v1/balances", "/v2/tickers/"] {
+    for path in ["/v2/candles/trade:1m:tBTCUSD", "/", "/v1/balances", "/v2/tickers/"] {
         sim.get(path).await.assert(404, r#"["error",10020,"not found"]"#);
     }
     let reply = sim.send(&Request::new("POST", "/v2/platform/status").body(b"{}")).await;
