@@ -44,7 +44,7 @@ pub async fn run(
         .env_clear()
         .env("HOME", home.path())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot run {}", bfx.display()))?;
@@ -60,13 +60,18 @@ pub async fn run(
     let metrics = format!("{base}/metrics");
 
     // Every account live on its socket (not polled), and ready.
+    let mut said = None;
     loop {
         ensure!(started.elapsed() < SETTLE, "not every account went live within {SETTLE:?}");
         let text = http.get(&metrics).send().await?.text().await?;
-        let live =
-            samples(&text, "bfx_account_state{").filter(|(l, v)| l.contains("state=\"live\"") && *v == 1.0).count();
+        let live = samples(&text, "bfx_account_state{")
+            .filter(|(l, v)| l.contains("state=\"live\"") && *v == 1.0)
+            .count();
         let ready = http.get(format!("{base}/readyz")).send().await?.status().is_success();
-        eprintln!("{live} live, ready: {ready}");
+        if said != Some((live, ready)) {
+            eprintln!("{live} of {accounts} accounts live, ready: {ready}");
+            said = Some((live, ready));
+        }
         if live == accounts && ready {
             break;
         }

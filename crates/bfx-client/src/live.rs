@@ -45,6 +45,8 @@ pub struct Model {
     pub accounts: Vec<AccountView>,
     /// The accounts valued, computed once after each change (every redraw asks for it).
     valued: OnceCell<Portfolio>,
+    /// Counts the changes: what is derived from the model is current while this is unchanged.
+    version: u64,
 }
 
 /// One account as last heard of.
@@ -173,7 +175,20 @@ impl Model {
                 })
                 .collect(),
             valued: OnceCell::new(),
+            version: 0,
         }
+    }
+
+    /// Changes so far: anything derived from the model (its values, an encoding of it) is
+    /// current while this has not moved.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// After every change: values are computed again when next asked for.
+    fn changed(&mut self) {
+        self.valued.take();
+        self.version = self.version.wrapping_add(1);
     }
 
     /// Prices (and display names) fetched over REST at `fetched_at` (at start, then every 10 s).
@@ -184,7 +199,7 @@ impl Model {
         }
         self.market = Some(market);
         self.fetched_at = Some(fetched_at);
-        self.valued.take();
+        self.changed();
     }
 
     /// Applies one event of the ticker stream.
@@ -194,7 +209,7 @@ impl Model {
             TickerEvent::Ticker(ticker) if self.prices_live && self.following.contains(&ticker.symbol) => {
                 if let Some(market) = &mut self.market {
                     market.update(&ticker);
-                    self.valued.take();
+                    self.changed();
                 }
                 self.live.insert(ticker.symbol.clone(), ticker);
             }
@@ -253,7 +268,7 @@ impl Model {
                 self.accounts.len() - 1
             }
         };
-        self.valued.take();
+        self.changed();
         let view = &mut self.accounts[index];
         match event {
             StreamEvent::Snapshot { wallets } => {
@@ -295,7 +310,7 @@ impl Model {
     pub fn set_positions(&mut self, account: &str, positions: Result<Vec<Position>, AccountError>) {
         if let Some(view) = self.accounts.iter_mut().find(|a| a.name == account) {
             view.positions = Some(positions);
-            self.valued.take();
+            self.changed();
         }
     }
 

@@ -1,9 +1,16 @@
-//! `/metrics`: the live model as Prometheus families, encoded by `prometheus-client` at each
-//! scrape (a [`Collector`]), so that wallets, accounts and pairs that disappear disappear from
-//! the exposition too. Label values are whatever the exchange sent: the library escapes them.
+//! `/metrics`: the live model as Prometheus families, encoded by `prometheus-client` (as
+//! [`Collector`]s, so that wallets, accounts and pairs that disappear disappear from the
+//! exposition too). Label values are whatever the exchange sent: the library escapes them.
 //! Decimals become `f64` here and nowhere else.
+//!
+//! The families that change only with the model (wallets, values, prices, states: nearly all of
+//! the text, 4 MiB for 1 000 accounts × 20 wallets, ~15 ms to encode) are encoded once per model
+//! version and format and reused until the model changes; the ones that change by themselves
+//! (data ages, request counters) are encoded at every scrape.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bfx_client::StreamState;
@@ -44,11 +51,57 @@ impl Format {
     }
 }
 
-/// Encodes every family as of `now`.
+/// The model's families as last encoded, per format.
+#[derive(Debug, Default)]
+pub struct Cache(Mutex<[Option<Encoded>; 2]>);
+
+/// `(model version, text)`.
+type Encoded = (u64, Arc<String>);
+
+/// Encodes every family, now.
 pub fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
+    let model_part = model_families(live, format)?;
+    let per_scrape = exposition(Box::new(PerScrape(Arc::clone(live))), format, 0)?;
+    let mut out = String::with_capacity(model_part.len() + per_scrape.len());
+    out.push_str(&model_part);
+    out.push_str(&per_scrape);
+    Ok(out)
+}
+
+/// The model's families, from the cache while the model has not changed.
+fn model_families(live: &Arc<Live>, format: Format) -> Result<Arc<String>, std::fmt::Error> {
+    let slot = format as usize;
+    let version = live.model().version();
+    // Held while encoding: concurrent scrapes of a changed model encode it once.
+    let mut cache = live.exposition.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((cached, text)) = &cache[slot]
+        && *cached == version
+    {
+        return Ok(Arc::clone(text));
+    }
+    let capacity = cache[slot].as_ref().map_or(0, |(_, text)| text.len() + text.len() / 8);
+    let encoded = Arc::new(AtomicU64::new(version));
+    let families = ModelFamilies { live: Arc::clone(live), encoded: Arc::clone(&encoded) };
+    let mut text = exposition(Box::new(families), format, capacity)?;
+    // Only the end of the whole exposition says so; the per-scrape part follows this one.
+    if format == Format::OpenMetrics {
+        text.truncate(text.trim_end_matches("# EOF\n").len());
+    }
+    let text = Arc::new(text);
+    // The version the text is of (the model may have changed since `version` was read).
+    cache[slot] = Some((encoded.load(Ordering::Relaxed), Arc::clone(&text)));
+    Ok(text)
+}
+
+/// One registry of `collector`, encoded in `format`.
+fn exposition(
+    collector: Box<dyn Collector>,
+    format: Format,
+    capacity: usize,
+) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(Arc::clone(live))));
-    let mut out = String::new();
+    registry.register_collector(collector);
+    let mut out = String::with_capacity(capacity);
     match format {
         Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?,
         Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry)?,
@@ -56,8 +109,16 @@ pub fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Erro
     Ok(out)
 }
 
+/// The families that change only with the model; `encoded` is set to the version encoded.
 #[derive(Debug)]
-struct Families(Arc<Live>);
+struct ModelFamilies {
+    live: Arc<Live>,
+    encoded: Arc<AtomicU64>,
+}
+
+/// The families that change by themselves: data ages, counters.
+#[derive(Debug)]
+struct PerScrape(Arc<Live>);
 
 /// A decimal at the edge: the `f64` nearest to it, as a scraper parsing the decimal text would
 /// get (through the text: `Decimal::to_f64` divides by a power of ten, which can miss it by an ulp).
@@ -65,12 +126,16 @@ fn float(value: Decimal) -> f64 {
     value.to_string().parse().unwrap_or(f64::NAN)
 }
 
+/// A sample's labels: names, and values borrowed from the model where they can be (a scrape of
+/// 1 000 accounts × 20 wallets has 60 000 of them).
+type Labels<'a, const N: usize> = [(&'static str, Cow<'a, str>); N];
+
 /// One gauge family: its descriptor, then each sample with its labels.
-fn gauges<const N: usize>(
+fn gauges<'a, const N: usize>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: impl IntoIterator<Item = ([(&'static str, String); N], f64)>,
+    samples: impl IntoIterator<Item = (Labels<'a, N>, f64)>,
 ) -> Result<(), std::fmt::Error> {
     let mut family =
         encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Gauge)?;
@@ -81,11 +146,11 @@ fn gauges<const N: usize>(
 }
 
 /// One counter family (`name` without `_total`: the library adds it as each format wants).
-fn counters<const N: usize>(
+fn counters<'a, const N: usize>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: impl IntoIterator<Item = ([(&'static str, String); N], u64)>,
+    samples: impl IntoIterator<Item = (Labels<'a, N>, u64)>,
 ) -> Result<(), std::fmt::Error> {
     let mut family =
         encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
@@ -95,16 +160,16 @@ fn counters<const N: usize>(
     Ok(())
 }
 
-impl Collector for Families {
+impl Collector for ModelFamilies {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let now = Instant::now();
-        let model = self.0.model();
+        let model = self.live.model();
+        self.encoded.store(model.version(), Ordering::Relaxed);
         let portfolio = model.valued();
-        let quote = portfolio.quote.clone();
+        let quote = portfolio.quote.as_str();
         let accounts = || portfolio.accounts.iter();
         let wallets = || {
             accounts()
-                .flat_map(|a| a.wallets.iter().map(move |w| (a.name.clone(), w.wallet_type.as_str(), w)))
+                .flat_map(|a| a.wallets.iter().map(move |w| (a.name.as_str(), w.wallet_type.as_str(), w)))
         };
         gauges(
             &mut encoder,
@@ -112,7 +177,7 @@ impl Collector for Families {
             "Balance of one wallet, in its own currency, as Bitfinex sent it.",
             wallets().map(|(account, wallet, w)| {
                 (
-                    [("account", account), ("wallet", wallet.to_owned()), ("currency", w.currency.clone())],
+                    [("account", b(account)), ("wallet", b(wallet)), ("currency", b(&w.currency))],
                     float(w.balance),
                 )
             }),
@@ -123,10 +188,10 @@ impl Collector for Families {
             "Value of one wallet in the quote currency (absent when it cannot be priced).",
             wallets().filter_map(|(account, wallet, w)| {
                 let labels = [
-                    ("account", account),
-                    ("wallet", wallet.to_owned()),
-                    ("currency", w.currency.clone()),
-                    ("quote", quote.clone()),
+                    ("account", b(account)),
+                    ("wallet", b(wallet)),
+                    ("currency", b(&w.currency)),
+                    ("quote", b(quote)),
                 ];
                 Some((labels, float(w.value?)))
             }),
@@ -135,25 +200,22 @@ impl Collector for Families {
             &mut encoder,
             "bfx_account_value",
             "Sum of an account's priced wallets in the quote currency (unpriced and paper ones left out).",
-            accounts().filter_map(|a| {
-                Some(([("account", a.name.clone()), ("quote", quote.clone())], float(a.total?)))
-            }),
+            accounts()
+                .filter_map(|a| Some(([("account", b(&a.name)), ("quote", b(quote))], float(a.total?)))),
         )?;
         gauges(
             &mut encoder,
             "bfx_portfolio_value",
             "Sum of every account's value in the quote currency: the total of `bfx balances`.",
-            portfolio.total.map(|total| ([("quote", quote.clone())], float(total))),
+            portfolio.total.map(|total| ([("quote", b(quote))], float(total))),
         )?;
         gauges(
             &mut encoder,
             "bfx_position_pl_value",
             "Unrealised profit or loss of an open position, in the quote currency.",
             accounts().flat_map(|a| {
-                let quote = quote.clone();
                 a.positions.iter().flatten().filter_map(move |p| {
-                    let labels =
-                        [("account", a.name.clone()), ("symbol", p.symbol.clone()), ("quote", quote.clone())];
+                    let labels = [("account", b(&a.name)), ("symbol", b(&p.symbol)), ("quote", b(quote))];
                     Some((labels, float(p.pl_value?)))
                 })
             }),
@@ -163,17 +225,14 @@ impl Collector for Families {
             "bfx_price",
             "Price of one unit of each held currency in the quote currency, as used for the values (the pair's own ticker, or the rate through the route).",
             portfolio.assets.iter().filter(|asset| asset.currency != quote).filter_map(|asset| {
-                Some(([("pair", pair_symbol(&asset.currency, &quote))], float(asset.price?)))
+                Some(([("pair", Cow::Owned(pair_symbol(&asset.currency, quote)))], float(asset.price?)))
             }),
         )?;
         gauges(
             &mut encoder,
             "bfx_account_up",
             "1 while the account's data is current (its stream live, or polling with the last poll successful), else 0.",
-            model
-                .accounts
-                .iter()
-                .map(|a| ([("account", a.name.clone())], f64::from(u8::from(a.is_current())))),
+            model.accounts.iter().map(|a| ([("account", b(&a.name))], f64::from(u8::from(a.is_current())))),
         )?;
         gauges(
             &mut encoder,
@@ -182,21 +241,9 @@ impl Collector for Families {
             model.accounts.iter().flat_map(|a| {
                 let current = a.state.name();
                 StreamState::NAMES.iter().map(move |state| {
-                    (
-                        [("account", a.name.clone()), ("state", (*state).to_owned())],
-                        f64::from(u8::from(*state == current)),
-                    )
+                    ([("account", b(&a.name)), ("state", b(state))], f64::from(u8::from(*state == current)))
                 })
             }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_account_data_age_seconds",
-            "Seconds since the account's last data (snapshot, wallet change or total); absent before the first.",
-            model
-                .accounts
-                .iter()
-                .filter_map(|a| Some(([("account", a.name.clone())], a.age(now)?.as_secs_f64()))),
         )?;
         gauges(
             &mut encoder,
@@ -204,8 +251,27 @@ impl Collector for Families {
             "Wallets of the account left out of its value because they cannot be priced (paper ones included).",
             accounts().map(|a| {
                 let count = a.wallets.iter().filter(|w| w.value.is_none()).count();
-                ([("account", a.name.clone())], count as f64)
+                ([("account", b(&a.name))], count as f64)
             }),
+        )?;
+        Ok(())
+    }
+}
+
+impl Collector for PerScrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let now = Instant::now();
+        // Read under the lock, encoded after it: the stream loop waits for no scrape.
+        let (ages, names): (Vec<_>, Vec<String>) = {
+            let model = self.0.model();
+            model.accounts.iter().map(|a| ((a.name.clone(), a.age(now)), a.name.clone())).unzip()
+        };
+        gauges(
+            &mut encoder,
+            "bfx_account_data_age_seconds",
+            "Seconds since the account's last data (snapshot, wallet change or total); absent before the first.",
+            ages.into_iter()
+                .filter_map(|(name, age)| Some(([("account", Cow::Owned(name))], age?.as_secs_f64()))),
         )?;
         let requests = self.0.request_counts();
         counters(
@@ -214,7 +280,7 @@ impl Collector for Families {
             "Requests sent to Bitfinex, by endpoint and outcome (ok, or the error's kind as in `bfx balances --json`).",
             requests.iter().map(|r| {
                 let outcome = r.outcome.map_or("ok", |kind| kind.name());
-                ([("endpoint", r.endpoint.to_owned()), ("outcome", outcome.to_owned())], r.count)
+                ([("endpoint", b(r.endpoint)), ("outcome", b(outcome))], r.count)
             }),
         )?;
         let mut rate_limited: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
@@ -227,15 +293,16 @@ impl Collector for Families {
             &mut encoder,
             "bfx_rate_limited",
             "Requests Bitfinex answered with 429 (the IP is blocked on the endpoint for a while), by endpoint.",
-            rate_limited.into_iter().map(|(endpoint, count)| ([("endpoint", endpoint.to_owned())], count)),
+            rate_limited.into_iter().map(|(endpoint, count)| ([("endpoint", b(endpoint))], count)),
         )?;
         let reconnects = self.0.reconnects();
         counters(
             &mut encoder,
             "bfx_reconnects",
             "Times the account's stream lost its connection and started reconnecting.",
-            model.accounts.iter().map(|a| {
-                ([("account", a.name.clone())], reconnects.get(&a.name).copied().unwrap_or_default())
+            names.into_iter().map(|name| {
+                let count = reconnects.get(&name).copied().unwrap_or_default();
+                ([("account", Cow::Owned(name))], count)
             }),
         )?;
         if let Some((ok, failed)) = self.0.snapshot_counts() {
@@ -243,11 +310,16 @@ impl Collector for Families {
                 &mut encoder,
                 "bfx_snapshots",
                 "Portfolio snapshots written into the history store (--snapshot-every), by outcome: ok or failed.",
-                [([("outcome", "ok".to_owned())], ok), ([("outcome", "failed".to_owned())], failed)],
+                [([("outcome", b("ok"))], ok), ([("outcome", b("failed"))], failed)],
             )?;
         }
         Ok(())
     }
+}
+
+/// A label value borrowed.
+fn b(value: &str) -> Cow<'_, str> {
+    Cow::Borrowed(value)
 }
 
 #[cfg(test)]
@@ -314,6 +386,45 @@ mod tests {
                 text.lines().filter(|l| l.starts_with("bfx_")).count(),
                 "no line broken by a label: {text}"
             );
+        }
+    }
+
+    /// The model's part comes from the cache until the model changes, and never after.
+    #[test]
+    fn a_change_to_the_model_is_in_the_next_scrape_in_both_formats() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned()]);
+        model.set_market(market(), t0);
+        model.apply("a", StreamEvent::Status(StreamState::Live), t0);
+        model.apply("a", StreamEvent::Snapshot { wallets: vec![row("exchange", "BTC", "2")] }, t0);
+        let live = live(model);
+        let balance = |text: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix("bfx_wallet_balance{account=\"a\",wallet=\"exchange\",currency=\"BTC\"} ")
+                })
+                .map(str::to_owned)
+        };
+        // Ages aside (they grow between two scrapes), a scrape of an unchanged model is the same.
+        let without_ages = |text: String| {
+            let lines = text.lines().filter(|l| !l.starts_with("bfx_account_data_age_seconds{"));
+            lines.collect::<Vec<_>>().join("\n")
+        };
+        for format in [Format::Text, Format::OpenMetrics] {
+            let first = without_ages(encode(&live, format).unwrap());
+            assert_eq!(first, without_ages(encode(&live, format).unwrap()));
+            assert_eq!(balance(&first).as_deref(), Some("2.0"), "{first}");
+        }
+        live.model().apply("a", StreamEvent::Wallet(row("exchange", "BTC", "3")), t0);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let text = encode(&live, format).unwrap();
+            assert_eq!(balance(&text).as_deref(), Some("3.0"), "{text}");
+            assert!(text.contains("bfx_account_value{account=\"a\",quote=\"USD\"} 300000"), "{text}");
+            // One exposition: the per-scrape families follow the model's, one end marker.
+            assert!(text.contains("bfx_account_data_age_seconds{account=\"a\"}"), "{text}");
+            let ends = text.matches("# EOF").count();
+            assert_eq!(ends, usize::from(format == Format::OpenMetrics), "{text}");
+            assert!(format == Format::Text || text.ends_with("# EOF\n"), "{text}");
         }
     }
 }
