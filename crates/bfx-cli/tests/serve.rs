@@ -488,6 +488,72 @@ fn a_stale_account_keeps_its_values_with_up_0_and_a_growing_age_and_a_reconnect_
     });
 }
 
+/// The exchange restarting (a 20051 notice, then the server gone and back on the same address):
+/// `bfx serve` keeps serving what it knew, says the accounts are down while they are, and
+/// follows them again once the exchange is back.
+#[test]
+fn the_service_survives_a_restart_notice_and_the_exchange_going_away_and_coming_back() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "");
+    let serve = Serve::start(home.path(), &["--listen", "127.0.0.1:0", "--poll-interval", "1"], &[]);
+    let (up, value) =
+        (r#"bfx_account_up{account="alice"}"#, r#"bfx_account_value{account="alice",quote="USD"}"#);
+    let reconnects = r#"bfx_reconnects_total{account="alice"}"#;
+    let live = serve.wait_for("/metrics", "alice live", |r| sample(&r.body, up) == Some(1.0)).body;
+    let worth = sample(&live, value).unwrap();
+
+    // 20051: the stream reconnects by itself, counted.
+    admin(&sim.url, "POST", "/sim/ws/info", r#"{"code":20051}"#);
+    serve.wait_for("/metrics", "the reconnect after 20051", |r| {
+        sample(&r.body, reconnects).is_some_and(|n| n >= 1.0) && sample(&r.body, up) == Some(1.0)
+    });
+
+    // The exchange goes away: still serving, the last values kept, the accounts down.
+    let addr = sim.url.strip_prefix("http://").unwrap().to_owned();
+    drop(sim);
+    let down = serve.wait_for("/metrics", "alice down", |r| sample(&r.body, up) == Some(0.0));
+    assert_eq!((down.status, sample(&down.body, value)), (200, Some(worth)), "{}", down.body);
+    assert_eq!(serve.get("/v1/portfolio").status, 200);
+    assert_eq!(serve.get("/healthz").status, 200);
+
+    // Back on the same address: live again, and following changes.
+    let sim = sim_on(STATE, &addr);
+    serve.wait_for("/metrics", "alice up again", |r| sample(&r.body, up) == Some(1.0));
+    admin(
+        &sim.url,
+        "POST",
+        "/sim/wallets",
+        r#"{"account":"alice","type":"exchange","currency":"BTC","balance":"7"}"#,
+    );
+    let series = r#"bfx_wallet_balance{account="alice",wallet="exchange",currency="BTC"}"#;
+    serve.wait_for("/metrics", "a change after the restart", |r| sample(&r.body, series) == Some(7.0));
+}
+
+/// More accounts than the connection budget opens at once: the one whose socket waits for its
+/// turn is `queued`, read over REST meanwhile, and up.
+#[test]
+fn an_account_waiting_for_its_socket_is_queued_polled_and_up() {
+    let sim = sim_with(STATE);
+    let home = TempDir::new().unwrap();
+    write_config(home.path(), &sim.url, "\n[network]\nws_connections_per_15s = 1\n");
+    let serve = Serve::start(home.path(), &["--listen", "127.0.0.1:0", "--poll-interval", "1"], &[]);
+    let state =
+        |account: &str, state: &str| format!(r#"bfx_account_state{{account="{account}",state="{state}"}}"#);
+    let m = serve
+        .wait_for("/metrics", "one account live, the other queued with its wallets", |r| {
+            let live =
+                ["alice", "bob"].iter().filter(|a| sample(&r.body, &state(a, "live")) == Some(1.0)).count();
+            let queued = ["alice", "bob"].iter().find(|a| sample(&r.body, &state(a, "queued")) == Some(1.0));
+            live == 1
+                && queued.is_some_and(|a| r.body.contains(&format!(r#"bfx_account_value{{account="{a}""#)))
+        })
+        .body;
+    for account in ["alice", "bob"] {
+        assert_eq!(sample(&m, &format!(r#"bfx_account_up{{account="{account}"}}"#)), Some(1.0), "{m}");
+    }
+}
+
 #[test]
 fn an_account_polled_over_rest_is_up_and_says_so() {
     let sim = sim_with(STATE);

@@ -22,13 +22,30 @@ pub fn sim() -> Sim {
 }
 
 pub fn sim_with(state: &str) -> Sim {
+    sim_on(state, "127.0.0.1:0")
+}
+
+/// The emulator on `addr`: a port just freed by a stopped one (an exchange restart) may take a
+/// moment to be free again, so binding is retried for up to 10 s.
+pub fn sim_on(state: &str, addr: &str) -> Sim {
     let state = SimState::from_toml(state, "test state").unwrap();
+    let addr = addr.to_owned();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let listener = loop {
+                match tokio::net::TcpListener::bind(&addr).await {
+                    Ok(listener) => break listener,
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        let _ = e;
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("cannot bind {addr}: {e}"),
+                }
+            };
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             bfx_sim::serve(listener, state, async move {
                 let _ = stopped.await;
