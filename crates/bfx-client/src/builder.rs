@@ -13,6 +13,9 @@ use crate::error::Error;
 use crate::limiter::{Observer, RateLimiter, RateLimits, WaitEvent};
 use crate::nonce::NonceBook;
 use crate::nonce_store::NonceStore;
+
+/// Idle kept-alive REST connections per host.
+const MAX_IDLE_CONNECTIONS: usize = 16;
 use crate::retry::RetryPolicy;
 use crate::stream::gate::ConnectionGate;
 
@@ -144,6 +147,9 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.request_timeout)
             .tcp_nodelay(true)
+            // Many accounts may read at once (1 000 connecting); a few kept-alive connections
+            // serve what follows, the rest are closed instead of idling for 90 s.
+            .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS)
             // A redirect would carry the API key and a valid signature to another URL (reqwest
             // drops only standard credentials headers on the way); Bitfinex never redirects.
             .redirect(reqwest::redirect::Policy::none())

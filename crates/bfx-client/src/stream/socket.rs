@@ -65,9 +65,13 @@ pub(crate) async fn connect(url: &str) -> Result<Socket, SocketError> {
     // `Uri::host` keeps IPv6 brackets; sockets and TLS names want the bare address.
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|cause| SocketError::Connect { url: url.to_owned(), cause })?;
+    // An address needs no lookup: Tokio resolves names on a blocking thread, and a thousand
+    // sockets opening at once (an emulator, a gateway by address) would start hundreds of them.
+    let connected = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => TcpStream::connect((ip, port)).await,
+        Err(_) => TcpStream::connect((host, port)).await,
+    };
+    let tcp = connected.map_err(|cause| SocketError::Connect { url: url.to_owned(), cause })?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if secure {
         crate::install_crypto_provider();
