@@ -41,6 +41,8 @@ pub(crate) fn body_limit(endpoint: &str) -> usize {
         "auth/r/wallets" | "auth/r/positions" => 2 * MIB,
         // 2 500 rows of ~200 bytes.
         LEDGERS => 4 * MIB,
+        // 10 000 daily rows of ~100 bytes: ~1 MiB.
+        crate::candles::CANDLES => 4 * MIB,
         _ => MIB,
     }
 }
@@ -72,7 +74,7 @@ pub struct Client {
 }
 
 /// One request, as each attempt rebuilds it. `path` is what is signed (`v2/…`).
-enum Call<'a> {
+pub(crate) enum Call<'a> {
     Public { url: String },
     Auth { url: String, path: String, body: Vec<u8>, credentials: &'a Credentials },
 }
@@ -245,7 +247,7 @@ impl Client {
     }
 
     /// Attempts `call` until it succeeds or may not be tried again.
-    async fn execute(&self, endpoint: &'static str, call: Call<'_>) -> Result<Vec<u8>, Error> {
+    pub(crate) async fn execute(&self, endpoint: &'static str, call: Call<'_>) -> Result<Vec<u8>, Error> {
         let mut spent = Duration::ZERO;
         let (mut failed, mut blocks, mut resigned) = (0u32, 0u32, false);
         loop {
@@ -446,7 +448,7 @@ fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }
 
-fn parse_error(endpoint: &'static str) -> impl Fn(ParseError) -> Error {
+pub(crate) fn parse_error(endpoint: &'static str) -> impl Fn(ParseError) -> Error {
     move |source| Error::Parse { endpoint, source }
 }
 

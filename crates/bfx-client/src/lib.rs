@@ -11,6 +11,7 @@
 //! - [`retry`]: which failures are retried, and the backoff.
 //! - [`client`]: [`Client`]: `wallets`, `positions`, `ledgers`, `permissions`, `user_info`, `tickers`,
 //!   `conf_maps`, `platform_status`; [`builder`]: [`ClientBuilder`].
+//! - [`candles`]: [`Client::candles`]: a page of a pair's candles ([`CandleQuery`]), oldest first.
 //! - [`counters`]: requests sent, by endpoint and outcome ([`Client::request_counts`]).
 //! - [`portfolio`]: `market`, `holdings` of many accounts at once, and `portfolio`: them valued.
 //! - [`stream`]: [`AccountStream`]: one key's wallet changes over the WebSocket, reconnecting,
@@ -22,6 +23,7 @@
 //!   map to messages and exit codes.
 
 pub mod builder;
+pub mod candles;
 pub mod client;
 pub mod counters;
 pub mod credentials;
@@ -37,6 +39,7 @@ pub mod retry;
 pub mod stream;
 
 pub use builder::ClientBuilder;
+pub use candles::{CandleQuery, Timeframe};
 pub use client::{Client, LedgerQuery, Symbols};
 pub use counters::RequestCount;
 pub use credentials::Credentials;

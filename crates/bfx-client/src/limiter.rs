@@ -42,6 +42,8 @@ impl RateLimits {
             ("ticker", 90),
             ("tickers", 30),
             ("platform/status", 30),
+            // Every key and section of `candles/…`: "30 reqs/min" on the current docs page.
+            ("candles", 30),
         ];
         RateLimits {
             window: Duration::from_secs(60),

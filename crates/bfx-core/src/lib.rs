@@ -10,12 +10,14 @@
 //! - [`wallet`], [`position`], [`permission`], [`ticker`], [`user`]: positional wire rows and their
 //!   parsers.
 //! - [`wire_error`]: error bodies (`["error", code, "msg"]`, rate limits, HTML) and their meaning.
+//! - [`candle`]: daily (and other) candles, `[MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]`, and UTC days.
 //! - [`ledger`]: ledger entries, their wallet and their category (derived from the description).
 //! - [`parse`]: the parse error every parser returns, naming row and field.
 //! - [`valuation`]: the price graph: routes from a currency to a quote through tickers; exact
 //!   `Decimal` prices.
 //! - [`portfolio`]: holdings valued: per wallet, per account, per asset, positions, totals.
 
+pub mod candle;
 pub mod conf;
 pub mod ledger;
 pub mod nonce;
@@ -31,6 +33,7 @@ pub mod valuation;
 pub mod wallet;
 pub mod wire_error;
 
+pub use candle::{Candle, parse_candles};
 pub use ledger::{Category, LedgerEntry, PageCut, cut_page, parse_ledgers};
 pub use nonce::{Nonce, NonceError, next_nonce};
 pub use number::{format_decimal, parse_json_number};

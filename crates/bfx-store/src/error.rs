@@ -61,6 +61,18 @@ pub enum StoreError {
     )]
     CorruptSnapshot { account: String, mts: i64, column: &'static str, text: String, expected: &'static str },
 
+    /// A stored candle holds something that is not what bfx wrote.
+    #[error("stored candle {pair} at {mts}: {column} holds {text:?}, which is not {expected}")]
+    CorruptCandle { pair: String, mts: i64, column: &'static str, text: String, expected: &'static str },
+
+    /// A day given to the candle cache that is not 00:00 UTC.
+    #[error("{what} {mts} is not the start of a UTC day (a multiple of 86 400 000 ms)")]
+    NotADay { what: &'static str, mts: i64 },
+
+    /// A candle outside the days it is stored as covering (nothing of the page was stored).
+    #[error("candle {pair} at {mts} is outside the covered days {from_day}..={to_day}; nothing was stored")]
+    CandleOutside { pair: String, mts: i64, from_day: i64, to_day: i64 },
+
     /// A covered interval whose start is after its end.
     #[error("covered interval {from_mts}..={to_mts} is empty (start after end)")]
     EmptyInterval { from_mts: i64, to_mts: i64 },

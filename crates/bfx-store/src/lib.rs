@@ -21,11 +21,17 @@
 //! - [`model`]: the values taken and returned.
 //! - `schema`: the versioned migrations; `dialect`: the few spellings that differ.
 //! - [`sync`]: [`sync::sync_account`]: an account's ledger from Bitfinex into the store, resumable.
+//! - [`candle_cache`]: [`Store::store_candles`], [`Store::closes`], [`Store::candle_gaps`],
+//!   [`Store::candle_coverage`]: daily candles of trading pairs and the days known complete.
+//! - [`candles`]: [`candles::sync_candles`]: prices over time from Bitfinex into the store,
+//!   only the days not yet stored.
 //! - [`history`]: the questions answered from it (sums by category group, the balance chain
 //!   and the wallets checked), and the dates users give.
 //! - [`error`]: the error type, [`StoreError`].
 //! - `test_support` (feature `test-support`): a throwaway PostgreSQL server for tests.
 
+pub mod candle_cache;
+pub mod candles;
 mod dialect;
 pub mod error;
 pub mod history;
@@ -42,10 +48,11 @@ pub mod sync;
 pub mod test_support;
 pub mod write;
 
+pub use candles::{CandleProgress, CandleSyncError, sync_candles};
 pub use error::StoreError;
 pub use location::{Backend, Location};
 pub use lock::AccountLock;
-pub use model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
+pub use model::{AccountSummary, Covered, DayRange, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
 pub use periodic::{Every, SnapshotCounts};
 pub use snapshot::{AccountSnapshot, WalletSnapshot};
 pub use store::{DEFAULT_LOCK_WAIT, Store};

@@ -87,3 +87,20 @@ pub struct StoredEntry {
     /// The category derived from its description when it was stored; `None` when unknown.
     pub category: Option<Category>,
 }
+
+/// A closed range of UTC days, `from_day..=to_day`, each given by its start in milliseconds
+/// (00:00 UTC, a multiple of [`bfx_core::candle::DAY_MS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DayRange {
+    /// First day, inclusive.
+    pub from_day: i64,
+    /// Last day, inclusive.
+    pub to_day: i64,
+}
+
+impl DayRange {
+    /// How many days it holds.
+    pub fn days(&self) -> i64 {
+        (self.to_day - self.from_day) / bfx_core::candle::DAY_MS + 1
+    }
+}

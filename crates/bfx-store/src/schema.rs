@@ -20,6 +20,15 @@
 //!   wallets of that moment are all in `snapshot_wallet` (written in the same transaction).
 //! - `snapshot_wallet`: each wallet of it, in Bitfinex's order (`seq`): balance, unit price and
 //!   value in the quote (NULL when unpriced, never 0).
+//!
+//! Version 3, prices over time (daily candles of trading pairs, see [`crate::candles`]):
+//! - `candle_pair`: every pair the store has candles or coverage for; a write touches its row
+//!   first, so two writers of one pair take turns (as `account` does for the ledger).
+//! - `candle`: one row per (pair, day start in ms UTC): open, close, high, low, volume, exact.
+//!   Only days that had ended when fetched, and only inside a covered range.
+//! - `candle_coverage`: closed ranges of days (`from_mts..=to_mts`, both day starts) whose
+//!   candles are all stored, merged: a covered day without a row had no candle (the pair was not
+//!   traded that day), and is not asked for again.
 
 use sqlx::{AnyPool, Executor, Row};
 
@@ -94,6 +103,29 @@ const MIGRATIONS: &[(i64, &str, &[&str])] = &[
                 price {decimal},
                 value {decimal},
                 PRIMARY KEY (account, mts, seq)
+            )",
+        ],
+    ),
+    (
+        3,
+        "daily candles and their coverage",
+        &[
+            "CREATE TABLE candle_pair (pair {text} PRIMARY KEY)",
+            "CREATE TABLE candle (
+                pair {text} NOT NULL,
+                mts BIGINT NOT NULL,
+                open {decimal} NOT NULL,
+                close {decimal} NOT NULL,
+                high {decimal} NOT NULL,
+                low {decimal} NOT NULL,
+                volume {decimal} NOT NULL,
+                PRIMARY KEY (pair, mts)
+            )",
+            "CREATE TABLE candle_coverage (
+                pair {text} NOT NULL,
+                from_mts BIGINT NOT NULL,
+                to_mts BIGINT NOT NULL,
+                PRIMARY KEY (pair, from_mts)
             )",
         ],
     ),
