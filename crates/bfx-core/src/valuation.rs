@@ -296,6 +296,31 @@ impl Market {
         market
     }
 
+    /// The same derivative map and names, priced by `closes` (trading pair → price) alone: a
+    /// past day's market from its candles, valued through the same price graph as today's (a
+    /// pair with no close that day is no edge that day). Each close serves as last, bid and ask.
+    pub fn with_closes(&self, closes: impl IntoIterator<Item = (String, Decimal)>) -> Market {
+        let mut market =
+            Market { underlying: self.underlying.clone(), names: self.names.clone(), ..Market::default() };
+        for (symbol, close) in closes {
+            let ticker = TradingTicker {
+                symbol,
+                bid: Some(close),
+                bid_size: None,
+                ask: Some(close),
+                ask_size: None,
+                daily_change: None,
+                daily_change_relative: None,
+                last_price: Some(close),
+                volume: None,
+                high: None,
+                low: None,
+            };
+            market.add(&ticker, false);
+        }
+        market
+    }
+
     /// With display names (`conf/pub:map:currency:sym`: `UST` → `USDt`).
     pub fn with_names(mut self, names: impl IntoIterator<Item = (String, String)>) -> Market {
         self.names = names.into_iter().collect();

@@ -77,6 +77,10 @@ pub enum StoreError {
     #[error("covered interval {from_mts}..={to_mts} is empty (start after end)")]
     EmptyInterval { from_mts: i64, to_mts: i64 },
 
+    /// A sum of values too large for a decimal (±7.9e28).
+    #[error("{what} is too large to sum exactly")]
+    Overflow { what: &'static str },
+
     /// The database refused or failed a statement.
     #[error("history database: {context}: {source}")]
     Database {

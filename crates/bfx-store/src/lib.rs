@@ -46,6 +46,7 @@ pub mod store;
 pub mod sync;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod value;
 pub mod write;
 
 pub use candles::{CandleProgress, CandleSyncError, sync_candles};

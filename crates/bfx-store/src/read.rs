@@ -190,6 +190,21 @@ impl Store {
             .collect()
     }
 
+    /// The currencies `accounts` (empty: all) have ledger entries in, sorted.
+    pub async fn currencies(&self, accounts: &[String]) -> Result<Vec<String>, StoreError> {
+        let filter = match accounts.is_empty() {
+            true => String::new(),
+            false => format!("WHERE account IN ({})", placeholders(1, accounts.len())),
+        };
+        let sql = format!("SELECT DISTINCT currency FROM series {filter} ORDER BY currency");
+        let mut query = sqlx::query(&sql);
+        for account in accounts {
+            query = query.bind(account.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::db("reading currencies"))?;
+        rows.iter().map(|row| get(row, 0, "reading a currency")).collect()
+    }
+
     /// The stored entries `query` selects, in its order, as a stream: one statement (a
     /// consistent snapshot) read by a task that stays at most a few hundred entries ahead of the
     /// consumer, so memory stays bounded whatever the size. Dropping the stream stops the read.
