@@ -95,6 +95,10 @@ pub enum HistoryCommand {
     Fees(HistoryRangeArgs),
     /// Deposits and withdrawals, and apart from them the transfers between wallets.
     Flows(HistoryRangeArgs),
+    /// The portfolio's value at the end of each day, week or month (stored balances at Bitfinex's
+    /// daily closes, fetched into the store once), and its change split into deposits −
+    /// withdrawals, earnings, fees and market.
+    Value(HistoryValueArgs),
     /// The stored ledger, one row per entry: CSV (default) or JSON, columns
     /// account,id,mts,time,currency,wallet,category,amount,balance,description.
     Export(HistoryExportArgs),
@@ -196,6 +200,47 @@ pub struct HistoryExportArgs {
     /// Config file (default: $XDG_CONFIG_HOME/bfx/config.toml; also BFX_CONFIG).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryValueArgs {
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// One point at the end (UTC) of each day, week (Sunday) or month; the last at --to.
+    #[arg(long, value_enum, default_value_t = ValueStep::Day)]
+    pub every: ValueStep,
+    /// Currency to value in (USD, EUR, BTC, UST, …), through Bitfinex's daily closes.
+    #[arg(long, default_value = "USD", value_name = "CURRENCY")]
+    pub quote: String,
+    /// Only these accounts (repeatable); default: every account in the store.
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// One JSON document (amounts as strings).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header row: mts,time,total,unpriced and one column per account.
+    #[arg(long)]
+    pub csv: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// How far apart the points of `bfx history value` are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValueStep {
+    Day,
+    Week,
+    Month,
+}
+
+impl From<ValueStep> for bfx_store::value::Step {
+    fn from(step: ValueStep) -> bfx_store::value::Step {
+        match step {
+            ValueStep::Day => bfx_store::value::Step::Day,
+            ValueStep::Week => bfx_store::value::Step::Week,
+            ValueStep::Month => bfx_store::value::Step::Month,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

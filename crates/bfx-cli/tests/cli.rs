@@ -386,6 +386,7 @@ fn the_secret_never_appears_in_any_output() {
         (vec!["history", "earnings", "-vvv"], CANARY, Some(0)),
         (vec!["history", "flows", "--csv", "-vvv"], CANARY, Some(0)),
         (vec!["history", "export", "--json", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "value", "--json", "-vvv"], CANARY, Some(0)),
         // The state's other wallets have no ledger: the check finds them and exits 5.
         (vec!["history", "check", "-vvv"], CANARY, Some(5)),
         (vec!["history", "check", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bfx_core::candle::{DAY_MS, day_start};
 use bfx_core::ledger::Group;
-use bfx_core::valuation::{Market, PriceKind, pair_symbol};
+use bfx_core::valuation::{Market, PriceKind, is_paper, pair_symbol};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 
@@ -88,7 +88,8 @@ pub struct Change {
 pub enum NoChange {
     /// Fewer than two points.
     OnePoint,
-    /// A currency held at the first or last point is unpriced.
+    /// A currency is unpriced at the first or the last point but not at both (one unpriced at
+    /// both is left out of the change, its entries too).
     UnpricedEnd { currency: String },
     /// An entry between them could not be valued on its day.
     UnpricedEntry { account: String, id: i64, currency: String },
@@ -175,7 +176,8 @@ pub async fn value_series(
             unpriced: Vec::new(),
         };
         let mut unpriced = BTreeSet::new();
-        for balance in balances.iter().filter(|b| !b.balance.is_zero()) {
+        // Paper-trading coins are not money: left out, as `bfx balances` leaves them out of totals.
+        for balance in balances.iter().filter(|b| !b.balance.is_zero() && !is_paper(&b.currency)) {
             match quoter.value(balance.balance, &balance.currency, false) {
                 Ok((_, value)) => {
                     add(point.accounts.entry(balance.account.clone()).or_default(), value)?;
@@ -207,7 +209,14 @@ async fn change(
     if points.len() < 2 {
         return Ok(Err(NoChange::OnePoint));
     }
-    if let Some(currency) = first.unpriced.first().or(last.unpriced.first()) {
+    // A coin unpriced at both ends is left out of both, and so of the change (its entries too);
+    // one priced at one end only would make its value appear or vanish as if the market did it.
+    if let Some(currency) = first
+        .unpriced
+        .iter()
+        .chain(&last.unpriced)
+        .find(|c| !(first.unpriced.contains(c) && last.unpriced.contains(c)))
+    {
         return Ok(Err(NoChange::UnpricedEnd { currency: currency.clone() }));
     }
     let (mut flows, mut earnings, mut fees) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
@@ -226,6 +235,9 @@ async fn change(
             _ => continue,
         };
         let entry = &stored.entry;
+        if is_paper(&entry.currency) || first.unpriced.contains(&entry.currency) {
+            continue;
+        }
         let market = markets.on(day_start(entry.mts));
         match market.quoter(&query.quote, PriceKind::Last).value(entry.amount, &entry.currency, false) {
             Ok((_, value)) => match sum.checked_add(value) {

@@ -7,6 +7,7 @@ mod answers;
 mod check;
 mod export;
 mod sync;
+mod value;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +33,18 @@ pub async fn run(command: HistoryCommand, env: &HashMap<String, String>) -> anyh
             };
             write_stderr(&format!("bfx: history store: {}\n", settings.store.describe()));
             sync::run(&client, &accounts, &store, since, true).await
+        }
+        HistoryCommand::Value(args) => {
+            // Public endpoints only: no account's secret is needed.
+            let ask = value_ask(args.range.clone(), &args)?;
+            let settings =
+                Settings::resolve(&Overrides::from(args.connect), env, crate::default_config_path())?;
+            let client = crate::client::build(settings.endpoints.clone(), &settings.network)?;
+            let store = match open(&settings.store.location()?).await {
+                Ok(store) => store,
+                Err(exit) => return Ok(exit),
+            };
+            value::run(&client, &store, ask, sync::now_ms()).await
         }
         HistoryCommand::Check(args) => {
             let format = format(args.json, args.csv, Format::Table);
@@ -70,6 +83,10 @@ pub async fn demo(command: HistoryCommand, demo: &Demo) -> anyhow::Result<Exit> 
     let exit = match command {
         _ if synced != Exit::Ok => synced,
         HistoryCommand::Sync(_) => synced,
+        HistoryCommand::Value(args) => {
+            let ask = value_ask(args.range.clone(), &args)?;
+            value::run(&demo.client, &store, ask, sync::now_ms()).await?
+        }
         HistoryCommand::Check(args) => {
             let accounts = config::select(&demo.accounts, &args.accounts)?;
             check::run(&demo.client, &accounts, &store, format(args.json, args.csv, Format::Table)).await?
@@ -104,9 +121,9 @@ async fn answer(command: HistoryCommand, store: &Store) -> anyhow::Result<Exit> 
             let range = answers::Range::parse(&args.range)?;
             export::run(store, &args.accounts, range, format(args.json, args.csv, Format::Csv)).await
         }
-        HistoryCommand::Sync(_) | HistoryCommand::Check(_) => {
-            Err(anyhow::anyhow!("internal error: sync and check are not answered from the store alone"))
-        }
+        HistoryCommand::Sync(_) | HistoryCommand::Check(_) | HistoryCommand::Value(_) => Err(
+            anyhow::anyhow!("internal error: sync, check and value are not answered from the store alone"),
+        ),
     }
 }
 
@@ -118,7 +135,22 @@ fn config_flag(command: &HistoryCommand) -> Option<PathBuf> {
         HistoryCommand::Export(a) => a.config.clone(),
         HistoryCommand::Sync(a) => a.connect.config.clone(),
         HistoryCommand::Check(a) => a.connect.config.clone(),
+        HistoryCommand::Value(a) => a.connect.config.clone(),
     }
+}
+
+/// `bfx history value`'s arguments, checked.
+fn value_ask(
+    range: crate::cli::RangeArgs,
+    args: &crate::cli::HistoryValueArgs,
+) -> Result<value::Ask, ConfigError> {
+    Ok(value::Ask {
+        accounts: args.accounts.clone(),
+        range: answers::Range::parse(&range)?,
+        step: args.every.into(),
+        quote: args.quote.to_uppercase(),
+        format: format(args.json, args.csv, Format::Table),
+    })
 }
 
 fn format(json: bool, csv: bool, default: Format) -> Format {

@@ -129,7 +129,7 @@ async fn summary_line(store: &Store, account: &str, synced: &Synced) -> anyhow::
     ))
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
