@@ -9,7 +9,8 @@
 //! - `history`: the ledger sync into a store, entries per second, and under Bitfinex's budget
 //!   against the floor it sets;
 //! - `latency`: an admin wallet change to the `bfx watch --json` line that reports it;
-//! - `serve`: `bfx serve` following many accounts: memory, scrape latency, change to scrape.
+//! - `serve`: `bfx serve` following many accounts: memory, scrape latency, change to scrape;
+//! - `value`: `bfx history value`'s series over three years of a large store.
 
 mod accounts;
 mod history;
@@ -17,6 +18,7 @@ mod latency;
 mod serve;
 mod state;
 mod throughput;
+mod value;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +87,15 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         changes: usize,
     },
+    /// The daily value series over three years of N ledger entries and P pairs.
+    Value {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 50)]
+        pairs: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Admin wallet change → `bfx watch --json` line: p50, p99 and max over N changes.
     Latency {
         #[arg(long, value_name = "PATH")]
@@ -110,6 +121,7 @@ fn main() -> anyhow::Result<()> {
             Command::Accounts { bfx, counts } => accounts::run(&bfx, &counts).await,
             Command::History { entries, store, budget } => history::run(entries, store, budget).await,
             Command::Latency { bfx, changes } => latency::run(&bfx, changes.max(1)).await,
+            Command::Value { entries, pairs, runs } => value::run(entries, pairs.max(1), runs.max(1)).await,
             Command::Serve { bfx, accounts, wallets, scrapes, changes } => {
                 serve::run(&bfx, accounts.max(1), wallets, scrapes.max(1), changes.max(1)).await
             }

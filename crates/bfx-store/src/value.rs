@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bfx_core::candle::{DAY_MS, day_start};
 use bfx_core::ledger::Group;
-use bfx_core::valuation::{Market, PriceKind, is_paper, pair_symbol};
+use bfx_core::valuation::{Market, Price, PriceKind, Unpriced, is_paper, pair_symbol};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 
@@ -152,9 +152,14 @@ fn ends_a_step(day: i64, step: Step) -> bool {
     }
 }
 
-/// Values the stored balances of `query.accounts` at each point. `closes` are the daily closes
-/// by pair (as [`Store::closes`] returns them); `today` is today's market (for its derivative map,
-/// its names, and the current day's prices); `now_ms` says which day is today.
+/// Values the stored balances of `query.accounts` (empty: every account in the store) at each
+/// point. `closes` are the daily closes by pair (as [`Store::closes`] returns them); `today` is
+/// today's market (for its derivative map, its names, and the current day's prices); `now_ms`
+/// says which day is today.
+///
+/// One pass per account: its balances at the first point, then its entries after it in time
+/// order, each point valued when the entries up to it are applied; so the cost is the entries
+/// plus points × wallets, never a query per point.
 pub async fn value_series(
     store: &Store,
     today: &Market,
@@ -162,109 +167,170 @@ pub async fn value_series(
     query: &ValueQuery,
     now_ms: i64,
 ) -> Result<ValueSeries, StoreError> {
-    let mut markets = DayMarkets { today, closes, today_start: day_start(now_ms), built: HashMap::new() };
-    let mut points = Vec::new();
-    for mts in point_ends(query.from_mts, query.to_mts, query.step) {
-        let balances = store.balances_at(&query.accounts, mts).await?;
-        let market = markets.on(day_start(mts));
-        let quoter = market.quoter(&query.quote, PriceKind::Last);
-        let mut point = ValuePoint {
+    let accounts = match query.accounts.is_empty() {
+        true => store.account_names().await?,
+        false => query.accounts.clone(),
+    };
+    let currencies = store.currencies(&accounts).await?;
+    let mut prices = DayPrices {
+        today,
+        closes,
+        quote: &query.quote,
+        currencies: &currencies,
+        today_start: day_start(now_ms),
+        days: HashMap::new(),
+    };
+    let ends = point_ends(query.from_mts, query.to_mts, query.step);
+    let mut points: Vec<ValuePoint> = ends
+        .iter()
+        .map(|&mts| ValuePoint {
             mts,
             total: Decimal::ZERO,
             accounts: BTreeMap::new(),
             assets: BTreeMap::new(),
             unpriced: Vec::new(),
+        })
+        .collect();
+    let mut unpriced = vec![BTreeSet::new(); points.len()];
+    let mut parts = Parts::default();
+    let (first, last) = (ends.first().copied().unwrap_or(query.to_mts), query.to_mts);
+    for account in &accounts {
+        let mut held: BTreeMap<(String, String), Decimal> = store
+            .balances_at(std::slice::from_ref(account), first)
+            .await?
+            .into_iter()
+            .map(|b| ((b.wallet, b.currency), b.balance))
+            .collect();
+        let entries = EntryQuery {
+            accounts: vec![account.clone()],
+            from_mts: Some(first.saturating_add(1)),
+            to_mts: Some(last),
+            order: Order::Time,
         };
-        let mut unpriced = BTreeSet::new();
-        // Paper-trading coins are not money: left out, as `bfx balances` leaves them out of totals.
-        for balance in balances.iter().filter(|b| !b.balance.is_zero() && !is_paper(&b.currency)) {
-            match quoter.value(balance.balance, &balance.currency, false) {
-                Ok((_, value)) => {
-                    add(point.accounts.entry(balance.account.clone()).or_default(), value)?;
-                    add(point.assets.entry(balance.currency.clone()).or_default(), value)?;
-                    add(&mut point.total, value)?;
+        let mut entries = store.entries(entries);
+        let mut next = entries.try_next().await?;
+        for (point, unpriced) in points.iter_mut().zip(&mut unpriced) {
+            while let Some(stored) = next.take_if(|s| s.entry.mts <= point.mts) {
+                let entry = &stored.entry;
+                held.insert((entry.wallet.clone(), entry.currency.clone()), entry.balance);
+                parts.add(&stored, &mut prices)?;
+                next = entries.try_next().await?;
+            }
+            let day = prices.on(day_start(point.mts));
+            for ((_, currency), balance) in held.iter().filter(|(_, b)| !b.is_zero()) {
+                // Paper-trading coins are not money: left out, as `bfx balances` leaves them out.
+                if is_paper(currency) {
+                    continue;
                 }
-                Err(_) => {
-                    unpriced.insert(balance.currency.clone());
+                match day.get(currency).map(|price| price.as_ref().map(|p| p.of(*balance))) {
+                    Some(Ok(Ok(value))) => {
+                        add(point.accounts.entry(account.clone()).or_default(), value)?;
+                        add(point.assets.entry(currency.clone()).or_default(), value)?;
+                        add(&mut point.total, value)?;
+                    }
+                    _ => {
+                        unpriced.insert(currency.clone());
+                    }
                 }
             }
         }
-        point.unpriced = unpriced.into_iter().collect();
-        points.push(point);
     }
-    let change = change(store, &mut markets, query, &points).await?;
+    for (point, unpriced) in points.iter_mut().zip(unpriced) {
+        point.unpriced = unpriced.into_iter().collect();
+    }
+    let change = parts.change(&points);
     Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change })
 }
 
-/// The breakdown of the change from the first point to the last.
-async fn change(
-    store: &Store,
-    markets: &mut DayMarkets<'_>,
-    query: &ValueQuery,
-    points: &[ValuePoint],
-) -> Result<Result<Change, NoChange>, StoreError> {
-    let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return Ok(Err(NoChange::OnePoint));
-    };
-    if points.len() < 2 {
-        return Ok(Err(NoChange::OnePoint));
-    }
-    // A coin unpriced at both ends is left out of both, and so of the change (its entries too);
-    // one priced at one end only would make its value appear or vanish as if the market did it.
-    if let Some(currency) = first
-        .unpriced
-        .iter()
-        .chain(&last.unpriced)
-        .find(|c| !(first.unpriced.contains(c) && last.unpriced.contains(c)))
-    {
-        return Ok(Err(NoChange::UnpricedEnd { currency: currency.clone() }));
-    }
-    let (mut flows, mut earnings, mut fees) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
-    let entries = EntryQuery {
-        accounts: query.accounts.clone(),
-        from_mts: Some(first.mts.saturating_add(1)),
-        to_mts: Some(last.mts),
-        order: Order::Time,
-    };
-    let mut entries = store.entries(entries);
-    while let Some(stored) = entries.try_next().await? {
-        let sum = match stored.category.map(|c| c.group()) {
-            Some(Group::Flow) => &mut flows,
-            Some(Group::Earning) => &mut earnings,
-            Some(Group::Fee) => &mut fees,
-            _ => continue,
+/// The entries after the first point, summed per group and currency at their days' prices.
+#[derive(Default)]
+struct Parts {
+    /// (group, currency) → value.
+    sums: BTreeMap<(u8, String), Decimal>,
+    /// Per currency, the first entry that could not be valued on its day.
+    unvalued: BTreeMap<String, (String, i64)>,
+    overflow: bool,
+}
+
+const FLOWS: u8 = 0;
+const EARNINGS: u8 = 1;
+const FEES: u8 = 2;
+
+impl Parts {
+    fn add(
+        &mut self,
+        stored: &crate::model::StoredEntry,
+        prices: &mut DayPrices<'_>,
+    ) -> Result<(), StoreError> {
+        let group = match stored.category.map(|c| c.group()) {
+            Some(Group::Flow) => FLOWS,
+            Some(Group::Earning) => EARNINGS,
+            Some(Group::Fee) => FEES,
+            _ => return Ok(()),
         };
         let entry = &stored.entry;
-        if is_paper(&entry.currency) || first.unpriced.contains(&entry.currency) {
-            continue;
+        if is_paper(&entry.currency) {
+            return Ok(());
         }
-        let market = markets.on(day_start(entry.mts));
-        match market.quoter(&query.quote, PriceKind::Last).value(entry.amount, &entry.currency, false) {
-            Ok((_, value)) => match sum.checked_add(value) {
-                Some(total) => *sum = total,
-                None => return Ok(Err(NoChange::Overflow)),
-            },
-            Err(_) => {
-                return Ok(Err(NoChange::UnpricedEntry {
-                    account: stored.account.clone(),
-                    id: entry.id,
-                    currency: entry.currency.clone(),
-                }));
+        let day = prices.on(day_start(entry.mts));
+        match day.get(&entry.currency).map(|price| price.as_ref().map(|p| p.of(entry.amount))) {
+            Some(Ok(Ok(value))) => {
+                let sum = self.sums.entry((group, entry.currency.clone())).or_default();
+                match sum.checked_add(value) {
+                    Some(total) => *sum = total,
+                    None => self.overflow = true,
+                }
+            }
+            _ => {
+                self.unvalued.entry(entry.currency.clone()).or_insert((stored.account.clone(), entry.id));
             }
         }
+        Ok(())
     }
-    let market = last
-        .total
-        .checked_sub(first.total)
-        .and_then(|change| change.checked_sub(flows))
-        .and_then(|rest| rest.checked_sub(earnings))
-        .and_then(|rest| rest.checked_sub(fees));
-    Ok(match market {
-        Some(market) => {
-            Ok(Change { start_value: first.total, end_value: last.total, flows, earnings, fees, market })
+
+    /// The breakdown from the first point to the last (see [`NoChange`]).
+    fn change(&self, points: &[ValuePoint]) -> Result<Change, NoChange> {
+        let (Some(first), Some(last)) = (points.first(), points.last()) else {
+            return Err(NoChange::OnePoint);
+        };
+        if points.len() < 2 {
+            return Err(NoChange::OnePoint);
         }
-        None => Err(NoChange::Overflow),
-    })
+        // A coin unpriced at both ends is left out of both, and so of the change (its entries
+        // too); one priced at one end only would make its value appear or vanish as if the
+        // market did it.
+        let both = |c: &String| first.unpriced.contains(c) && last.unpriced.contains(c);
+        if let Some(currency) = first.unpriced.iter().chain(&last.unpriced).find(|c| !both(c)) {
+            return Err(NoChange::UnpricedEnd { currency: currency.clone() });
+        }
+        if let Some((currency, (account, id))) = self.unvalued.iter().find(|(c, _)| !both(c)) {
+            return Err(NoChange::UnpricedEntry {
+                account: account.clone(),
+                id: *id,
+                currency: currency.clone(),
+            });
+        }
+        if self.overflow {
+            return Err(NoChange::Overflow);
+        }
+        let sum = |group: u8| -> Option<Decimal> {
+            self.sums
+                .iter()
+                .filter(|((g, c), _)| *g == group && !both(c))
+                .try_fold(Decimal::ZERO, |total, (_, v)| total.checked_add(*v))
+        };
+        let (Some(flows), Some(earnings), Some(fees)) = (sum(FLOWS), sum(EARNINGS), sum(FEES)) else {
+            return Err(NoChange::Overflow);
+        };
+        let market = last
+            .total
+            .checked_sub(first.total)
+            .and_then(|change| change.checked_sub(flows))
+            .and_then(|rest| rest.checked_sub(earnings))
+            .and_then(|rest| rest.checked_sub(fees))
+            .ok_or(NoChange::Overflow)?;
+        Ok(Change { start_value: first.total, end_value: last.total, flows, earnings, fees, market })
+    }
 }
 
 fn add(sum: &mut Decimal, value: Decimal) -> Result<(), StoreError> {
@@ -272,22 +338,35 @@ fn add(sum: &mut Decimal, value: Decimal) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Each day's market, built once: from that day's closes, or today's market from today on.
-struct DayMarkets<'a> {
+/// Each day's price of every currency, found once: through that day's closes, or today's
+/// market from today on.
+struct DayPrices<'a> {
     today: &'a Market,
     closes: &'a BTreeMap<String, BTreeMap<i64, Decimal>>,
+    quote: &'a str,
+    currencies: &'a [String],
     today_start: i64,
-    built: HashMap<i64, Market>,
+    days: HashMap<i64, HashMap<String, Result<Price, Unpriced>>>,
 }
 
-impl DayMarkets<'_> {
-    fn on(&mut self, day: i64) -> &Market {
-        if day >= self.today_start {
-            return self.today;
-        }
-        let (today, closes) = (self.today, self.closes);
-        self.built.entry(day).or_insert_with(|| {
-            today.with_closes(closes.iter().filter_map(|(pair, days)| Some((pair.clone(), *days.get(&day)?))))
+impl DayPrices<'_> {
+    fn on(&mut self, day: i64) -> &HashMap<String, Result<Price, Unpriced>> {
+        let day = day.min(self.today_start);
+        let (today, closes, quote, currencies, today_start) =
+            (self.today, self.closes, self.quote, self.currencies, self.today_start);
+        self.days.entry(day).or_insert_with(|| {
+            let built;
+            let market = match day >= today_start {
+                true => today,
+                false => {
+                    built = today.with_closes(
+                        closes.iter().filter_map(|(pair, days)| Some((pair.clone(), *days.get(&day)?))),
+                    );
+                    &built
+                }
+            };
+            let quoter = market.quoter(quote, PriceKind::Last);
+            currencies.iter().map(|c| (c.clone(), quoter.price(c, false))).collect()
         })
     }
 }
