@@ -97,6 +97,17 @@ pub enum NoChange {
     Overflow,
 }
 
+/// A deposit or withdrawal between the first point and the last (a chart marks them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowEvent {
+    pub mts: i64,
+    pub account: String,
+    pub currency: String,
+    pub amount: Decimal,
+    /// At its day's prices, as the change's `flows` counts it.
+    pub value: Decimal,
+}
+
 /// The answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueSeries {
@@ -104,6 +115,10 @@ pub struct ValueSeries {
     pub step: Step,
     pub points: Vec<ValuePoint>,
     pub change: Result<Change, NoChange>,
+    /// The deposits and withdrawals after the first point up to the last, oldest first, each
+    /// valued at its day's prices; those that cannot be priced are left out (the change then
+    /// says why it has no breakdown).
+    pub flows: Vec<FlowEvent>,
 }
 
 /// The pairs whose daily closes price `currencies` in `quote`: each one's route in today's
@@ -192,34 +207,33 @@ pub async fn value_series(
         point.unpriced = unpriced.into_iter().collect();
         points.push(point);
     }
-    let change = change(store, &mut markets, query, &points).await?;
-    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change })
+    let (change, flows) = change(store, &mut markets, query, &points).await?;
+    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change, flows })
 }
 
-/// The breakdown of the change from the first point to the last.
+/// The breakdown of the change from the first point to the last, and the flows between them.
 async fn change(
     store: &Store,
     markets: &mut DayMarkets<'_>,
     query: &ValueQuery,
     points: &[ValuePoint],
-) -> Result<Result<Change, NoChange>, StoreError> {
+) -> Result<(Result<Change, NoChange>, Vec<FlowEvent>), StoreError> {
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return Ok(Err(NoChange::OnePoint));
+        return Ok((Err(NoChange::OnePoint), Vec::new()));
     };
     if points.len() < 2 {
-        return Ok(Err(NoChange::OnePoint));
+        return Ok((Err(NoChange::OnePoint), Vec::new()));
     }
     // A coin unpriced at both ends is left out of both, and so of the change (its entries too);
     // one priced at one end only would make its value appear or vanish as if the market did it.
-    if let Some(currency) = first
+    let mut problem = first
         .unpriced
         .iter()
         .chain(&last.unpriced)
         .find(|c| !(first.unpriced.contains(c) && last.unpriced.contains(c)))
-    {
-        return Ok(Err(NoChange::UnpricedEnd { currency: currency.clone() }));
-    }
+        .map(|currency| NoChange::UnpricedEnd { currency: currency.clone() });
     let (mut flows, mut earnings, mut fees) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    let mut events = Vec::new();
     let entries = EntryQuery {
         accounts: query.accounts.clone(),
         from_mts: Some(first.mts.saturating_add(1)),
@@ -228,30 +242,47 @@ async fn change(
     };
     let mut entries = store.entries(entries);
     while let Some(stored) = entries.try_next().await? {
-        let sum = match stored.category.map(|c| c.group()) {
+        let group = stored.category.map(|c| c.group());
+        let sum = match group {
             Some(Group::Flow) => &mut flows,
             Some(Group::Earning) => &mut earnings,
             Some(Group::Fee) => &mut fees,
             _ => continue,
         };
         let entry = &stored.entry;
-        if is_paper(&entry.currency) || first.unpriced.contains(&entry.currency) {
+        if is_paper(&entry.currency) {
             continue;
         }
         let market = markets.on(day_start(entry.mts));
-        match market.quoter(&query.quote, PriceKind::Last).value(entry.amount, &entry.currency, false) {
+        let valued = market.quoter(&query.quote, PriceKind::Last).value(entry.amount, &entry.currency, false);
+        if let (Some(Group::Flow), Ok((_, value))) = (group, &valued) {
+            events.push(FlowEvent {
+                mts: entry.mts,
+                account: stored.account.clone(),
+                currency: entry.currency.clone(),
+                amount: entry.amount,
+                value: *value,
+            });
+        }
+        if problem.is_some() || first.unpriced.contains(&entry.currency) {
+            continue;
+        }
+        match valued {
             Ok((_, value)) => match sum.checked_add(value) {
                 Some(total) => *sum = total,
-                None => return Ok(Err(NoChange::Overflow)),
+                None => problem = Some(NoChange::Overflow),
             },
             Err(_) => {
-                return Ok(Err(NoChange::UnpricedEntry {
+                problem = Some(NoChange::UnpricedEntry {
                     account: stored.account.clone(),
                     id: entry.id,
                     currency: entry.currency.clone(),
-                }));
+                });
             }
         }
+    }
+    if let Some(problem) = problem {
+        return Ok((Err(problem), events));
     }
     let market = last
         .total
@@ -259,12 +290,13 @@ async fn change(
         .and_then(|change| change.checked_sub(flows))
         .and_then(|rest| rest.checked_sub(earnings))
         .and_then(|rest| rest.checked_sub(fees));
-    Ok(match market {
+    let change = match market {
         Some(market) => {
             Ok(Change { start_value: first.total, end_value: last.total, flows, earnings, fees, market })
         }
         None => Err(NoChange::Overflow),
-    })
+    };
+    Ok((change, events))
 }
 
 fn add(sum: &mut Decimal, value: Decimal) -> Result<(), StoreError> {
