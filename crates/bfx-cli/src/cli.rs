@@ -99,6 +99,10 @@ pub enum HistoryCommand {
     /// daily closes, fetched into the store once), and its change split into deposits −
     /// withdrawals, earnings, fees and market.
     Value(HistoryValueArgs),
+    /// The value over time drawn as SVG or PNG (`--out FILE.svg|FILE.png`): the total as a line,
+    /// stacked areas per asset or per account, deposits and withdrawals marked; the same options
+    /// and the same numbers as `value`. PNG text needs a TrueType font (DejaVu, or BFX_FONT).
+    Chart(HistoryChartArgs),
     /// The stored ledger, one row per entry: CSV (default) or JSON, columns
     /// account,id,mts,time,currency,wallet,category,amount,balance,description.
     Export(HistoryExportArgs),
@@ -202,8 +206,9 @@ pub struct HistoryExportArgs {
     pub config: Option<PathBuf>,
 }
 
+/// What `bfx history value` and `bfx history chart` value: when, how often, in what, whose.
 #[derive(Debug, Args)]
-pub struct HistoryValueArgs {
+pub struct ValueOptions {
     #[command(flatten)]
     pub range: RangeArgs,
     /// One point at the end (UTC) of each day, week (Sunday) or month; the last at --to.
@@ -215,14 +220,42 @@ pub struct HistoryValueArgs {
     /// Only these accounts (repeatable); default: every account in the store.
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryValueArgs {
+    #[command(flatten)]
+    pub value: ValueOptions,
     /// One JSON document (amounts as strings).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// CSV with a header row: mts,time,total,unpriced and one column per account.
     #[arg(long)]
     pub csv: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryChartArgs {
     #[command(flatten)]
-    pub connect: ConnectArgs,
+    pub value: ValueOptions,
+    /// The file to write, SVG or PNG by its extension (.svg, .png); replaced if it exists.
+    #[arg(long, default_value = "bfx-value.svg", value_name = "FILE")]
+    pub out: PathBuf,
+    /// What the stacked areas under the total line split it into.
+    #[arg(long, value_enum, default_value_t = ChartBy::Asset)]
+    pub by: ChartBy,
+    /// The picture's size in pixels, WIDTHxHEIGHT (400x250 to 4000x4000).
+    #[arg(long, default_value = "1200x600", value_name = "WxH")]
+    pub size: String,
+}
+
+/// The stacked areas of `bfx history chart`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChartBy {
+    Asset,
+    Account,
 }
 
 /// How far apart the points of `bfx history value` are.
@@ -454,6 +487,7 @@ pub struct DemoArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per run; boxing would only complicate matching")]
 pub enum DemoCommand {
     /// `bfx history …` against the demo: every demo account's year of ledger synced into a
     /// temporary store (removed at the end), then the command run on it. Connection and config

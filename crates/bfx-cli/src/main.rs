@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                     }
                     Err(e) => Err(e.into()),
                 },
-                Some(cli::DemoCommand::History(command)) => history::demo(command, &demo).await,
+                Some(cli::DemoCommand::History(command)) => history::demo(command, &demo, &env).await,
                 Some(cli::DemoCommand::Watch(watch)) => {
                     let mover = tokio::spawn(sim::move_balances(demo.url.clone()));
                     let valuation = valuation(&watch.valuation, false);

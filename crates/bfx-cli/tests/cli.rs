@@ -369,6 +369,8 @@ fn the_secret_never_appears_in_any_output() {
             sim.url
         ),
     );
+    let chart = home.path().join("chart.svg");
+    let chart = chart.to_str().unwrap();
     let runs: Vec<(Vec<&str>, &str, Option<i32>)> = vec![
         (vec!["balances", "-vvv"], CANARY, Some(0)),
         (vec!["balances", "--json", "-vvv"], CANARY, Some(0)),
@@ -387,6 +389,7 @@ fn the_secret_never_appears_in_any_output() {
         (vec!["history", "flows", "--csv", "-vvv"], CANARY, Some(0)),
         (vec!["history", "export", "--json", "-vvv"], CANARY, Some(0)),
         (vec!["history", "value", "--json", "-vvv"], CANARY, Some(0)),
+        (vec!["history", "chart", "--out", chart, "-vvv"], CANARY, Some(0)),
         // The state's other wallets have no ledger: the check finds them and exits 5.
         (vec!["history", "check", "-vvv"], CANARY, Some(5)),
         (vec!["history", "check", "--json", "-vvv"], "CANARY-wrong-5e1f0a77d3", Some(3)),

@@ -1,6 +1,7 @@
 //! `bfx history value` as a user runs it: the real binary, the in-process emulator serving a
 //! four-entry ledger and four daily candles, a SQLite store in a temporary directory. The values
 //! are worked out by hand below; a second run asks the emulator for no candle it already gave.
+//! `bfx history chart` draws the same series: SVG here, the demo as PNG.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 mod common;
@@ -139,6 +140,20 @@ fn the_value_day_by_day_and_its_change_at_hand_computed_prices_candles_fetched_o
     assert_eq!(csv.lines().nth(4), Some(format!("{to},2026-01-04T23:59:59.999Z,69,,69").as_str()));
     assert_eq!(candle_requests(&sim.url), asked, "no candle request for stored days");
 
+    // The same series drawn: the withdrawal marked, the file replaced whole.
+    let chart = home.path().join("value.svg");
+    std::fs::write(&chart, "an older file").unwrap();
+    let out = chart.to_str().unwrap();
+    let args =
+        ["history", "chart", "--from", "2026-01-01", "--to", to.as_str(), "--out", out, "--by", "account"];
+    let (code, stdout, err) = run(alice(home.path(), &sim.url, store), &args);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{err}");
+    assert!(err.contains(&format!("chart written to {out}")), "{err}");
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("2026-01-01 to 2026-01-04"), "{svg}");
+    assert!(svg.contains("\nwithdrawal (1)\n") && svg.contains("\ndefault\n"), "{svg}");
+    assert_eq!(candle_requests(&sim.url), asked, "the chart reads the same stored closes");
+
     // An unknown quote is refused, as `bfx balances` refuses it.
     let (code, _, err) = run(alice(home.path(), &sim.url, store), &["history", "value", "--quote", "XYZ"]);
     assert_eq!(code, 2, "{err}");
@@ -162,4 +177,45 @@ fn demo_history_value_runs_with_no_setup() {
         part("end_value") - part("start_value"),
         "{change}"
     );
+}
+
+/// The decoded PNG's width, height and RGB bytes.
+fn decode_png(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Rgb);
+    pixels.truncate(frame.buffer_size());
+    (frame.width, frame.height, pixels)
+}
+
+#[test]
+fn demo_history_chart_draws_a_png_of_the_default_size_and_not_blank() {
+    let home = TempDir::new().unwrap();
+    let out = home.path().join("demo.png");
+    let (code, stdout, err) =
+        run(bfx(home.path()), &["demo", "history", "chart", "--out", out.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{err}");
+    let (width, height, pixels) = decode_png(&out);
+    assert_eq!((width, height), (1200, 600));
+    let colours: std::collections::HashSet<&[u8]> = pixels.chunks(3).collect();
+    let background = pixels.chunks(3).filter(|p| *p == [255, 255, 255]).count();
+    let all = pixels.len() / 3;
+    // Areas in several colours, anti-aliased text and lines: far from one colour, far from empty.
+    assert!(colours.len() > 50, "{} colours", colours.len());
+    assert!(background < all * 9 / 10 && background > all / 10, "{background} of {all} pixels white");
+}
+
+#[test]
+fn a_chart_file_that_is_neither_svg_nor_png_is_refused_before_anything_is_done() {
+    let home = TempDir::new().unwrap();
+    let out = home.path().join("chart.jpg");
+    let (code, _, err) = run(bfx(home.path()), &["demo", "history", "chart", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("name the file .svg or .png"), "{err}");
+    assert!(!out.exists());
+    let (code, _, err) = run(bfx(home.path()), &["demo", "history", "chart", "--size", "10x10"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected WIDTHxHEIGHT"), "{err}");
 }

@@ -97,6 +97,17 @@ pub enum NoChange {
     Overflow,
 }
 
+/// A deposit or withdrawal between the first point and the last (a chart marks them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowEvent {
+    pub mts: i64,
+    pub account: String,
+    pub currency: String,
+    pub amount: Decimal,
+    /// At its day's prices, as the change's `flows` counts it.
+    pub value: Decimal,
+}
+
 /// The answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueSeries {
@@ -104,6 +115,10 @@ pub struct ValueSeries {
     pub step: Step,
     pub points: Vec<ValuePoint>,
     pub change: Result<Change, NoChange>,
+    /// The deposits and withdrawals after the first point up to the last, oldest first, each
+    /// valued at its day's prices; those that cannot be priced are left out (the change then
+    /// says why it has no breakdown).
+    pub flows: Vec<FlowEvent>,
 }
 
 /// The pairs whose daily closes price `currencies` in `quote`: each one's route in today's
@@ -239,7 +254,9 @@ pub async fn value_series(
         point.unpriced = unpriced.into_iter().collect();
     }
     let change = parts.change(&points);
-    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change })
+    let mut flows = parts.events;
+    flows.sort_by_key(|event| event.mts);
+    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change, flows })
 }
 
 /// The entries after the first point, summed per group and currency at their days' prices.
@@ -250,6 +267,8 @@ struct Parts {
     /// Per currency, the first entry that could not be valued on its day.
     unvalued: BTreeMap<String, (String, i64)>,
     overflow: bool,
+    /// The flows valued, for a chart to mark.
+    events: Vec<FlowEvent>,
 }
 
 const FLOWS: u8 = 0;
@@ -275,6 +294,15 @@ impl Parts {
         let day = prices.on(day_start(entry.mts));
         match day.get(&entry.currency).map(|price| price.as_ref().map(|p| p.of(entry.amount))) {
             Some(Ok(Ok(value))) => {
+                if group == FLOWS {
+                    self.events.push(FlowEvent {
+                        mts: entry.mts,
+                        account: stored.account.clone(),
+                        currency: entry.currency.clone(),
+                        amount: entry.amount,
+                        value,
+                    });
+                }
                 let sum = self.sums.entry((group, entry.currency.clone())).or_default();
                 match sum.checked_add(value) {
                     Some(total) => *sum = total,

@@ -13,7 +13,7 @@ use bfx_core::candle::DAY_MS;
 use bfx_core::ledger::LedgerEntry;
 use bfx_core::valuation::Market;
 use bfx_core::{Candle, Ticker, TradingTicker};
-use bfx_store::value::{Change, NoChange, Step, ValueQuery, pairs_for, value_series};
+use bfx_store::value::{Change, FlowEvent, NoChange, Step, ValueQuery, pairs_for, value_series};
 use bfx_store::{Covered, DayRange, Store};
 use common::{TestStore, dec};
 use rust_decimal::Decimal;
@@ -158,6 +158,17 @@ async fn each_day_is_its_end_at_its_closes_and_the_change_adds_up(t: TestStore) 
         change.flows + change.earnings + change.fees + change.market,
         change.end_value - change.start_value
     );
+    // The deposit on day 0 is before the first point; the withdrawal is marked, at its day's price.
+    assert_eq!(
+        series.flows,
+        [FlowEvent {
+            mts: day(3) + 9 * H,
+            account: "a".into(),
+            currency: "BTC".into(),
+            amount: dec("-0.5"),
+            value: dec("-65"),
+        }]
+    );
 }
 both!(
     each_day_is_its_end_at_its_closes_and_the_change_adds_up,
@@ -176,6 +187,8 @@ async fn a_delisted_pair_leaves_its_coin_unpriced_never_zero(t: TestStore) {
     assert_eq!(series.points[2].accounts, values(&[("a", "124")]), "b holds only OLD: no value, not 0");
     assert_eq!(series.points[2].total, dec("124"));
     assert_eq!(series.change, Err(NoChange::UnpricedEnd { currency: "OLD".into() }));
+    // No breakdown, but the flows to mark are still there.
+    assert_eq!(series.flows.iter().map(|f| f.value).collect::<Vec<_>>(), [dec("-65")]);
 }
 both!(
     a_delisted_pair_leaves_its_coin_unpriced_never_zero,

@@ -4,6 +4,7 @@
 //! `bfx_store::history` call; what is here is presentation.
 
 mod answers;
+mod chart;
 mod check;
 mod export;
 mod sync;
@@ -35,16 +36,21 @@ pub async fn run(command: HistoryCommand, env: &HashMap<String, String>) -> anyh
             sync::run(&client, &accounts, &store, since, true).await
         }
         HistoryCommand::Value(args) => {
-            // Public endpoints only: no account's secret is needed.
-            let ask = value_ask(args.range.clone(), &args)?;
-            let settings =
-                Settings::resolve(&Overrides::from(args.connect), env, crate::default_config_path())?;
-            let client = crate::client::build(settings.endpoints.clone(), &settings.network)?;
-            let store = match open(&settings.store.location()?).await {
-                Ok(store) => store,
+            let (ask, format) = (value_ask(&args.value)?, format(args.json, args.csv, Format::Table));
+            let (client, store) = match value_open(args.value.connect, env).await? {
+                Ok(opened) => opened,
                 Err(exit) => return Ok(exit),
             };
-            value::run(&client, &store, ask, sync::now_ms()).await
+            value::run(&client, &store, ask, format, sync::now_ms()).await
+        }
+        HistoryCommand::Chart(args) => {
+            // The file and the font checked before anything is fetched.
+            let (ask, draw) = (value_ask(&args.value)?, chart::Draw::parse(&args, env)?);
+            let (client, store) = match value_open(args.value.connect, env).await? {
+                Ok(opened) => opened,
+                Err(exit) => return Ok(exit),
+            };
+            chart::run(&client, &store, ask, draw, sync::now_ms()).await
         }
         HistoryCommand::Check(args) => {
             let format = format(args.json, args.csv, Format::Table);
@@ -72,7 +78,16 @@ pub async fn run(command: HistoryCommand, env: &HashMap<String, String>) -> anyh
 
 /// `bfx demo history …`: every demo account synced into a store in a temporary directory (removed
 /// when done), then the command run against it.
-pub async fn demo(command: HistoryCommand, demo: &Demo) -> anyhow::Result<Exit> {
+pub async fn demo(
+    command: HistoryCommand,
+    demo: &Demo,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Exit> {
+    // Usage errors before the demo's sync.
+    let draw = match &command {
+        HistoryCommand::Chart(args) => Some(chart::Draw::parse(args, env)?),
+        _ => None,
+    };
     let dir = tempfile::Builder::new().prefix("bfx-demo-history-").tempdir()?;
     let store = match open(&Location::Sqlite(dir.path().join("history.sqlite"))).await {
         Ok(store) => store,
@@ -84,9 +99,15 @@ pub async fn demo(command: HistoryCommand, demo: &Demo) -> anyhow::Result<Exit> 
         _ if synced != Exit::Ok => synced,
         HistoryCommand::Sync(_) => synced,
         HistoryCommand::Value(args) => {
-            let ask = value_ask(args.range.clone(), &args)?;
-            value::run(&demo.client, &store, ask, sync::now_ms()).await?
+            let (ask, format) = (value_ask(&args.value)?, format(args.json, args.csv, Format::Table));
+            value::run(&demo.client, &store, ask, format, sync::now_ms()).await?
         }
+        HistoryCommand::Chart(args) => match draw {
+            Some(draw) => {
+                chart::run(&demo.client, &store, value_ask(&args.value)?, draw, sync::now_ms()).await?
+            }
+            None => Exit::Unexpected,
+        },
         HistoryCommand::Check(args) => {
             let accounts = config::select(&demo.accounts, &args.accounts)?;
             check::run(&demo.client, &accounts, &store, format(args.json, args.csv, Format::Table)).await?
@@ -121,9 +142,12 @@ async fn answer(command: HistoryCommand, store: &Store) -> anyhow::Result<Exit> 
             let range = answers::Range::parse(&args.range)?;
             export::run(store, &args.accounts, range, format(args.json, args.csv, Format::Csv)).await
         }
-        HistoryCommand::Sync(_) | HistoryCommand::Check(_) | HistoryCommand::Value(_) => Err(
-            anyhow::anyhow!("internal error: sync, check and value are not answered from the store alone"),
-        ),
+        HistoryCommand::Sync(_)
+        | HistoryCommand::Check(_)
+        | HistoryCommand::Value(_)
+        | HistoryCommand::Chart(_) => Err(anyhow::anyhow!(
+            "internal error: sync, check, value and chart are not answered from the store alone"
+        )),
     }
 }
 
@@ -135,22 +159,29 @@ fn config_flag(command: &HistoryCommand) -> Option<PathBuf> {
         HistoryCommand::Export(a) => a.config.clone(),
         HistoryCommand::Sync(a) => a.connect.config.clone(),
         HistoryCommand::Check(a) => a.connect.config.clone(),
-        HistoryCommand::Value(a) => a.connect.config.clone(),
+        HistoryCommand::Value(a) => a.value.connect.config.clone(),
+        HistoryCommand::Chart(a) => a.value.connect.config.clone(),
     }
 }
 
-/// `bfx history value`'s arguments, checked.
-fn value_ask(
-    range: crate::cli::RangeArgs,
-    args: &crate::cli::HistoryValueArgs,
-) -> Result<value::Ask, ConfigError> {
+/// `bfx history value`'s and `chart`'s arguments, checked.
+fn value_ask(args: &crate::cli::ValueOptions) -> Result<value::Ask, ConfigError> {
     Ok(value::Ask {
         accounts: args.accounts.clone(),
-        range: answers::Range::parse(&range)?,
+        range: answers::Range::parse(&args.range)?,
         step: args.every.into(),
         quote: args.quote.to_uppercase(),
-        format: format(args.json, args.csv, Format::Table),
     })
+}
+
+/// The client and store `value` and `chart` use: public endpoints only, no account's secret.
+async fn value_open(
+    connect: crate::cli::ConnectArgs,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Result<(bfx_client::Client, Store), Exit>> {
+    let settings = Settings::resolve(&Overrides::from(connect), env, crate::default_config_path())?;
+    let client = crate::client::build(settings.endpoints.clone(), &settings.network)?;
+    Ok(open(&settings.store.location()?).await.map(|store| (client, store)))
 }
 
 fn format(json: bool, csv: bool, default: Format) -> Format {

@@ -1,7 +1,7 @@
 //! `bfx history value`: the daily closes the price graph needs fetched into the store (only the
 //! days not stored yet), then the portfolio's value at each point and the change split
 //! (`bfx_store::value`), as a table (with the total drawn as a chart on a terminal), one JSON
-//! document or CSV.
+//! document or CSV. [`compute`] is also what `bfx history chart` draws.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -29,10 +29,42 @@ pub struct Ask {
     pub range: Range,
     pub step: Step,
     pub quote: String,
-    pub format: Format,
 }
 
-pub async fn run(client: &Client, store: &Store, ask: Ask, now: i64) -> anyhow::Result<Exit> {
+/// The answer, and what it covers.
+#[derive(Debug)]
+pub struct Valued {
+    pub series: ValueSeries,
+    pub accounts: Vec<String>,
+    pub completeness: Completeness,
+}
+
+pub async fn run(client: &Client, store: &Store, ask: Ask, format: Format, now: i64) -> anyhow::Result<Exit> {
+    let Valued { series, accounts, completeness } = match compute(client, store, ask, now).await? {
+        Ok(valued) => valued,
+        Err(exit) => return Ok(exit),
+    };
+    let out = match format {
+        Format::Json => json(&series, &completeness),
+        Format::Csv => {
+            write_stderr(&completeness.notes());
+            csv(&series, &accounts)
+        }
+        Format::Table => table(&series, &accounts, &completeness),
+    };
+    write_stdout(&out)?;
+    Ok(Exit::Ok)
+}
+
+/// The closes fetched (only days not stored yet), then the series computed: the one code path of
+/// `bfx history value` and `bfx history chart`. An exchange failure has been said on stderr and
+/// comes back as its exit code.
+pub async fn compute(
+    client: &Client,
+    store: &Store,
+    ask: Ask,
+    now: i64,
+) -> anyhow::Result<Result<Valued, Exit>> {
     let accounts = accounts_of(store, &ask.accounts).await?;
     let Some(oldest) = store
         .accounts()
@@ -59,7 +91,7 @@ pub async fn run(client: &Client, store: &Store, ask: Ask, now: i64) -> anyhow::
     }
     let market = match client.market().await {
         Ok(market) => market,
-        Err(e) => return Ok(failed("reading today's tickers", &e)),
+        Err(e) => return Ok(Err(failed("reading today's tickers", &e))),
     };
     check_quote(&market, &ask.quote)?;
     let currencies = store.currencies(&accounts).await?;
@@ -70,7 +102,7 @@ pub async fn run(client: &Client, store: &Store, ask: Ask, now: i64) -> anyhow::
     match synced {
         Ok(_) => {}
         Err(CandleSyncError::Client { pair, source }) => {
-            return Ok(failed(&format!("reading the candles of {pair}"), &source));
+            return Ok(Err(failed(&format!("reading the candles of {pair}"), &source)));
         }
         Err(e) => return Err(e.into()),
     }
@@ -84,16 +116,7 @@ pub async fn run(client: &Client, store: &Store, ask: Ask, now: i64) -> anyhow::
     };
     let series = value_series(store, &market, &closes, &query, now).await?;
     let completeness = Completeness::of(store, &accounts, Some(from), Some(to)).await?;
-    let out = match ask.format {
-        Format::Json => json(&series, &completeness),
-        Format::Csv => {
-            write_stderr(&completeness.notes());
-            csv(&series, &accounts)
-        }
-        Format::Table => table(&series, &accounts, &completeness),
-    };
-    write_stdout(&out)?;
-    Ok(Exit::Ok)
+    Ok(Ok(Valued { series, accounts, completeness }))
 }
 
 /// An exchange error, said as `bfx balances` says it, and its exit code.
