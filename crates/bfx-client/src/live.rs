@@ -392,7 +392,8 @@ impl Model {
                 let value = match kept.next() {
                     Some((was, value)) if was == current && value.name == account.name => value,
                     _ => {
-                        let pricer = pricer.get_or_insert_with(|| Pricer::new(self.market.as_ref(), &valuation));
+                        let pricer =
+                            pricer.get_or_insert_with(|| Pricer::new(self.market.as_ref(), &valuation));
                         portfolio::value_account(&account_input(account), pricer)
                     }
                 };
