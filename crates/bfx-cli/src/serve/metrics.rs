@@ -13,9 +13,11 @@
 //! themselves (data ages, request counters) at every scrape.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use bfx_client::StreamState;
 use bfx_client::live::{AccountView, Versions};
 use bfx_core::portfolio::{AccountValue, Portfolio};
@@ -56,29 +58,35 @@ impl Format {
     }
 }
 
-/// The model's families as last encoded, per format, piece by piece.
+/// The model's families as last encoded, per format.
 #[derive(Debug, Default)]
 pub struct Cache(Mutex<[Option<Encoded>; 2]>);
 
-/// The model's families in one format: each per-account family's header, each account's sample
-/// lines, and the portfolio-wide families whole.
+/// The model's families in one format: the text scrapes send, and where each account's sample
+/// lines of each family are in it (to splice in an account's new lines after it changed).
 #[derive(Debug)]
 struct Encoded {
     /// The model version this is of.
     version: u64,
     /// Per family of [`ACCOUNT_FAMILIES`], its `# HELP` and `# TYPE` lines.
     headers: Vec<String>,
+    /// Every family of the model, in [`ORDER`] (no end marker).
+    text: Bytes,
     /// In the model's order of accounts.
-    accounts: Vec<AccountLines>,
-    /// The families of [`PORTFOLIO_FAMILIES`], each with its header.
-    portfolio: Vec<String>,
+    accounts: Vec<Spans>,
+}
+
+/// Where one account's sample lines of each family of [`ACCOUNT_FAMILIES`] are in the text.
+#[derive(Debug)]
+struct Spans {
+    /// What they are of ([`Model::versions`](bfx_client::live::Model::versions)).
+    versions: Versions,
+    families: [Range<usize>; ACCOUNT_FAMILIES.len()],
 }
 
 /// One account's sample lines of every family of [`ACCOUNT_FAMILIES`], one after another.
 #[derive(Debug)]
 struct AccountLines {
-    /// What they are of ([`Model::versions`]).
-    versions: Versions,
     text: String,
     /// Where each family's lines end in `text`.
     ends: [usize; ACCOUNT_FAMILIES.len()],
@@ -159,91 +167,88 @@ enum Part {
     Portfolio(usize),
 }
 
-/// Encodes every family, now.
-pub fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
+/// Every family, now: the model's (as kept, shared: no copy) and the per-scrape ones after
+/// them (with the end marker in OpenMetrics).
+pub fn encode(live: &Arc<Live>, format: Format) -> Result<(Bytes, String), std::fmt::Error> {
     let per_scrape = exposition(Box::new(PerScrape(Arc::clone(live))), format, 0)?;
-    model_families(live, format, per_scrape)
+    Ok((model_families(live, format)?, per_scrape))
 }
 
-/// The model's families (from what is encoded of them, after encoding what changed since),
-/// followed by `tail`.
-fn model_families(live: &Arc<Live>, format: Format, tail: String) -> Result<String, std::fmt::Error> {
+/// The model's families, brought up to date first: the accounts whose [`Versions`] moved are
+/// read (under the model's lock) and encoded again (after it), and their lines spliced into the
+/// text; the portfolio's families are encoded whole after every change.
+fn model_families(live: &Live, format: Format) -> Result<Bytes, std::fmt::Error> {
     // Held while encoding: concurrent scrapes of a changed model encode it once.
     let mut cache = live.exposition.0.lock().unwrap_or_else(PoisonError::into_inner);
     let encoded = &mut cache[format as usize];
-    update(live, format, encoded)?;
-    let Some(encoded) = encoded else { return Err(std::fmt::Error) };
-    let length = encoded.headers.iter().chain(&encoded.portfolio).map(String::len).sum::<usize>()
-        + encoded.accounts.iter().map(|a| a.text.len()).sum::<usize>()
-        + tail.len();
-    let mut out = String::with_capacity(length);
-    for part in ORDER {
-        match part {
-            Part::Account(family) => {
-                out.push_str(encoded.headers.get(family).map_or("", String::as_str));
-                for account in &encoded.accounts {
-                    out.push_str(account.family(family));
-                }
-            }
-            Part::Portfolio(family) => out.push_str(encoded.portfolio.get(family).map_or("", String::as_str)),
-        }
-    }
-    out.push_str(&tail);
-    Ok(out)
-}
-
-/// Brings `encoded` to the model's version: the accounts whose [`Versions`] moved are read (under
-/// the model's lock) and encoded again (after it), the portfolio's families always.
-fn update(live: &Live, format: Format, encoded: &mut Option<Encoded>) -> Result<(), std::fmt::Error> {
-    let (version, changed, portfolio, count) = {
+    let (version, changed, portfolio) = {
         let model = live.model();
         let version = model.version();
-        if encoded.as_ref().is_some_and(|e| e.version == version) {
-            return Ok(());
+        if let Some(encoded) = encoded.as_ref().filter(|e| e.version == version) {
+            return Ok(encoded.text.clone());
         }
         let valued = model.valued();
         let quote = valued.quote.as_str();
         let kept = encoded.as_ref().map_or(&[][..], |e| &e.accounts[..]);
-        let changed: Vec<(usize, Versions, AccountSamples)> = valued
+        // Per account: `None` while its lines in the text are current.
+        let changed: Vec<(Versions, Option<AccountSamples>)> = valued
             .accounts
             .iter()
             .zip(&model.accounts)
             .enumerate()
-            .filter(|(index, _)| kept.get(*index).is_none_or(|k| k.versions != model.versions(*index)))
             .map(|(index, (value, view))| {
-                (index, model.versions(index), AccountSamples::new(quote, view, value))
+                let versions = model.versions(index);
+                let current = kept.get(index).is_some_and(|k| k.versions == versions);
+                (versions, (!current).then(|| AccountSamples::new(quote, view, value)))
             })
             .collect();
-        (version, changed, PortfolioSamples::new(valued), model.accounts.len())
+        (version, changed, PortfolioSamples::new(valued))
     };
-    let encoded = match encoded {
-        Some(encoded) => encoded,
-        None => encoded.insert(Encoded {
-            version,
-            headers: headers(format)?,
-            accounts: Vec::with_capacity(count),
-            portfolio: Vec::new(),
-        }),
+    let old = encoded.take();
+    let headers = match &old {
+        Some(old) => old.headers.clone(),
+        None => headers(format)?,
     };
-    encoded.version = version;
-    encoded.accounts.truncate(count);
-    for (index, versions, samples) in changed {
-        let lines = account_lines(samples, versions, format)?;
-        let known = encoded.accounts.len();
-        match encoded.accounts.get_mut(index) {
-            Some(slot) => *slot = lines,
-            // Accounts are only ever added, at the end: every earlier one has its lines.
-            None if index == known => encoded.accounts.push(lines),
-            None => return Err(std::fmt::Error),
+    let mut spans = Vec::with_capacity(changed.len());
+    let mut lines = Vec::with_capacity(changed.len());
+    for (versions, samples) in changed {
+        spans.push(Spans { versions, families: Default::default() });
+        lines.push(samples.map(|samples| account_lines(samples, format)).transpose()?);
+    }
+    let portfolio = exposition(Box::new(portfolio), format, 0)?;
+    let portfolio: Vec<(&str, &str)> = sections(&portfolio);
+    if portfolio.len() != PORTFOLIO_FAMILIES.len() {
+        return Err(std::fmt::Error);
+    }
+    let (old_text, old_spans) = old.as_ref().map_or((&[][..], &[][..]), |o| (&o.text[..], &o.accounts[..]));
+    let mut text: Vec<u8> = Vec::with_capacity(old_text.len() + old_text.len() / 16);
+    for part in ORDER {
+        match part {
+            Part::Account(family) => {
+                text.extend_from_slice(headers.get(family).map_or("", String::as_str).as_bytes());
+                for (index, span) in spans.iter_mut().enumerate() {
+                    let start = text.len();
+                    let kept = || {
+                        let range = old_spans.get(index)?.families.get(family)?.clone();
+                        old_text.get(range)
+                    };
+                    match lines.get(index).and_then(Option::as_ref) {
+                        Some(lines) => text.extend_from_slice(lines.family(family).as_bytes()),
+                        None => text.extend_from_slice(kept().ok_or(std::fmt::Error)?),
+                    }
+                    span.families[family] = start..text.len();
+                }
+            }
+            Part::Portfolio(family) => {
+                let (header, samples) = portfolio.get(family).copied().unwrap_or_default();
+                text.extend_from_slice(header.as_bytes());
+                text.extend_from_slice(samples.as_bytes());
+            }
         }
     }
-    let text = exposition(Box::new(portfolio), format, 0)?;
-    encoded.portfolio =
-        sections(&text).into_iter().map(|(header, samples)| format!("{header}{samples}")).collect();
-    match encoded.portfolio.len() == PORTFOLIO_FAMILIES.len() {
-        true => Ok(()),
-        false => Err(std::fmt::Error),
-    }
+    let text = Bytes::from(text);
+    *encoded = Some(Encoded { version, headers, text: text.clone(), accounts: spans });
+    Ok(text)
 }
 
 /// The header of each family of [`ACCOUNT_FAMILIES`] in `format`, as the library writes it.
@@ -257,11 +262,7 @@ fn headers(format: Format) -> Result<Vec<String>, std::fmt::Error> {
 }
 
 /// One account's sample lines, encoded through the library (the headers dropped).
-fn account_lines(
-    samples: AccountSamples,
-    versions: Versions,
-    format: Format,
-) -> Result<AccountLines, std::fmt::Error> {
+fn account_lines(samples: AccountSamples, format: Format) -> Result<AccountLines, std::fmt::Error> {
     let encoded = exposition(Box::new(samples), format, 0)?;
     let families = sections(&encoded);
     if families.len() != ACCOUNT_FAMILIES.len() {
@@ -273,7 +274,7 @@ fn account_lines(
         text.push_str(samples);
         *end = text.len();
     }
-    Ok(AccountLines { versions, text, ends })
+    Ok(AccountLines { text, ends })
 }
 
 /// An exposition cut into its families, each `(header, sample lines)`; the end marker left out.
@@ -571,6 +572,12 @@ mod tests {
     use bfx_client::{Client, Error, SocketError, StreamEvent};
     use bfx_core::PriceKind;
 
+    /// The whole exposition, as a scrape gets it.
+    fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
+        let (model, tail) = super::encode(live, format)?;
+        Ok(String::from_utf8(model.to_vec()).map_err(|_| std::fmt::Error)? + &tail)
+    }
+
     fn live(model: Model) -> Arc<Live> {
         let client = Client::builder().in_memory_nonces().build().unwrap();
         Arc::new(Live::new(model, client))
@@ -716,11 +723,11 @@ mod tests {
         let live = live(Model::new("USD", PriceKind::Last, names.clone()));
         let check = |step: &str| {
             for format in [Format::Text, Format::OpenMetrics] {
-                let kept = model_families(&live, format, String::new()).unwrap();
+                let kept = String::from_utf8(model_families(&live, format).unwrap().to_vec()).unwrap();
                 assert_eq!(kept, from_scratch(&live, format), "{step}, {format:?}");
             }
         };
-        let scrape = || model_families(&live, Format::Text, String::new()).unwrap();
+        let scrape = || String::from_utf8(model_families(&live, Format::Text).unwrap().to_vec()).unwrap();
         check("no data, no prices");
         live.model().set_market(market(), t0);
         for name in &names[..3] {
