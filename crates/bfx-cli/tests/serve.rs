@@ -103,8 +103,10 @@ impl Serve {
             .lines()
             .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_owned))
             .unwrap_or_default();
-        // Bodies here are small: axum sends them with a length, never chunked.
-        Response { status, content_type, body: body.to_owned() }
+        // Sent with a length, never chunked (`/metrics` is two pieces: see below).
+        let content_length =
+            head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ")?.parse().ok());
+        Response { status, content_type, content_length, body: body.to_owned() }
     }
 
     /// Waits until `ready` holds of `path`'s response, returning it.
@@ -132,6 +134,7 @@ impl Drop for Serve {
 struct Response {
     status: u16,
     content_type: String,
+    content_length: Option<usize>,
     body: String,
 }
 
@@ -171,6 +174,7 @@ fn metrics_and_the_portfolio_say_what_balances_json_says_and_follow_a_change() {
     let metrics = serve.get("/metrics");
     assert_eq!(metrics.status, 200);
     assert_eq!(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(metrics.content_length, Some(metrics.body.len()), "the model's part and the per-scrape part");
     let m = &metrics.body;
     assert_eq!(sample(m, r#"bfx_portfolio_value{quote="USD"}"#), Some(amount(&document["total"])), "{m}");
     for account in document["accounts"].as_array().unwrap() {

@@ -8,12 +8,12 @@
 //! out of totals, a sum too large for a decimal is unknown, never a panic; and an account whose
 //! stream is neither live nor polling (with its last poll successful) is stale, never current.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::{StreamEvent, StreamState, TickerEvent};
-use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Valuation};
+use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Pricer, Valuation};
 use bfx_core::valuation::{Market, PriceKind, Unpriced};
 use bfx_core::{Position, TradingTicker, WalletRow};
 use rust_decimal::Decimal;
@@ -43,11 +43,24 @@ pub struct Model {
     live: BTreeMap<String, TradingTicker>,
     /// In the order they were configured.
     pub accounts: Vec<AccountView>,
-    /// The accounts valued, computed once after each change (every redraw asks for it).
-    valued: OnceCell<Portfolio>,
+    /// The accounts valued, computed once after each change (every redraw asks for it), with
+    /// the [`Versions`] each account's value is of.
+    valued: OnceCell<(Portfolio, Vec<Versions>)>,
+    /// Each account's value as last computed, kept across a change (out of `valued`) so that the
+    /// next valuation values again only the accounts whose [`Versions`] moved.
+    kept: RefCell<Vec<(Versions, portfolio::AccountValue)>>,
     /// Counts the changes: what is derived from the model is current while this is unchanged.
     version: u64,
+    /// Per account (in the order of `accounts`), the `version` of its last change.
+    account_versions: Vec<u64>,
+    /// The `version` of the last change of prices.
+    market_version: u64,
 }
+
+/// What one account's derived data (its value, its metrics) is of: the `version` of the
+/// account's last change, and of the prices' last change. Both come from the model's one counter,
+/// so a pair is never seen twice for different contents.
+pub type Versions = (u64, u64);
 
 /// One account as last heard of.
 #[derive(Debug)]
@@ -175,7 +188,10 @@ impl Model {
                 })
                 .collect(),
             valued: OnceCell::new(),
+            kept: RefCell::new(Vec::new()),
             version: 0,
+            account_versions: Vec::new(),
+            market_version: 0,
         }
     }
 
@@ -185,10 +201,34 @@ impl Model {
         self.version
     }
 
-    /// After every change: values are computed again when next asked for.
+    /// What account `index`'s value and metrics are of: they are current while these have not
+    /// moved (an account not in the model has `(0, 0)`).
+    pub fn versions(&self, index: usize) -> Versions {
+        (self.account_versions.get(index).copied().unwrap_or_default(), self.market_version)
+    }
+
+    /// After every change: values are computed again when next asked for (those of accounts
+    /// whose [`Versions`] did not move are kept).
     fn changed(&mut self) {
-        self.valued.take();
+        if let Some((portfolio, versions)) = self.valued.take() {
+            self.kept = RefCell::new(versions.into_iter().zip(portfolio.accounts).collect());
+        }
         self.version = self.version.wrapping_add(1);
+    }
+
+    /// After a change of account `index`.
+    fn account_changed(&mut self, index: usize) {
+        self.changed();
+        if self.account_versions.len() <= index {
+            self.account_versions.resize(index + 1, 0);
+        }
+        self.account_versions[index] = self.version;
+    }
+
+    /// After a change of prices: every account is valued again.
+    fn market_changed(&mut self) {
+        self.changed();
+        self.market_version = self.version;
     }
 
     /// Prices (and display names) fetched over REST at `fetched_at` (at start, then every 10 s).
@@ -199,7 +239,7 @@ impl Model {
         }
         self.market = Some(market);
         self.fetched_at = Some(fetched_at);
-        self.changed();
+        self.market_changed();
     }
 
     /// Applies one event of the ticker stream.
@@ -209,7 +249,7 @@ impl Model {
             TickerEvent::Ticker(ticker) if self.prices_live && self.following.contains(&ticker.symbol) => {
                 if let Some(market) = &mut self.market {
                     market.update(&ticker);
-                    self.changed();
+                    self.market_changed();
                 }
                 self.live.insert(ticker.symbol.clone(), ticker);
             }
@@ -268,7 +308,7 @@ impl Model {
                 self.accounts.len() - 1
             }
         };
-        self.changed();
+        self.account_changed(index);
         let view = &mut self.accounts[index];
         match event {
             StreamEvent::Snapshot { wallets } => {
@@ -308,9 +348,9 @@ impl Model {
     /// Open positions of `account` read over REST (an error as `bfx balances --json` records it:
     /// the wallets stay valid). An unknown account is ignored.
     pub fn set_positions(&mut self, account: &str, positions: Result<Vec<Position>, AccountError>) {
-        if let Some(view) = self.accounts.iter_mut().find(|a| a.name == account) {
-            view.positions = Some(positions);
-            self.changed();
+        if let Some(index) = self.accounts.iter().position(|a| a.name == account) {
+            self.accounts[index].positions = Some(positions);
+            self.account_changed(index);
         }
     }
 
@@ -340,27 +380,29 @@ impl Model {
     /// What every account's wallets are worth, as `bfx balances` values them (in the order of
     /// [`Model::accounts`]).
     pub fn valued(&self) -> &Portfolio {
-        self.valued.get_or_init(|| {
-            let inputs: Vec<AccountInput> = self
-                .accounts
-                .iter()
-                .map(|a| match &a.state {
-                    // Failed before any data: an error, as `bfx balances --json` has it.
-                    StreamState::Failed { error } if a.last_data.is_none() && a.wallets.is_empty() => {
-                        AccountInput { name: a.name.clone(), holdings: Err(error.account_error()) }
-                    }
-                    _ => {
-                        let mut entries: Vec<&WalletEntry> = a.wallets.values().collect();
-                        entries.sort_by_key(|w| w.order);
-                        let wallets = entries.into_iter().map(|w| w.row.clone()).collect();
-                        let positions = a.positions.clone().unwrap_or(Ok(Vec::new()));
-                        AccountInput::read(&a.name, Holdings { wallets, positions })
-                    }
-                })
-                .collect();
+        let (portfolio, _) = self.valued.get_or_init(|| {
             let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
-            portfolio::value(&inputs, self.market.as_ref(), &valuation)
-        })
+            // Made (its routes searched) only when some account is valued again.
+            let mut pricer: Option<Pricer<'_>> = None;
+            let mut kept = self.kept.take().into_iter();
+            let mut versions = Vec::with_capacity(self.accounts.len());
+            let mut values = Vec::with_capacity(self.accounts.len());
+            for (index, account) in self.accounts.iter().enumerate() {
+                let current = self.versions(index);
+                let value = match kept.next() {
+                    Some((was, value)) if was == current && value.name == account.name => value,
+                    _ => {
+                        let pricer =
+                            pricer.get_or_insert_with(|| Pricer::new(self.market.as_ref(), &valuation));
+                        portfolio::value_account(&account_input(account), pricer)
+                    }
+                };
+                versions.push(current);
+                values.push(value);
+            }
+            (portfolio::combine(values, self.market.as_ref(), &valuation), versions)
+        });
+        portfolio
     }
 
     pub fn has_prices(&self) -> bool {
@@ -435,6 +477,24 @@ impl Model {
     }
 }
 
+/// What `bfx balances` would have read of `account`: its wallets in Bitfinex's order and its
+/// positions (none until read), or, failed before any data, its error.
+fn account_input(account: &AccountView) -> AccountInput {
+    match &account.state {
+        // Failed before any data: an error, as `bfx balances --json` has it.
+        StreamState::Failed { error } if account.last_data.is_none() && account.wallets.is_empty() => {
+            AccountInput { name: account.name.clone(), holdings: Err(error.account_error()) }
+        }
+        _ => {
+            let mut entries: Vec<&WalletEntry> = account.wallets.values().collect();
+            entries.sort_by_key(|w| w.order);
+            let wallets = entries.into_iter().map(|w| w.row.clone()).collect();
+            let positions = account.positions.clone().unwrap_or(Ok(Vec::new()));
+            AccountInput::read(&account.name, Holdings { wallets, positions })
+        }
+    }
+}
+
 /// Test fixtures shared with the CLI's view tests.
 #[cfg(any(test, feature = "test-support"))]
 #[allow(clippy::unwrap_used, reason = "test fixtures")]
@@ -504,6 +564,57 @@ mod tests {
             t2,
         );
         assert_eq!(model.accounts[0].total, Some(("7".parse().unwrap(), "6".parse().unwrap())));
+    }
+
+    /// Values kept across changes are those a valuation from scratch finds, after every kind of
+    /// change; a change of one account is in its value at once, a change of prices in every one.
+    #[test]
+    fn kept_values_are_those_valued_from_scratch() {
+        let t0 = Instant::now();
+        let names = ["a", "b", "c"].map(str::to_owned);
+        let mut model = Model::new("USD", PriceKind::Last, names.clone());
+        let from_scratch = |model: &Model| {
+            let inputs: Vec<AccountInput> = model.accounts.iter().map(account_input).collect();
+            let valuation = Valuation { quote: "USD".into(), kind: PriceKind::Last, include_paper: false };
+            serde_json::to_string(&portfolio::value(&inputs, model.market.as_ref(), &valuation)).unwrap()
+        };
+        let check = |model: &Model| {
+            assert_eq!(serde_json::to_string(model.valued()).unwrap(), from_scratch(model));
+        };
+        let total = |model: &Model, i: usize| model.valued().accounts[i].total.map(|t| t.to_string());
+        check(&model);
+        for name in &names {
+            model.apply(name, StreamEvent::Status(StreamState::Live), t0);
+            model.apply(name, snapshot(vec![row("exchange", "BTC", "1"), row("exchange", "XYZ", "2")]), t0);
+        }
+        check(&model);
+        model.set_market(market(), t0);
+        check(&model);
+        assert_eq!(total(&model, 1).as_deref(), Some("100000"));
+        model.apply("a", StreamEvent::Wallet(row("exchange", "ETH", "1")), t0);
+        assert_eq!(total(&model, 0).as_deref(), Some("104000"), "a's change is in a's value");
+        assert_eq!(total(&model, 1).as_deref(), Some("100000"));
+        check(&model);
+        model.set_positions("b", Ok(Vec::new()));
+        model.set_positions(
+            "c",
+            Err(AccountError { code: Some(10001), message: "no".into(), kind: "permission".into() }),
+        );
+        check(&model);
+        let error = Arc::new(Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() });
+        model.apply("d", StreamEvent::Status(StreamState::Failed { error }), t0);
+        check(&model);
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        let _ = model.follow();
+        model.apply_ticker(ticker("tBTCUSD", "110000"));
+        for i in 0..3 {
+            let expected = if i == 0 { "114000" } else { "110000" };
+            assert_eq!(total(&model, i).as_deref(), Some(expected), "a price change values every account");
+        }
+        check(&model);
+        model.apply("b", snapshot(vec![row("margin", "ETH", "3")]), t0);
+        check(&model);
+        assert_eq!(total(&model, 1).as_deref(), Some("12000"));
     }
 
     #[test]

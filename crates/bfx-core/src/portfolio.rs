@@ -259,114 +259,130 @@ struct AssetSum {
 
 /// Values every account's holdings in `valuation.quote`. `market` is `None` when no prices could
 /// be had: then nothing is valued ([`Unpriced::NoPrices`]) and the totals are not the portfolio's.
+///
+/// The composition of [`value_account`] (each account, through one [`Pricer`]) and [`combine`]
+/// (the sums): a caller that keeps accounts' values across changes uses the same two steps.
 pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Valuation) -> Portfolio {
-    let quoter = market.map(|m| m.quoter(&valuation.quote, valuation.kind));
-    let mut prices = Prices {
-        quoter: quoter.as_ref(),
-        quote: &valuation.quote,
-        include_paper: valuation.include_paper,
-        cache: HashMap::new(),
+    let mut pricer = Pricer::new(market, valuation);
+    let values = accounts.iter().map(|account| value_account(account, &mut pricer)).collect();
+    combine(values, market, valuation)
+}
+
+/// One account valued: its wallets, its total, its positions and their P/L (or its error).
+pub fn value_account(account: &AccountInput, prices: &mut Pricer<'_>) -> AccountValue {
+    let holdings = match &account.holdings {
+        Ok(holdings) => holdings,
+        Err(error) => {
+            return AccountValue {
+                name: account.name.clone(),
+                wallets: Vec::new(),
+                total: None,
+                error: Some(error.clone()),
+                positions: None,
+                positions_pl: None,
+                positions_error: None,
+            };
+        }
     };
+    let mut account_total = Sum::default();
+    let mut wallets = Vec::with_capacity(holdings.wallets.len());
+    for row in &holdings.wallets {
+        let (price, value, price_route, unpriced) = match prices.value(row.balance, &row.currency) {
+            Ok((price, value)) => {
+                account_total.add(value);
+                (Some(price.value), Some(value), Some(price.route), None)
+            }
+            Err(why) => (None, None, None, Some(why)),
+        };
+        wallets.push(WalletValue {
+            wallet_type: row.wallet_type.clone(),
+            currency: row.currency.clone(),
+            balance: row.balance,
+            available: row.available,
+            unsettled_interest: row.unsettled_interest,
+            price,
+            value,
+            price_route,
+            paper: is_paper(&row.currency),
+            unpriced,
+        });
+    }
+    let (positions, positions_pl, positions_error) = match &holdings.positions {
+        Ok(rows) => {
+            let valued: Vec<PositionValue> = rows.iter().map(|p| prices.position(p)).collect();
+            let mut pl = Sum::default();
+            let mut known = true;
+            for p in &valued {
+                match (p.pl_value, &p.unpriced) {
+                    (Some(v), _) => pl.add(v),
+                    // Paper P/L is not money, like paper wallets.
+                    (None, Some(Unpriced::Paper { .. })) => {}
+                    (None, _) => known = false,
+                }
+            }
+            (Some(valued), pl.total().filter(|_| known), None)
+        }
+        Err(error) => (None, None, Some(error.clone())),
+    };
+    AccountValue {
+        name: account.name.clone(),
+        wallets,
+        total: account_total.total(),
+        error: None,
+        positions,
+        positions_pl,
+        positions_error,
+    }
+}
+
+/// The portfolio of accounts valued by [`value_account`] (in `market`, in `valuation`): the
+/// total, the positions' P/L, the per-asset sums and what was left out of them.
+pub fn combine(accounts: Vec<AccountValue>, market: Option<&Market>, valuation: &Valuation) -> Portfolio {
     let mut assets: BTreeMap<&str, AssetSum> = BTreeMap::new();
-    let mut values = Vec::with_capacity(accounts.len());
     let (mut total, mut positions_pl) = (Sum::default(), Sum::default());
     // No account's positions read, or one P/L unknown: the positions' P/L is unknown, not 0.
     let (mut positions_read, mut positions_known) = (false, true);
     let mut complete = true;
-    for account in accounts {
-        let holdings = match &account.holdings {
-            Ok(holdings) => holdings,
-            Err(error) => {
-                complete = false;
-                values.push(AccountValue {
-                    name: account.name.clone(),
-                    wallets: Vec::new(),
-                    total: None,
-                    error: Some(error.clone()),
-                    positions: None,
-                    positions_pl: None,
-                    positions_error: None,
-                });
-                continue;
-            }
-        };
-        let mut account_total = Sum::default();
-        let mut wallets = Vec::with_capacity(holdings.wallets.len());
-        for row in &holdings.wallets {
-            let valued = prices.value(row.balance, &row.currency);
-            let asset = assets.entry(&row.currency).or_default();
-            asset.balance.add(row.balance);
-            let (price, value, price_route, unpriced) = match valued {
-                Ok((price, value)) => {
-                    account_total.add(value);
+    for account in &accounts {
+        if account.error.is_some() {
+            complete = false;
+            continue;
+        }
+        for wallet in &account.wallets {
+            let asset = assets.entry(&wallet.currency).or_default();
+            asset.balance.add(wallet.balance);
+            match wallet.value {
+                Some(value) => {
                     asset.value.add(value);
                     asset.valued = true;
-                    asset.price = Some(price.value);
-                    (Some(price.value), Some(value), Some(price.route), None)
+                    asset.price = wallet.price;
                 }
-                Err(why) => {
-                    complete &= matches!(why, Unpriced::Paper { .. });
-                    asset.left_out.add(row.balance);
-                    asset.reason.get_or_insert_with(|| why.clone());
-                    (None, None, None, Some(why))
-                }
-            };
-            wallets.push(WalletValue {
-                wallet_type: row.wallet_type.clone(),
-                currency: row.currency.clone(),
-                balance: row.balance,
-                available: row.available,
-                unsettled_interest: row.unsettled_interest,
-                price,
-                value,
-                price_route,
-                paper: is_paper(&row.currency),
-                unpriced,
-            });
-        }
-        let (positions, account_pl, positions_error) = match &holdings.positions {
-            Ok(rows) => {
-                let valued: Vec<PositionValue> = rows.iter().map(|p| prices.position(p)).collect();
-                let mut pl = Sum::default();
-                let mut known = true;
-                for p in &valued {
-                    match (p.pl_value, &p.unpriced) {
-                        (Some(v), _) => pl.add(v),
-                        // Paper P/L is not money, like paper wallets.
-                        (None, Some(Unpriced::Paper { .. })) => {}
-                        (None, _) => known = false,
+                None => {
+                    complete &= matches!(wallet.unpriced, Some(Unpriced::Paper { .. }));
+                    asset.left_out.add(wallet.balance);
+                    if let (None, Some(why)) = (&asset.reason, &wallet.unpriced) {
+                        asset.reason = Some(why.clone());
                     }
                 }
-                let pl = pl.total().filter(|_| known);
-                match pl {
-                    Some(pl) => positions_pl.add(pl),
-                    None => positions_known = false,
-                }
-                positions_read = true;
-                (Some(valued), pl, None)
             }
-            Err(error) => (None, None, Some(error.clone())),
-        };
-        let account_total = account_total.total();
-        match account_total {
+        }
+        if account.positions.is_some() {
+            match account.positions_pl {
+                Some(pl) => positions_pl.add(pl),
+                None => positions_known = false,
+            }
+            positions_read = true;
+        }
+        match account.total {
             Some(value) => total.add(value),
             None => complete = false,
         }
-        values.push(AccountValue {
-            name: account.name.clone(),
-            wallets,
-            total: account_total,
-            error: None,
-            positions,
-            positions_pl: account_pl,
-            positions_error,
-        });
     }
     // An account total too large makes the grand total unknown too; with no account read there is
     // no total at all (not 0).
-    let read = values.iter().filter(|a| a.error.is_none()).count();
+    let read = accounts.iter().filter(|a| a.error.is_none()).count();
     let total =
-        total.total().filter(|_| read > 0 && values.iter().all(|a| a.error.is_some() || a.total.is_some()));
+        total.total().filter(|_| read > 0 && accounts.iter().all(|a| a.error.is_some() || a.total.is_some()));
     complete &= total.is_some();
     let (assets, unpriced) = split_assets(assets, total, market);
     let positions_pl = positions_pl.total().filter(|_| positions_read && positions_known);
@@ -374,7 +390,7 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
     Portfolio {
         quote: valuation.quote.clone(),
         price: valuation.kind,
-        accounts: values,
+        accounts,
         assets,
         unpriced,
         total,
@@ -384,20 +400,31 @@ pub fn value(accounts: &[AccountInput], market: Option<&Market>, valuation: &Val
     }
 }
 
-/// Prices through one [`Quoter`], each currency's found once.
-struct Prices<'q, 'm> {
-    quoter: Option<&'q Quoter<'m>>,
-    quote: &'q str,
+/// Prices through one [`Quoter`] (its routes found once), each currency's found once: made once
+/// per market for every account valued in it.
+#[derive(Debug)]
+pub struct Pricer<'m> {
+    quoter: Option<Quoter<'m>>,
+    quote: String,
     include_paper: bool,
     cache: HashMap<String, Result<Price, Unpriced>>,
 }
 
-impl Prices<'_, '_> {
+impl<'m> Pricer<'m> {
+    pub fn new(market: Option<&'m Market>, valuation: &Valuation) -> Pricer<'m> {
+        Pricer {
+            quoter: market.map(|m| m.quoter(&valuation.quote, valuation.kind)),
+            quote: valuation.quote.clone(),
+            include_paper: valuation.include_paper,
+            cache: HashMap::new(),
+        }
+    }
+
     fn price(&mut self, currency: &str) -> Result<Price, Unpriced> {
         if let Some(found) = self.cache.get(currency) {
             return found.clone();
         }
-        let found = match self.quoter {
+        let found = match &self.quoter {
             Some(quoter) => quoter.price(currency, self.include_paper),
             // The quote itself is worth 1 of itself, prices or not.
             None if currency == self.quote => {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -78,7 +78,16 @@ async fn metrics_handler(State(live): State<Arc<Live>>, headers: HeaderMap) -> R
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
     match metrics::encode(&live, format) {
-        Ok(text) => ([(header::CONTENT_TYPE, format.content_type())], text).into_response(),
+        // The model's part is shared with the cache (not copied); the length is known.
+        Ok((model, per_scrape)) => {
+            let length = model.len() + per_scrape.len();
+            let chunks = [model, Bytes::from(per_scrape)].map(Ok::<_, std::convert::Infallible>);
+            let headers = [
+                (header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())),
+                (header::CONTENT_LENGTH, HeaderValue::from(length)),
+            ];
+            (headers, Body::from_stream(futures_util::stream::iter(chunks))).into_response()
+        }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n").into_response(),
     }
 }

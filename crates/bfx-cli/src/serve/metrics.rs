@@ -4,16 +4,23 @@
 //! Decimals become `f64` here and nowhere else.
 //!
 //! The families that change only with the model (wallets, values, prices, states: nearly all of
-//! the text, 4 MiB for 1 000 accounts × 20 wallets, ~15 ms to encode) are encoded once per model
-//! version and format and reused until the model changes; the ones that change by themselves
-//! (data ages, request counters) are encoded at every scrape.
+//! the text, 4 MiB for 1 000 accounts × 20 wallets, ~15 ms to encode whole) are kept encoded per
+//! format, account by account: each account's sample lines (encoded through the library, one
+//! account at a time) are encoded again only when that account or the prices changed
+//! ([`Model::versions`](bfx_client::live::Model::versions)), and a scrape joins each family's
+//! header and every account's lines of it, in the accounts' order. The portfolio-wide families
+//! (its total, the prices) are encoded whole after every change; the ones that change by
+//! themselves (data ages, request counters) at every scrape.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use bfx_client::StreamState;
+use bfx_client::live::{AccountView, Versions};
+use bfx_core::portfolio::{AccountValue, Portfolio};
 use bfx_core::valuation::pair_symbol;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -55,42 +62,381 @@ impl Format {
 #[derive(Debug, Default)]
 pub struct Cache(Mutex<[Option<Encoded>; 2]>);
 
-/// `(model version, text)`.
-type Encoded = (u64, Arc<String>);
-
-/// Encodes every family, now.
-pub fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
-    let model_part = model_families(live, format)?;
-    let per_scrape = exposition(Box::new(PerScrape(Arc::clone(live))), format, 0)?;
-    let mut out = String::with_capacity(model_part.len() + per_scrape.len());
-    out.push_str(&model_part);
-    out.push_str(&per_scrape);
-    Ok(out)
+/// The model's families in one format: the text scrapes send, and where each account's sample
+/// lines of each family are in it (to splice in an account's new lines after it changed).
+#[derive(Debug)]
+struct Encoded {
+    /// The model version this is of.
+    version: u64,
+    /// Per family of [`ACCOUNT_FAMILIES`], its `# HELP` and `# TYPE` lines.
+    headers: Vec<String>,
+    /// Every family of the model, in [`ORDER`] (no end marker).
+    text: Bytes,
+    /// In the model's order of accounts.
+    accounts: Vec<Spans>,
 }
 
-/// The model's families, from the cache while the model has not changed.
-fn model_families(live: &Arc<Live>, format: Format) -> Result<Arc<String>, std::fmt::Error> {
-    let slot = format as usize;
-    let version = live.model().version();
+/// Where one account's sample lines of each family of [`ACCOUNT_FAMILIES`] are in the text.
+#[derive(Debug)]
+struct Spans {
+    /// What they are of ([`Model::versions`](bfx_client::live::Model::versions)).
+    versions: Versions,
+    families: [Range<usize>; ACCOUNT_FAMILIES.len()],
+}
+
+/// One account's sample lines of every family of [`ACCOUNT_FAMILIES`], one after another.
+#[derive(Debug)]
+struct AccountLines {
+    text: String,
+    /// Where each family's lines end in `text`.
+    ends: [usize; ACCOUNT_FAMILIES.len()],
+}
+
+impl AccountLines {
+    fn family(&self, index: usize) -> &str {
+        let start = index.checked_sub(1).map_or(0, |previous| self.ends[previous]);
+        self.text.get(start..self.ends[index]).unwrap_or_default()
+    }
+}
+
+/// A family's name and help.
+type Family = (&'static str, &'static str);
+
+const WALLET_BALANCE: Family =
+    ("bfx_wallet_balance", "Balance of one wallet, in its own currency, as Bitfinex sent it.");
+const WALLET_VALUE: Family =
+    ("bfx_wallet_value", "Value of one wallet in the quote currency (absent when it cannot be priced).");
+const ACCOUNT_VALUE: Family = (
+    "bfx_account_value",
+    "Sum of an account's priced wallets in the quote currency (unpriced and paper ones left out).",
+);
+const PORTFOLIO_VALUE: Family = (
+    "bfx_portfolio_value",
+    "Sum of every account's value in the quote currency: the total of `bfx balances`.",
+);
+const POSITION_PL_VALUE: Family =
+    ("bfx_position_pl_value", "Unrealised profit or loss of an open position, in the quote currency.");
+const PRICE: Family = (
+    "bfx_price",
+    "Price of one unit of each held currency in the quote currency, as used for the values (the pair's own ticker, or the rate through the route).",
+);
+const ACCOUNT_UP: Family = (
+    "bfx_account_up",
+    "1 while the account's data is current (its stream live, or polling with the last poll successful), else 0.",
+);
+const ACCOUNT_STATE: Family = (
+    "bfx_account_state",
+    "1 for the state the account's stream is in (live: on the WebSocket; polling, queued: over REST), 0 for the others.",
+);
+const UNPRICED_ASSETS: Family = (
+    "bfx_unpriced_assets",
+    "Wallets of the account left out of its value because they cannot be priced (paper ones included).",
+);
+
+/// The families with samples of each account, in the order [`AccountSamples`] encodes them.
+const ACCOUNT_FAMILIES: [Family; 7] = [
+    WALLET_BALANCE,
+    WALLET_VALUE,
+    ACCOUNT_VALUE,
+    POSITION_PL_VALUE,
+    ACCOUNT_UP,
+    ACCOUNT_STATE,
+    UNPRICED_ASSETS,
+];
+/// The families of the whole portfolio, in the order [`PortfolioSamples`] encodes them.
+const PORTFOLIO_FAMILIES: [Family; 2] = [PORTFOLIO_VALUE, PRICE];
+
+/// The exposition's order of the model's families.
+const ORDER: [Part; 9] = [
+    Part::Account(0),
+    Part::Account(1),
+    Part::Account(2),
+    Part::Portfolio(0),
+    Part::Account(3),
+    Part::Portfolio(1),
+    Part::Account(4),
+    Part::Account(5),
+    Part::Account(6),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// A family of [`ACCOUNT_FAMILIES`].
+    Account(usize),
+    /// A family of [`PORTFOLIO_FAMILIES`].
+    Portfolio(usize),
+}
+
+/// Every family, now: the model's (as kept, shared: no copy) and the per-scrape ones after
+/// them (with the end marker in OpenMetrics).
+pub fn encode(live: &Arc<Live>, format: Format) -> Result<(Bytes, String), std::fmt::Error> {
+    let per_scrape = exposition(Box::new(PerScrape(Arc::clone(live))), format, 0)?;
+    Ok((model_families(live, format)?, per_scrape))
+}
+
+/// The model's families, brought up to date first: the accounts whose [`Versions`] moved are
+/// read (under the model's lock) and encoded again (after it), and their lines spliced into the
+/// text; the portfolio's families are encoded whole after every change.
+fn model_families(live: &Live, format: Format) -> Result<Bytes, std::fmt::Error> {
     // Held while encoding: concurrent scrapes of a changed model encode it once.
     let mut cache = live.exposition.0.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((cached, text)) = &cache[slot]
-        && *cached == version
-    {
-        return Ok(Arc::clone(text));
+    let encoded = &mut cache[format as usize];
+    let (version, changed, portfolio) = {
+        let model = live.model();
+        let version = model.version();
+        if let Some(encoded) = encoded.as_ref().filter(|e| e.version == version) {
+            return Ok(encoded.text.clone());
+        }
+        let valued = model.valued();
+        let quote = valued.quote.as_str();
+        let kept = encoded.as_ref().map_or(&[][..], |e| &e.accounts[..]);
+        // Per account: `None` while its lines in the text are current.
+        let changed: Vec<(Versions, Option<AccountSamples>)> = valued
+            .accounts
+            .iter()
+            .zip(&model.accounts)
+            .enumerate()
+            .map(|(index, (value, view))| {
+                let versions = model.versions(index);
+                let current = kept.get(index).is_some_and(|k| k.versions == versions);
+                (versions, (!current).then(|| AccountSamples::new(quote, view, value)))
+            })
+            .collect();
+        (version, changed, PortfolioSamples::new(valued))
+    };
+    let old = encoded.take();
+    let headers = match &old {
+        Some(old) => old.headers.clone(),
+        None => headers(format)?,
+    };
+    let mut spans = Vec::with_capacity(changed.len());
+    let mut lines = Vec::with_capacity(changed.len());
+    for (versions, samples) in changed {
+        spans.push(Spans { versions, families: Default::default() });
+        lines.push(samples.map(|samples| account_lines(samples, format)).transpose()?);
     }
-    let capacity = cache[slot].as_ref().map_or(0, |(_, text)| text.len() + text.len() / 8);
-    let encoded = Arc::new(AtomicU64::new(version));
-    let families = ModelFamilies { live: Arc::clone(live), encoded: Arc::clone(&encoded) };
-    let mut text = exposition(Box::new(families), format, capacity)?;
-    // Only the end of the whole exposition says so; the per-scrape part follows this one.
-    if format == Format::OpenMetrics {
-        text.truncate(text.trim_end_matches("# EOF\n").len());
+    let portfolio = exposition(Box::new(portfolio), format, 0)?;
+    let portfolio: Vec<(&str, &str)> = sections(&portfolio);
+    if portfolio.len() != PORTFOLIO_FAMILIES.len() {
+        return Err(std::fmt::Error);
     }
-    let text = Arc::new(text);
-    // The version the text is of (the model may have changed since `version` was read).
-    cache[slot] = Some((encoded.load(Ordering::Relaxed), Arc::clone(&text)));
+    let (old_text, old_spans) = old.as_ref().map_or((&[][..], &[][..]), |o| (&o.text[..], &o.accounts[..]));
+    let mut text: Vec<u8> = Vec::with_capacity(old_text.len() + old_text.len() / 16);
+    for part in ORDER {
+        match part {
+            Part::Account(family) => {
+                text.extend_from_slice(headers.get(family).map_or("", String::as_str).as_bytes());
+                for (index, span) in spans.iter_mut().enumerate() {
+                    let start = text.len();
+                    let kept = || {
+                        let range = old_spans.get(index)?.families.get(family)?.clone();
+                        old_text.get(range)
+                    };
+                    match lines.get(index).and_then(Option::as_ref) {
+                        Some(lines) => text.extend_from_slice(lines.family(family).as_bytes()),
+                        None => text.extend_from_slice(kept().ok_or(std::fmt::Error)?),
+                    }
+                    span.families[family] = start..text.len();
+                }
+            }
+            Part::Portfolio(family) => {
+                let (header, samples) = portfolio.get(family).copied().unwrap_or_default();
+                text.extend_from_slice(header.as_bytes());
+                text.extend_from_slice(samples.as_bytes());
+            }
+        }
+    }
+    let text = Bytes::from(text);
+    *encoded = Some(Encoded { version, headers, text: text.clone(), accounts: spans });
     Ok(text)
+}
+
+/// The header of each family of [`ACCOUNT_FAMILIES`] in `format`, as the library writes it.
+fn headers(format: Format) -> Result<Vec<String>, std::fmt::Error> {
+    let text = exposition(Box::new(AccountSamples::default()), format, 0)?;
+    let headers: Vec<String> = sections(&text).into_iter().map(|(header, _)| header.to_owned()).collect();
+    match headers.len() == ACCOUNT_FAMILIES.len() {
+        true => Ok(headers),
+        false => Err(std::fmt::Error),
+    }
+}
+
+/// One account's sample lines, encoded through the library (the headers dropped).
+fn account_lines(samples: AccountSamples, format: Format) -> Result<AccountLines, std::fmt::Error> {
+    let encoded = exposition(Box::new(samples), format, 0)?;
+    let families = sections(&encoded);
+    if families.len() != ACCOUNT_FAMILIES.len() {
+        return Err(std::fmt::Error);
+    }
+    let mut text = String::with_capacity(families.iter().map(|(_, samples)| samples.len()).sum());
+    let mut ends = [0; ACCOUNT_FAMILIES.len()];
+    for ((_, samples), end) in families.into_iter().zip(&mut ends) {
+        text.push_str(samples);
+        *end = text.len();
+    }
+    Ok(AccountLines { text, ends })
+}
+
+/// An exposition cut into its families, each `(header, sample lines)`; the end marker left out.
+/// Every family starts with its `# HELP` line and no sample line starts with `#` (a line break
+/// in a label value is escaped).
+fn sections(text: &str) -> Vec<(&str, &str)> {
+    // `(header start, samples start, end)`.
+    let mut families: Vec<(usize, usize, usize)> = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let start = at;
+        at += line.len();
+        if line == "# EOF\n" {
+            break;
+        }
+        if line.starts_with("# HELP ") {
+            families.push((start, at, at));
+        } else if let Some((_, samples, end)) = families.last_mut() {
+            // Another header line (`# TYPE`, `# UNIT`) before the first sample.
+            if line.starts_with('#') && samples == end {
+                *samples = at;
+            }
+            *end = at;
+        }
+    }
+    families
+        .into_iter()
+        .map(|(header, samples, end)| {
+            (text.get(header..samples).unwrap_or_default(), text.get(samples..end).unwrap_or_default())
+        })
+        .collect()
+}
+
+/// One account's samples, read from the model and owned, so they are encoded after its lock.
+#[derive(Debug, Default)]
+struct AccountSamples {
+    name: String,
+    quote: String,
+    /// `(wallet type, currency, balance, value)`.
+    wallets: Vec<(String, String, f64, Option<f64>)>,
+    total: Option<f64>,
+    /// `(symbol, P/L in the quote)` of the positions with one.
+    positions: Vec<(String, f64)>,
+    up: bool,
+    state: &'static str,
+    unpriced: usize,
+}
+
+impl AccountSamples {
+    fn new(quote: &str, view: &AccountView, value: &AccountValue) -> AccountSamples {
+        AccountSamples {
+            name: value.name.clone(),
+            quote: quote.to_owned(),
+            wallets: value
+                .wallets
+                .iter()
+                .map(|w| {
+                    (
+                        w.wallet_type.as_str().to_owned(),
+                        w.currency.clone(),
+                        float(w.balance),
+                        w.value.map(float),
+                    )
+                })
+                .collect(),
+            total: value.total.map(float),
+            positions: value
+                .positions
+                .iter()
+                .flatten()
+                .filter_map(|p| Some((p.symbol.clone(), float(p.pl_value?))))
+                .collect(),
+            up: view.is_current(),
+            state: view.state.name(),
+            unpriced: value.wallets.iter().filter(|w| w.value.is_none()).count(),
+        }
+    }
+}
+
+impl Collector for AccountSamples {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (account, quote) = (b(&self.name), b(&self.quote));
+        let [balance, value, total, pl, up, state, unpriced] = ACCOUNT_FAMILIES;
+        gauges(
+            &mut encoder,
+            balance,
+            self.wallets.iter().map(|(wallet, currency, balance, _)| {
+                ([("account", account.clone()), ("wallet", b(wallet)), ("currency", b(currency))], *balance)
+            }),
+        )?;
+        gauges(
+            &mut encoder,
+            value,
+            self.wallets.iter().filter_map(|(wallet, currency, _, value)| {
+                let labels = [
+                    ("account", account.clone()),
+                    ("wallet", b(wallet)),
+                    ("currency", b(currency)),
+                    ("quote", quote.clone()),
+                ];
+                Some((labels, (*value)?))
+            }),
+        )?;
+        gauges(
+            &mut encoder,
+            total,
+            self.total.map(|t| ([("account", account.clone()), ("quote", quote.clone())], t)),
+        )?;
+        gauges(
+            &mut encoder,
+            pl,
+            self.positions.iter().map(|(symbol, pl)| {
+                ([("account", account.clone()), ("symbol", b(symbol)), ("quote", quote.clone())], *pl)
+            }),
+        )?;
+        gauges(&mut encoder, up, [([("account", account.clone())], f64::from(u8::from(self.up)))])?;
+        gauges(
+            &mut encoder,
+            state,
+            // No state: the headers alone (see `headers`).
+            StreamState::NAMES.iter().filter(|_| !self.state.is_empty()).map(|state| {
+                (
+                    [("account", account.clone()), ("state", b(state))],
+                    f64::from(u8::from(*state == self.state)),
+                )
+            }),
+        )?;
+        gauges(&mut encoder, unpriced, [([("account", account.clone())], self.unpriced as f64)])
+    }
+}
+
+/// The portfolio-wide samples: its total, and the price of each held currency.
+#[derive(Debug)]
+struct PortfolioSamples {
+    quote: String,
+    total: Option<f64>,
+    /// `(pair, price)`.
+    prices: Vec<(String, f64)>,
+}
+
+impl PortfolioSamples {
+    fn new(portfolio: &Portfolio) -> PortfolioSamples {
+        let quote = portfolio.quote.as_str();
+        PortfolioSamples {
+            quote: quote.to_owned(),
+            total: portfolio.total.map(float),
+            prices: portfolio
+                .assets
+                .iter()
+                .filter(|asset| asset.currency != quote)
+                .filter_map(|asset| Some((pair_symbol(&asset.currency, quote), float(asset.price?))))
+                .collect(),
+        }
+    }
+}
+
+impl Collector for PortfolioSamples {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let [total, price] = PORTFOLIO_FAMILIES;
+        gauges(&mut encoder, total, self.total.map(|total| ([("quote", b(&self.quote))], total)))?;
+        gauges(&mut encoder, price, self.prices.iter().map(|(pair, price)| ([("pair", b(pair))], *price)))
+    }
 }
 
 /// One registry of `collector`, encoded in `format`.
@@ -107,13 +453,6 @@ fn exposition(
         Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry)?,
     }
     Ok(out)
-}
-
-/// The families that change only with the model; `encoded` is set to the version encoded.
-#[derive(Debug)]
-struct ModelFamilies {
-    live: Arc<Live>,
-    encoded: Arc<AtomicU64>,
 }
 
 /// The families that change by themselves: data ages, counters.
@@ -133,8 +472,7 @@ type Labels<'a, const N: usize> = [(&'static str, Cow<'a, str>); N];
 /// One gauge family: its descriptor, then each sample with its labels.
 fn gauges<'a, const N: usize>(
     encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
+    (name, help): Family,
     samples: impl IntoIterator<Item = (Labels<'a, N>, f64)>,
 ) -> Result<(), std::fmt::Error> {
     let mut family =
@@ -160,104 +498,6 @@ fn counters<'a, const N: usize>(
     Ok(())
 }
 
-impl Collector for ModelFamilies {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let model = self.live.model();
-        self.encoded.store(model.version(), Ordering::Relaxed);
-        let portfolio = model.valued();
-        let quote = portfolio.quote.as_str();
-        let accounts = || portfolio.accounts.iter();
-        let wallets = || {
-            accounts()
-                .flat_map(|a| a.wallets.iter().map(move |w| (a.name.as_str(), w.wallet_type.as_str(), w)))
-        };
-        gauges(
-            &mut encoder,
-            "bfx_wallet_balance",
-            "Balance of one wallet, in its own currency, as Bitfinex sent it.",
-            wallets().map(|(account, wallet, w)| {
-                (
-                    [("account", b(account)), ("wallet", b(wallet)), ("currency", b(&w.currency))],
-                    float(w.balance),
-                )
-            }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_wallet_value",
-            "Value of one wallet in the quote currency (absent when it cannot be priced).",
-            wallets().filter_map(|(account, wallet, w)| {
-                let labels = [
-                    ("account", b(account)),
-                    ("wallet", b(wallet)),
-                    ("currency", b(&w.currency)),
-                    ("quote", b(quote)),
-                ];
-                Some((labels, float(w.value?)))
-            }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_account_value",
-            "Sum of an account's priced wallets in the quote currency (unpriced and paper ones left out).",
-            accounts()
-                .filter_map(|a| Some(([("account", b(&a.name)), ("quote", b(quote))], float(a.total?)))),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_portfolio_value",
-            "Sum of every account's value in the quote currency: the total of `bfx balances`.",
-            portfolio.total.map(|total| ([("quote", b(quote))], float(total))),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_position_pl_value",
-            "Unrealised profit or loss of an open position, in the quote currency.",
-            accounts().flat_map(|a| {
-                a.positions.iter().flatten().filter_map(move |p| {
-                    let labels = [("account", b(&a.name)), ("symbol", b(&p.symbol)), ("quote", b(quote))];
-                    Some((labels, float(p.pl_value?)))
-                })
-            }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_price",
-            "Price of one unit of each held currency in the quote currency, as used for the values (the pair's own ticker, or the rate through the route).",
-            portfolio.assets.iter().filter(|asset| asset.currency != quote).filter_map(|asset| {
-                Some(([("pair", Cow::Owned(pair_symbol(&asset.currency, quote)))], float(asset.price?)))
-            }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_account_up",
-            "1 while the account's data is current (its stream live, or polling with the last poll successful), else 0.",
-            model.accounts.iter().map(|a| ([("account", b(&a.name))], f64::from(u8::from(a.is_current())))),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_account_state",
-            "1 for the state the account's stream is in (live: on the WebSocket; polling, queued: over REST), 0 for the others.",
-            model.accounts.iter().flat_map(|a| {
-                let current = a.state.name();
-                StreamState::NAMES.iter().map(move |state| {
-                    ([("account", b(&a.name)), ("state", b(state))], f64::from(u8::from(*state == current)))
-                })
-            }),
-        )?;
-        gauges(
-            &mut encoder,
-            "bfx_unpriced_assets",
-            "Wallets of the account left out of its value because they cannot be priced (paper ones included).",
-            accounts().map(|a| {
-                let count = a.wallets.iter().filter(|w| w.value.is_none()).count();
-                ([("account", b(&a.name))], count as f64)
-            }),
-        )?;
-        Ok(())
-    }
-}
-
 impl Collector for PerScrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let now = Instant::now();
@@ -268,8 +508,10 @@ impl Collector for PerScrape {
         };
         gauges(
             &mut encoder,
-            "bfx_account_data_age_seconds",
-            "Seconds since the account's last data (snapshot, wallet change or total); absent before the first.",
+            (
+                "bfx_account_data_age_seconds",
+                "Seconds since the account's last data (snapshot, wallet change or total); absent before the first.",
+            ),
             ages.into_iter()
                 .filter_map(|(name, age)| Some(([("account", Cow::Owned(name))], age?.as_secs_f64()))),
         )?;
@@ -330,9 +572,241 @@ mod tests {
     use bfx_client::{Client, Error, SocketError, StreamEvent};
     use bfx_core::PriceKind;
 
+    /// The whole exposition, as a scrape gets it.
+    fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
+        let (model, tail) = super::encode(live, format)?;
+        Ok(String::from_utf8(model.to_vec()).map_err(|_| std::fmt::Error)? + &tail)
+    }
+
     fn live(model: Model) -> Arc<Live> {
         let client = Client::builder().in_memory_nonces().build().unwrap();
         Arc::new(Live::new(model, client))
+    }
+
+    /// The model's families as they were encoded before they were kept per account: whole,
+    /// from the model, in one pass.
+    #[derive(Debug)]
+    struct Reference(Arc<Live>);
+
+    impl Collector for Reference {
+        fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+            let model = self.0.model();
+            let portfolio = model.valued();
+            let quote = portfolio.quote.as_str();
+            let accounts = || portfolio.accounts.iter();
+            let wallets = || {
+                accounts()
+                    .flat_map(|a| a.wallets.iter().map(move |w| (a.name.as_str(), w.wallet_type.as_str(), w)))
+            };
+            gauges(
+                &mut encoder,
+                ("bfx_wallet_balance", "Balance of one wallet, in its own currency, as Bitfinex sent it."),
+                wallets().map(|(account, wallet, w)| {
+                    (
+                        [("account", b(account)), ("wallet", b(wallet)), ("currency", b(&w.currency))],
+                        float(w.balance),
+                    )
+                }),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_wallet_value",
+                    "Value of one wallet in the quote currency (absent when it cannot be priced).",
+                ),
+                wallets().filter_map(|(account, wallet, w)| {
+                    let labels = [
+                        ("account", b(account)),
+                        ("wallet", b(wallet)),
+                        ("currency", b(&w.currency)),
+                        ("quote", b(quote)),
+                    ];
+                    Some((labels, float(w.value?)))
+                }),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_account_value",
+                    "Sum of an account's priced wallets in the quote currency (unpriced and paper ones left out).",
+                ),
+                accounts()
+                    .filter_map(|a| Some(([("account", b(&a.name)), ("quote", b(quote))], float(a.total?)))),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_portfolio_value",
+                    "Sum of every account's value in the quote currency: the total of `bfx balances`.",
+                ),
+                portfolio.total.map(|total| ([("quote", b(quote))], float(total))),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_position_pl_value",
+                    "Unrealised profit or loss of an open position, in the quote currency.",
+                ),
+                accounts().flat_map(|a| {
+                    a.positions.iter().flatten().filter_map(move |p| {
+                        let labels = [("account", b(&a.name)), ("symbol", b(&p.symbol)), ("quote", b(quote))];
+                        Some((labels, float(p.pl_value?)))
+                    })
+                }),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_price",
+                    "Price of one unit of each held currency in the quote currency, as used for the values (the pair's own ticker, or the rate through the route).",
+                ),
+                portfolio.assets.iter().filter(|asset| asset.currency != quote).filter_map(|asset| {
+                    Some(([("pair", Cow::Owned(pair_symbol(&asset.currency, quote)))], float(asset.price?)))
+                }),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_account_up",
+                    "1 while the account's data is current (its stream live, or polling with the last poll successful), else 0.",
+                ),
+                model
+                    .accounts
+                    .iter()
+                    .map(|a| ([("account", b(&a.name))], f64::from(u8::from(a.is_current())))),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_account_state",
+                    "1 for the state the account's stream is in (live: on the WebSocket; polling, queued: over REST), 0 for the others.",
+                ),
+                model.accounts.iter().flat_map(|a| {
+                    let current = a.state.name();
+                    StreamState::NAMES.iter().map(move |state| {
+                        (
+                            [("account", b(&a.name)), ("state", b(state))],
+                            f64::from(u8::from(*state == current)),
+                        )
+                    })
+                }),
+            )?;
+            gauges(
+                &mut encoder,
+                (
+                    "bfx_unpriced_assets",
+                    "Wallets of the account left out of its value because they cannot be priced (paper ones included).",
+                ),
+                accounts().map(|a| {
+                    let count = a.wallets.iter().filter(|w| w.value.is_none()).count();
+                    ([("account", b(&a.name))], count as f64)
+                }),
+            )?;
+            Ok(())
+        }
+    }
+
+    /// The model's part of `/metrics` encoded from scratch, without the end marker.
+    fn from_scratch(live: &Arc<Live>, format: Format) -> String {
+        let mut text = exposition(Box::new(Reference(Arc::clone(live))), format, 0).unwrap();
+        text.truncate(text.trim_end_matches("# EOF\n").len());
+        text
+    }
+
+    /// After every kind of change, the model's part as kept per account is byte for byte the
+    /// one encoded from scratch, in both formats; a change of one account is in the next scrape,
+    /// a change of prices in every account's values.
+    #[test]
+    fn kept_lines_are_those_encoded_from_scratch() {
+        let t0 = Instant::now();
+        let names = ["a\"b", "c\\d\ne", "plain", "gone"].map(str::to_owned);
+        let live = live(Model::new("USD", PriceKind::Last, names.clone()));
+        let check = |step: &str| {
+            for format in [Format::Text, Format::OpenMetrics] {
+                let kept = String::from_utf8(model_families(&live, format).unwrap().to_vec()).unwrap();
+                assert_eq!(kept, from_scratch(&live, format), "{step}, {format:?}");
+            }
+        };
+        let scrape = || String::from_utf8(model_families(&live, Format::Text).unwrap().to_vec()).unwrap();
+        check("no data, no prices");
+        live.model().set_market(market(), t0);
+        for name in &names[..3] {
+            live.model().apply(name, StreamEvent::Status(StreamState::Live), t0);
+            let mut odd = row("exchange", "BTC", "0.5");
+            odd.currency = "X\"Y\\Z\nW".to_owned();
+            let rows = vec![
+                row("exchange", "BTC", "1"),
+                row("margin", "XYZ", "5"),
+                row("exchange", "TESTBTC", "1"),
+                odd,
+            ];
+            live.model().apply(name, StreamEvent::Snapshot { wallets: rows }, t0);
+        }
+        let error = Arc::new(Error::WsAuth { code: Some(10100), message: "apikey: invalid".into() });
+        live.model().apply("gone", StreamEvent::Status(StreamState::Failed { error }), t0);
+        check("snapshots, a failed account");
+        let position = |symbol: &str, pl: &str| bfx_core::Position {
+            symbol: symbol.to_owned(),
+            status: "ACTIVE".to_owned(),
+            amount: Decimal::ONE,
+            base_price: Decimal::ONE,
+            pl: Some(pl.parse().unwrap()),
+            price_liq: None,
+            leverage: None,
+            id: None,
+            mts_create: None,
+            mts_update: None,
+            kind: None,
+        };
+        live.model().set_positions("a\"b", Ok(vec![position("tBTCUSD", "-12.5"), position("tXYZUSD", "1")]));
+        live.model().set_positions("plain", Ok(vec![position("tETHBTC", "0.01")]));
+        check("positions");
+        let before = scrape();
+        live.model().apply("plain", StreamEvent::Wallet(row("exchange", "BTC", "3")), t0);
+        let after = scrape();
+        assert!(
+            after
+                .contains("bfx_wallet_balance{account=\"plain\",wallet=\"exchange\",currency=\"BTC\"} 3.0\n"),
+            "{after}"
+        );
+        assert!(after.contains("bfx_account_value{account=\"plain\",quote=\"USD\"} 300000.0\n"), "{after}");
+        let others = |text: &str| {
+            text.lines()
+                .filter(|l| !l.contains("\"plain\"") && !l.starts_with("bfx_portfolio_value"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(others(&before), others(&after), "only that account's lines moved");
+        check("one wallet changed");
+        let reconnecting = StreamState::Reconnecting {
+            attempt: 1,
+            after: std::time::Duration::ZERO,
+            error: Arc::new(Error::Socket(SocketError::Ended { awaiting_auth: false })),
+        };
+        live.model().apply("c\\d\ne", StreamEvent::Status(reconnecting), t0);
+        check("a stream reconnecting");
+        live.model().apply("new", StreamEvent::Snapshot { wallets: vec![row("funding", "ETH", "2")] }, t0);
+        check("an account added");
+        live.model().apply("a\"b", StreamEvent::Snapshot { wallets: vec![row("exchange", "ETH", "1")] }, t0);
+        check("wallets gone");
+        let before = scrape();
+        {
+            let mut model = live.model();
+            model.apply_ticker(bfx_client::TickerEvent::Status(StreamState::Live));
+            let _ = model.follow();
+            let ticker = bfx_core::parse_trading_ticker("tETHUSD", b"[1,1,1,1,0,0,4100,1,0,0]").unwrap();
+            model.apply_ticker(bfx_client::TickerEvent::Ticker(ticker));
+        }
+        let after = scrape();
+        for account in ["a\\\"b", "new"] {
+            let value = |text: &str| {
+                let prefix = format!("bfx_account_value{{account=\"{account}\",quote=\"USD\"}} ");
+                text.lines().find_map(|l| l.strip_prefix(&prefix)).map(str::to_owned)
+            };
+            assert_ne!(value(&before), value(&after), "{account}: {after}");
+        }
+        assert!(after.contains("bfx_price{pair=\"tETHUSD\"} 4100.0\n"), "{after}");
+        check("a price changed");
     }
 
     #[test]
