@@ -25,7 +25,7 @@ pub async fn run(bfx: &Path, counts: &[usize]) -> anyhow::Result<()> {
         let sim = start_sim(&state).await?;
         let home = tempfile::tempdir()?;
         let config = home.path().join("config.toml");
-        write_config(&config, &sim.url, &keys)?;
+        write_config(&config, &sim.url, "", &keys)?;
         let start = Instant::now();
         let out = tokio::process::Command::new(bfx)
             .args(["balances", "--json", "--config"])
@@ -65,8 +65,9 @@ fn floor(count: usize) -> Duration {
     WINDOW * u32::try_from(windows).unwrap_or(u32::MAX)
 }
 
-fn write_config(path: &Path, url: &str, keys: &[String]) -> anyhow::Result<()> {
-    let mut text = format!("[endpoints]\napi_url = \"{url}\"\n");
+/// bfx's config: the emulator's URL, `extra` (more tables), and every key as an account.
+pub fn write_config(path: &Path, url: &str, extra: &str, keys: &[String]) -> anyhow::Result<()> {
+    let mut text = format!("[endpoints]\napi_url = \"{url}\"\n{extra}");
     for key in keys {
         text.push_str(&format!(
             "\n[[account]]\nname = \"{key}\"\nkey = \"{key}\"\nsecret = \"{key}-secret\"\n"

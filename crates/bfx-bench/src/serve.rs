@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use toml::{Table, Value};
 
+use crate::accounts::write_config;
 use crate::{Sim, ms, quantile, state::bench_state};
 
 /// The wallets each account holds: every type × these currencies, first `wallets` of them.
@@ -35,7 +36,9 @@ pub async fn run(
     let sim = start_sim(&state(&keys, wallets)?).await?;
     let home = tempfile::tempdir()?;
     let config = home.path().join("config.toml");
-    write_config(&config, &sim.url, &keys)?;
+    // bfx's budgets raised to the emulator's (allowed: not a Bitfinex endpoint).
+    let network = "\n[network]\nws_connections_per_15s = 100000\nrequests_per_minute = { \"auth/r/wallets\" = 100000, \"auth/r/positions\" = 100000 }\n";
+    write_config(&config, &sim.url, network, &keys)?;
 
     let started = Instant::now();
     let mut child = tokio::process::Command::new(bfx)
@@ -218,23 +221,4 @@ async fn start_sim(state_toml: &str) -> anyhow::Result<Sim> {
         let _ = stopped.await;
     }));
     Ok(Sim { url, _stop: stop })
-}
-
-/// bfx's config: every key as an account, and its budgets raised to the emulator's.
-fn write_config(path: &Path, url: &str, keys: &[String]) -> anyhow::Result<()> {
-    let mut text = format!(
-        "[endpoints]\napi_url = \"{url}\"\n\n[network]\nws_connections_per_15s = 100000\nrequests_per_minute = {{ \"auth/r/wallets\" = 100000, \"auth/r/positions\" = 100000 }}\n"
-    );
-    for key in keys {
-        text.push_str(&format!(
-            "\n[[account]]\nname = \"{key}\"\nkey = \"{key}\"\nsecret = \"{key}-secret\"\n"
-        ));
-    }
-    std::fs::write(path, text)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }

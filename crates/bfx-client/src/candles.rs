@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use bfx_core::Candle;
+use bfx_core::candle::Timeframe;
 
 use crate::client::{Call, Client, parse_error};
 use crate::error::Error;
@@ -18,47 +19,6 @@ pub(crate) const CANDLES: &str = "candles";
 
 /// Longest pair accepted (Bitfinex's longest are ~20 characters: `tTESTBTCF0:TESTUSDTF0`).
 const MAX_PAIR_LEN: usize = 32;
-
-/// A candle timeframe, as the docs list them (`7D` is what older clients send for `1W`; this
-/// client sends `1W`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Timeframe {
-    M1,
-    M5,
-    M15,
-    M30,
-    H1,
-    H3,
-    H6,
-    H12,
-    /// One UTC day: what prices over time are kept in.
-    D1,
-    W1,
-    D14,
-    /// One calendar month.
-    Mo1,
-}
-
-impl Timeframe {
-    /// The name in the key (`1D`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Timeframe::M1 => "1m",
-            Timeframe::M5 => "5m",
-            Timeframe::M15 => "15m",
-            Timeframe::M30 => "30m",
-            Timeframe::H1 => "1h",
-            Timeframe::H3 => "3h",
-            Timeframe::H6 => "6h",
-            Timeframe::H12 => "12h",
-            Timeframe::D1 => "1D",
-            Timeframe::W1 => "1W",
-            Timeframe::D14 => "14D",
-            Timeframe::Mo1 => "1M",
-        }
-    }
-}
 
 /// One page of `candles/trade:{TF}:{PAIR}/hist`, always oldest first (`sort=1`). `start` and
 /// `end` are milliseconds, both inclusive, on the candles' MTS.

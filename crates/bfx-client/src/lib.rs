@@ -38,8 +38,9 @@ pub mod portfolio;
 pub mod retry;
 pub mod stream;
 
+pub use bfx_core::candle::Timeframe;
 pub use builder::ClientBuilder;
-pub use candles::{CandleQuery, Timeframe};
+pub use candles::CandleQuery;
 pub use client::{Client, LedgerQuery, Symbols};
 pub use counters::RequestCount;
 pub use credentials::Credentials;

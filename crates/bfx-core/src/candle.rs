@@ -15,6 +15,66 @@ use crate::parse::{ParseError, Row, top_level_rows};
 /// One UTC day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// A candle timeframe, as Bitfinex's docs list them: `1m 5m 15m 30m 1h 3h 6h 12h 1D 1W 14D 1M`
+/// (docs.bitfinex.com/reference/rest-public-candles); `7D` is what older clients (and ccxt for
+/// `1w`) send for `1W`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timeframe {
+    M1,
+    M5,
+    M15,
+    M30,
+    H1,
+    H3,
+    H6,
+    H12,
+    /// One UTC day: what prices over time are kept in.
+    D1,
+    W1,
+    D14,
+    /// One calendar month (UTC).
+    Mo1,
+}
+
+impl Timeframe {
+    /// From its name in a candle key (`7D` is `1W`).
+    pub fn parse(text: &str) -> Option<Timeframe> {
+        Some(match text {
+            "1m" => Timeframe::M1,
+            "5m" => Timeframe::M5,
+            "15m" => Timeframe::M15,
+            "30m" => Timeframe::M30,
+            "1h" => Timeframe::H1,
+            "3h" => Timeframe::H3,
+            "6h" => Timeframe::H6,
+            "12h" => Timeframe::H12,
+            "1D" => Timeframe::D1,
+            "1W" | "7D" => Timeframe::W1,
+            "14D" => Timeframe::D14,
+            "1M" => Timeframe::Mo1,
+            _ => return None,
+        })
+    }
+
+    /// The name in a candle key (`1D`; a week is `1W`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Timeframe::M1 => "1m",
+            Timeframe::M5 => "5m",
+            Timeframe::M15 => "15m",
+            Timeframe::M30 => "30m",
+            Timeframe::H1 => "1h",
+            Timeframe::H3 => "3h",
+            Timeframe::H6 => "6h",
+            Timeframe::H12 => "12h",
+            Timeframe::D1 => "1D",
+            Timeframe::W1 => "1W",
+            Timeframe::D14 => "14D",
+            Timeframe::Mo1 => "1M",
+        }
+    }
+}
+
 /// One candle, exact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candle {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+pub(crate) use bfx_core::candle::Timeframe;
 use bfx_core::format_decimal;
 use rust_decimal::Decimal;
 
@@ -19,85 +20,16 @@ pub(crate) const MAX_CANDLES: usize = 1_000_000;
 /// charts show.
 const FIRST_MONDAY_MS: i64 = 4 * DAY_MS;
 
-/// A candle timeframe, as the docs list them: "1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h",
-/// "1D", "1W", "14D", "1M" (docs.bitfinex.com/reference/rest-public-candles).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Timeframe {
-    M1,
-    M5,
-    M15,
-    M30,
-    H1,
-    H3,
-    H6,
-    H12,
-    D1,
-    /// `1W`, or `7D` as older clients and ccxt 4.5.90 (`'1w': '7D'`) send it.
-    W1,
-    D14,
-    /// One calendar month (UTC).
-    Mo1,
-}
-
-impl Timeframe {
-    pub(crate) fn parse(text: &str) -> Option<Timeframe> {
-        Some(match text {
-            "1m" => Timeframe::M1,
-            "5m" => Timeframe::M5,
-            "15m" => Timeframe::M15,
-            "30m" => Timeframe::M30,
-            "1h" => Timeframe::H1,
-            "3h" => Timeframe::H3,
-            "6h" => Timeframe::H6,
-            "12h" => Timeframe::H12,
-            "1D" => Timeframe::D1,
-            "1W" | "7D" => Timeframe::W1,
-            "14D" => Timeframe::D14,
-            "1M" => Timeframe::Mo1,
-            _ => return None,
-        })
-    }
-
-    pub(crate) const fn name(self) -> &'static str {
-        match self {
-            Timeframe::M1 => "1m",
-            Timeframe::M5 => "5m",
-            Timeframe::M15 => "15m",
-            Timeframe::M30 => "30m",
-            Timeframe::H1 => "1h",
-            Timeframe::H3 => "3h",
-            Timeframe::H6 => "6h",
-            Timeframe::H12 => "12h",
-            Timeframe::D1 => "1D",
-            Timeframe::W1 => "1W",
-            Timeframe::D14 => "14D",
-            Timeframe::Mo1 => "1M",
-        }
-    }
-
-    /// The frame's length, for the frames of fixed length (all but the month).
-    const fn fixed_ms(self) -> Option<i64> {
-        const MINUTE: i64 = 60_000;
-        Some(match self {
-            Timeframe::M1 => MINUTE,
-            Timeframe::M5 => 5 * MINUTE,
-            Timeframe::M15 => 15 * MINUTE,
-            Timeframe::M30 => 30 * MINUTE,
-            Timeframe::H1 => 60 * MINUTE,
-            Timeframe::H3 => 180 * MINUTE,
-            Timeframe::H6 => 360 * MINUTE,
-            Timeframe::H12 => 720 * MINUTE,
-            Timeframe::D1 => DAY_MS,
-            Timeframe::W1 => 7 * DAY_MS,
-            Timeframe::D14 => 14 * DAY_MS,
-            Timeframe::Mo1 => return None,
-        })
-    }
-
+/// The emulator's arithmetic on Bitfinex's timeframes: where a frame starts.
+pub(crate) trait Frames {
     /// The start (MTS) of the frame holding `mts`: a multiple of the frame's length since the
     /// epoch, weeks and fortnights from a Monday, months on their first day.
-    pub(crate) fn start_of(self, mts: i64) -> i64 {
-        match (self, self.fixed_ms()) {
+    fn start_of(self, mts: i64) -> i64;
+}
+
+impl Frames for Timeframe {
+    fn start_of(self, mts: i64) -> i64 {
+        match (self, fixed_ms(self)) {
             (Timeframe::W1 | Timeframe::D14, Some(len)) => mts - (mts - FIRST_MONDAY_MS).rem_euclid(len),
             (_, Some(len)) => mts - mts.rem_euclid(len),
             (_, None) => {
@@ -106,6 +38,25 @@ impl Timeframe {
             }
         }
     }
+}
+
+/// The frame's length, for the frames of fixed length (all but the month).
+const fn fixed_ms(tf: Timeframe) -> Option<i64> {
+    const MINUTE: i64 = 60_000;
+    Some(match tf {
+        Timeframe::M1 => MINUTE,
+        Timeframe::M5 => 5 * MINUTE,
+        Timeframe::M15 => 15 * MINUTE,
+        Timeframe::M30 => 30 * MINUTE,
+        Timeframe::H1 => 60 * MINUTE,
+        Timeframe::H3 => 180 * MINUTE,
+        Timeframe::H6 => 360 * MINUTE,
+        Timeframe::H12 => 720 * MINUTE,
+        Timeframe::D1 => DAY_MS,
+        Timeframe::W1 => 7 * DAY_MS,
+        Timeframe::D14 => 14 * DAY_MS,
+        Timeframe::Mo1 => return None,
+    })
 }
 
 /// One candle: `[MTS, OPEN, CLOSE, HIGH, LOW, VOLUME]` on the wire (CLOSE before HIGH).

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::check::Refused;
-use crate::candle::{Candle, CandleStore, DAY_MS, MAX_CANDLES, Timeframe, days_from_civil, format_mts};
+use crate::candle::{
+    Candle, CandleStore, DAY_MS, Frames, MAX_CANDLES, Timeframe, days_from_civil, format_mts,
+};
 use crate::ledger::MAX_EXACT;
 
 #[derive(Deserialize)]
