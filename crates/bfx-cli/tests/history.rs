@@ -160,21 +160,6 @@ fn toml_string(text: &str) -> String {
     out
 }
 
-/// `bfx` as alice, against `url`, with the store at `store` (a path or a URL).
-fn alice(home: &Path, url: &str, store: &str) -> assert_cmd::Command {
-    let mut cmd = bfx_env(home, url, "alice-key", "alice-secret");
-    cmd.env("BFX_STORE_URL", store);
-    cmd
-}
-
-/// Runs and returns (exit code, stdout, stderr); never a panic in stderr.
-fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> (i32, String, String) {
-    let out = cmd.args(args).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }

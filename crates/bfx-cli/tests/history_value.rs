@@ -76,19 +76,6 @@ email = "alice@example.com"
     )
 }
 
-fn alice(home: &std::path::Path, url: &str, store: &str) -> assert_cmd::Command {
-    let mut cmd = bfx_env(home, url, "alice-key", "alice-secret");
-    cmd.env("BFX_STORE_URL", store);
-    cmd
-}
-
-fn run(mut cmd: assert_cmd::Command, args: &[&str]) -> (i32, String, String) {
-    let out = cmd.args(args).output().unwrap();
-    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
-    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    (out.status.code().unwrap_or(-1), stdout, stderr)
-}
-
 fn candle_requests(url: &str) -> u64 {
     let counters: Value = serde_json::from_str(&admin(url, "GET", "/sim/counters", "")).unwrap();
     counters["requests"]["candles"].as_u64().unwrap()

@@ -74,6 +74,22 @@ pub fn bfx_env(home: &Path, url: &str, key: &str, secret: &str) -> Command {
     cmd
 }
 
+/// `bfx` as alice (`alice-key`, the state files' test key), against `url`, with the history
+/// store at `store` (a path or a URL).
+pub fn alice(home: &Path, url: &str, store: &str) -> Command {
+    let mut cmd = bfx_env(home, url, "alice-key", "alice-secret");
+    cmd.env("BFX_STORE_URL", store);
+    cmd
+}
+
+/// Runs and returns (exit code, stdout, stderr); never a panic in stderr.
+pub fn run(mut cmd: Command, args: &[&str]) -> (i32, String, String) {
+    let out = cmd.args(args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
 pub fn write_private(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
