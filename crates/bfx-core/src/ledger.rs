@@ -133,7 +133,7 @@ pub fn cut_page(page: &mut [LedgerEntry], limit: usize) -> PageCut {
 pub struct Category(pub u16);
 
 /// What a category means for the questions bfx answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
     /// Income: lending (margin funding) payments, staking rewards, affiliate rebates.

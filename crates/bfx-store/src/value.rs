@@ -228,7 +228,7 @@ pub async fn value_series(
             while let Some(stored) = next.take_if(|s| s.entry.mts <= point.mts) {
                 let entry = &stored.entry;
                 held.insert((entry.wallet.clone(), entry.currency.clone()), entry.balance);
-                parts.add(&stored, &mut prices)?;
+                parts.add(&stored, &mut prices);
                 next = entries.try_next().await?;
             }
             let day = prices.on(day_start(point.mts));
@@ -263,7 +263,7 @@ pub async fn value_series(
 #[derive(Default)]
 struct Parts {
     /// (group, currency) → value.
-    sums: BTreeMap<(u8, String), Decimal>,
+    sums: BTreeMap<(Group, String), Decimal>,
     /// Per currency, the first entry that could not be valued on its day.
     unvalued: BTreeMap<String, (String, i64)>,
     overflow: bool,
@@ -271,30 +271,17 @@ struct Parts {
     events: Vec<FlowEvent>,
 }
 
-const FLOWS: u8 = 0;
-const EARNINGS: u8 = 1;
-const FEES: u8 = 2;
-
 impl Parts {
-    fn add(
-        &mut self,
-        stored: &crate::model::StoredEntry,
-        prices: &mut DayPrices<'_>,
-    ) -> Result<(), StoreError> {
-        let group = match stored.category.map(|c| c.group()) {
-            Some(Group::Flow) => FLOWS,
-            Some(Group::Earning) => EARNINGS,
-            Some(Group::Fee) => FEES,
-            _ => return Ok(()),
-        };
+    fn add(&mut self, stored: &crate::model::StoredEntry, prices: &mut DayPrices<'_>) {
+        let Some(group) = stored.category.map(|c| c.group()) else { return };
         let entry = &stored.entry;
-        if is_paper(&entry.currency) {
-            return Ok(());
+        if !matches!(group, Group::Flow | Group::Earning | Group::Fee) || is_paper(&entry.currency) {
+            return;
         }
         let day = prices.on(day_start(entry.mts));
         match day.get(&entry.currency).map(|price| price.as_ref().map(|p| p.of(entry.amount))) {
             Some(Ok(Ok(value))) => {
-                if group == FLOWS {
+                if group == Group::Flow {
                     self.events.push(FlowEvent {
                         mts: entry.mts,
                         account: stored.account.clone(),
@@ -313,7 +300,6 @@ impl Parts {
                 self.unvalued.entry(entry.currency.clone()).or_insert((stored.account.clone(), entry.id));
             }
         }
-        Ok(())
     }
 
     /// The breakdown from the first point to the last (see [`NoChange`]).
@@ -341,13 +327,15 @@ impl Parts {
         if self.overflow {
             return Err(NoChange::Overflow);
         }
-        let sum = |group: u8| -> Option<Decimal> {
+        let sum = |group: Group| -> Option<Decimal> {
             self.sums
                 .iter()
                 .filter(|((g, c), _)| *g == group && !both(c))
                 .try_fold(Decimal::ZERO, |total, (_, v)| total.checked_add(*v))
         };
-        let (Some(flows), Some(earnings), Some(fees)) = (sum(FLOWS), sum(EARNINGS), sum(FEES)) else {
+        let (Some(flows), Some(earnings), Some(fees)) =
+            (sum(Group::Flow), sum(Group::Earning), sum(Group::Fee))
+        else {
             return Err(NoChange::Overflow);
         };
         let market = last
