@@ -92,11 +92,24 @@ impl Store {
 
     /// The time of the account's newest stored entry (one index probe).
     pub async fn newest_mts(&self, account: &str) -> Result<Option<i64>, StoreError> {
-        let row: (Option<i64>,) = sqlx::query_as("SELECT MAX(mts) FROM ledger WHERE account = $1")
-            .bind(account)
-            .fetch_one(&self.pool)
+        self.edge_mts("SELECT MAX(mts) FROM ledger WHERE account = $1", account, "reading the newest entry")
             .await
-            .map_err(StoreError::db("reading the newest entry"))?;
+    }
+
+    /// The time of the account's oldest stored entry (one index probe).
+    pub async fn oldest_mts(&self, account: &str) -> Result<Option<i64>, StoreError> {
+        self.edge_mts("SELECT MIN(mts) FROM ledger WHERE account = $1", account, "reading the oldest entry")
+            .await
+    }
+
+    async fn edge_mts(
+        &self,
+        sql: &str,
+        account: &str,
+        context: &'static str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row: (Option<i64>,) =
+            sqlx::query_as(sql).bind(account).fetch_one(&self.pool).await.map_err(StoreError::db(context))?;
         Ok(row.0)
     }
 

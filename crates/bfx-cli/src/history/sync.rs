@@ -32,7 +32,7 @@ pub async fn run(
     let mut failures: Vec<Exit> = Vec::new();
     let mut stopped = false;
     for (account, reader) in accounts.iter().zip(readers(accounts)) {
-        let bar = Bar::start(&account.name);
+        let bar = Bar::start(format!("{}: reading the ledger…", terminal_safe(&account.name)));
         let name = account.name.clone();
         let shown = bar.clone();
         let on_page = move |p: &Progress| {
@@ -44,7 +44,16 @@ pub async fn run(
                 reached = %p.reached.map(rfc3339).unwrap_or_default(),
                 "history sync: page stored"
             );
-            shown.update(&name, p);
+            shown.say(|| {
+                format!(
+                    "{}: {} entries fetched, {} new, {} pages, back to {}",
+                    terminal_safe(&name),
+                    p.fetched,
+                    p.inserted,
+                    p.pages,
+                    p.reached.map(rfc3339).unwrap_or_default()
+                )
+            });
         };
         let result = tokio::select! {
             result = sync_account(client, store, &reader, since, now_ms, on_page) => result,
@@ -135,13 +144,14 @@ pub(super) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The progress line: drawn on stderr only when it is a terminal. Rate-limit waits the client
-/// reports are shown in it (see `crate::client::show_waits_in`).
+/// The progress line (`history sync`, `history value`): drawn on stderr only when it is a
+/// terminal. Rate-limit waits the client reports are shown in it (see
+/// `crate::client::show_waits_in`) until the next message.
 #[derive(Clone)]
-struct Bar(Option<ProgressBar>);
+pub(super) struct Bar(Option<ProgressBar>);
 
 impl Bar {
-    fn start(account: &str) -> Bar {
+    pub(super) fn start(message: String) -> Bar {
         if !std::io::stderr().is_terminal() {
             return Bar(None);
         }
@@ -150,27 +160,21 @@ impl Bar {
             ProgressStyle::with_template("{spinner} {msg} {prefix} {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message(format!("{}: reading the ledger…", terminal_safe(account)));
+        bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(100));
         crate::client::show_waits_in(Some(bar.clone()));
         Bar(Some(bar))
     }
 
-    fn update(&self, account: &str, p: &Progress) {
+    /// A new message (a wait shown in the line is over).
+    pub(super) fn say(&self, message: impl FnOnce() -> String) {
         if let Some(bar) = &self.0 {
             bar.set_prefix("");
-            bar.set_message(format!(
-                "{}: {} entries fetched, {} new, {} pages, back to {}",
-                terminal_safe(account),
-                p.fetched,
-                p.inserted,
-                p.pages,
-                p.reached.map(rfc3339).unwrap_or_default()
-            ));
+            bar.set_message(message());
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bar) = &self.0 {
             crate::client::show_waits_in(None);
             bar.finish_and_clear();

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::accounts_of;
 use super::answers::{Completeness, Range};
+use super::sync::Bar;
 use crate::config::{ConfigError, check_quote};
 use crate::exit::{Exit, diagnose};
 use crate::output::{Format, csv_field, terminal_safe, value, write_stderr, write_stdout};
@@ -66,26 +67,24 @@ pub async fn compute(
     now: i64,
 ) -> anyhow::Result<Result<Valued, Exit>> {
     let accounts = accounts_of(store, &ask.accounts).await?;
-    let Some(oldest) = store
-        .accounts()
-        .await?
-        .iter()
-        .filter(|a| accounts.contains(&a.account))
-        .filter_map(|a| a.oldest_mts)
-        .min()
-    else {
+    // The oldest entry, and where each account's last sync ended: by default the range, so that
+    // the answer is complete (index probes, never a count of the ledger).
+    let (mut oldest, mut synced_to) = (None::<i64>, None::<i64>);
+    for account in &accounts {
+        if let Some(mts) = store.oldest_mts(account).await? {
+            oldest = Some(oldest.map_or(mts, |o| o.min(mts)));
+        }
+        let ended = store.coverage(account).await?.last().map_or(now, |c| c.to_mts);
+        synced_to = Some(synced_to.map_or(ended, |s| s.min(ended)));
+    }
+    let Some(oldest) = oldest else {
         return Err(ConfigError::Invalid(
             "no ledger stored for these accounts: run `bfx history sync` first".into(),
         )
         .into());
     };
     let from = ask.range.from.unwrap_or(oldest);
-    // By default up to where every account's last sync ended, so that the answer is complete.
-    let mut synced_to = Vec::new();
-    for account in &accounts {
-        synced_to.push(store.coverage(account).await?.last().map_or(now, |c| c.to_mts));
-    }
-    let to = ask.range.to.unwrap_or_else(|| synced_to.into_iter().min().unwrap_or(now)).min(now);
+    let to = ask.range.to.unwrap_or(synced_to.unwrap_or(now)).min(now);
     if from > to {
         return Err(ConfigError::Invalid(format!("--from {} is in the future", rfc3339(from))).into());
     }
@@ -96,9 +95,19 @@ pub async fn compute(
     check_quote(&market, &ask.quote)?;
     let currencies = store.currencies(&accounts).await?;
     let pairs = pairs_for(&market, &currencies, &ask.quote);
-    let progress = Progress::start();
-    let synced = sync_candles(client, store, &pairs, from, to, now, |p| progress.show(p)).await;
-    progress.finish();
+    let bar = Bar::start("prices: reading daily closes…".to_owned());
+    let synced = sync_candles(client, store, &pairs, from, to, now, |p| {
+        bar.say(|| {
+            let pair =
+                p.pair.as_deref().map(|pair| format!(" ({})", terminal_safe(pair))).unwrap_or_default();
+            format!(
+                "prices: {} of {} pairs, {} requests, {} candles{pair}",
+                p.pairs_done, p.pairs, p.requests, p.candles
+            )
+        });
+    })
+    .await;
+    bar.finish();
     match synced {
         Ok(_) => {}
         Err(CandleSyncError::Client { pair, source }) => {
@@ -338,41 +347,6 @@ pub fn chart(values: &[Decimal], width: usize, height: usize) -> String {
         out.push('\n');
     }
     out
-}
-
-/// The candle fetch's progress line, on a terminal only.
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn start() -> Progress {
-        if !std::io::stderr().is_terminal() {
-            return Progress(None);
-        }
-        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        bar.set_message("prices: reading daily closes…");
-        crate::client::show_waits_in(Some(bar.clone()));
-        Progress(Some(bar))
-    }
-
-    fn show(&self, p: &bfx_store::CandleProgress) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(format!(
-                "prices: {} of {} pairs, {} requests, {} candles{}",
-                p.pairs_done,
-                p.pairs,
-                p.requests,
-                p.candles,
-                p.pair.as_deref().map(|pair| format!(" ({})", terminal_safe(pair))).unwrap_or_default()
-            ));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            crate::client::show_waits_in(None);
-            bar.finish_and_clear();
-        }
-    }
 }
 
 #[cfg(test)]
