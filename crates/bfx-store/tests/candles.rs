@@ -18,11 +18,9 @@ use bfx_core::Candle;
 use bfx_core::candle::DAY_MS;
 use bfx_store::candles::sync_candles_paged;
 use bfx_store::{CandleProgress, CandleSyncError, DayRange, Store, StoreError, sync_candles};
-use common::{TestStore, dec};
+use common::{TestStore, dec, sim_with};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// 2025-01-01T00:00Z.
 const D0: i64 = 1_735_689_600_000;
@@ -64,23 +62,6 @@ fn state_text() -> String {
 
 fn pairs() -> Vec<String> {
     ["tBTCUSD", "tETHUSD", "tOLD:USD"].map(String::from).to_vec()
-}
-
-struct Sim {
-    url: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn sim() -> Sim {
-    bfx_client::install_crypto_provider();
-    let state = bfx_sim::SimState::from_toml(&state_text(), "candles state").unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(bfx_sim::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    Sim { url, _stop: stop }
 }
 
 fn client(url: &str, attempts: u32) -> Client {
@@ -129,7 +110,7 @@ fn expected_closes(through: i64) -> BTreeMap<String, Vec<(i64, Decimal)>> {
 }
 
 async fn first_sync_stores_exactly_and_a_second_asks_nothing(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(&state_text()).await;
     let client = client(&sim.url, 4);
     let mut reports = Vec::new();
     let done = sync_candles(&client, &t.store, &pairs(), day(0), day(9), NOW, |p| reports.push(p.clone()))
@@ -177,7 +158,7 @@ async fn first_sync_stores_exactly_and_a_second_asks_nothing(t: TestStore) {
 both!(second_sync_asks_nothing, first_sync_stores_exactly_and_a_second_asks_nothing);
 
 async fn pages_continue_from_the_day_after_the_last_candle(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(&state_text()).await;
     let client = client(&sim.url, 4);
     let btc = ["tBTCUSD".to_owned()];
     // 9 candles over 10 days (day 4 missing) in pages of 3: [0 1 2] [3 5 6] [7 8 9].
@@ -198,7 +179,7 @@ async fn pages_continue_from_the_day_after_the_last_candle(t: TestStore) {
 both!(paging, pages_continue_from_the_day_after_the_last_candle);
 
 async fn an_extended_range_fetches_only_new_days_and_today_is_never_covered(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(&state_text()).await;
     let client = client(&sim.url, 4);
     // At noon on day 6: days 0–5 have ended; day 6 (today) is neither asked for nor covered.
     let noon_day_6 = day(6) + DAY_MS / 2;
@@ -231,7 +212,7 @@ async fn an_extended_range_fetches_only_new_days_and_today_is_never_covered(t: T
 both!(extended_range, an_extended_range_fetches_only_new_days_and_today_is_never_covered);
 
 async fn a_failed_request_keeps_the_pages_before_it(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(&state_text()).await;
     let client = client(&sim.url, 1);
     // The first request passes (a short delay), the second meets maintenance.
     fault(&sim.url, r#"{"endpoint":"candles","kind":"delay","delay_ms":1}"#).await;
@@ -337,7 +318,7 @@ both!(v2_migrated, a_v2_database_gets_the_candle_tables);
 /// sync goes on. (The client's own budget waits are reported alike: `bfx-client`'s tests, in
 /// paused time, which a database connection's timers do not survive.)
 async fn rate_limit_waits_are_reported(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(&state_text()).await;
     let client = client(&sim.url, 4);
     fault(&sim.url, r#"{"endpoint":"candles","kind":"rate_limit","retry_after_secs":1}"#).await;
     let mut waits = Vec::new();

@@ -15,12 +15,10 @@ use std::sync::Arc;
 use bfx_client::{Account, Client, Credentials, Endpoints, RateLimits, RetryPolicy};
 use bfx_store::history::{check_chain, check_wallets};
 use bfx_store::{EntryQuery, Order, Progress, Store, StoredEntry, sync_account};
-use common::{TestStore, dec};
+use common::{TestStore, dec, sim_with};
 use futures_util::TryStreamExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const STATE: &str = r#"
 [limits]
@@ -54,23 +52,6 @@ email = "alice@example.com"
 /// 2026-01-01T00:00:00Z.
 const T0: i64 = 1_767_225_600_000;
 const DAY: i64 = 86_400_000;
-
-struct Sim {
-    url: String,
-    _stop: oneshot::Sender<()>,
-}
-
-async fn sim() -> Sim {
-    bfx_client::install_crypto_provider();
-    let state = bfx_sim::SimState::from_toml(STATE, "test state").unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(bfx_sim::serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    Sim { url, _stop: stop }
-}
 
 async fn admin(url: &str, path: &str, body: Value) -> Value {
     let response =
@@ -145,7 +126,7 @@ async fn agrees_with_the_wallets(store: &Store, client: &Client) {
 }
 
 async fn full_then_incremental(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     a_year(&sim.url).await;
     let client = client(&sim.url, 4);
     let synced = sync_account(&client, &t.store, &alice(), None, NOW, |_| {}).await.unwrap();
@@ -175,7 +156,7 @@ async fn full_then_incremental(t: TestStore) {
 both!(full_sync_then_incremental, full_then_incremental);
 
 async fn interrupted_syncs_resume(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     a_year(&sim.url).await;
     let reference = TestStore::sqlite().await;
     sync_account(&client(&sim.url, 4), &reference.store, &alice(), None, NOW, |_| {}).await.unwrap();
@@ -217,7 +198,7 @@ async fn interrupted_syncs_resume(t: TestStore) {
 both!(an_interrupted_sync_resumes_to_the_same_store, interrupted_syncs_resume);
 
 async fn two_at_once(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     a_year(&sim.url).await;
     let other = Arc::new(t.reopen().await);
     let (first, second) = (client(&sim.url, 4), client(&sim.url, 4));
@@ -234,7 +215,7 @@ async fn two_at_once(t: TestStore) {
 both!(two_syncs_of_one_account_at_once, two_at_once);
 
 async fn crowded_millisecond(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     let busy = T0 + 10 * DAY;
     // Older entries, then 3 000 entries on one millisecond over two currencies, then newer ones:
     // the millisecond straddles a page boundary and fills a page by itself.
@@ -260,7 +241,7 @@ async fn crowded_millisecond(t: TestStore) {
 both!(more_entries_on_one_millisecond_than_a_page, crowded_millisecond);
 
 async fn balances_at_dates(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     // One entry a day on days 1 to 4, and ETH on day 3.
     bulk(&sim.url, "BTC", "exchange", 4, (T0 + DAY, T0 + 4 * DAY), 1).await;
     bulk(&sim.url, "ETH", "exchange", 1, (T0 + 3 * DAY, T0 + 3 * DAY), 1).await;
@@ -287,7 +268,7 @@ async fn balances_at_dates(t: TestStore) {
 both!(balances_at_several_dates, balances_at_dates);
 
 async fn a_removed_entry_is_caught(t: TestStore) {
-    let sim = sim().await;
+    let sim = sim_with(STATE).await;
     a_year(&sim.url).await;
     let client = client(&sim.url, 4);
     sync_account(&client, &t.store, &alice(), None, NOW, |_| {}).await.unwrap();

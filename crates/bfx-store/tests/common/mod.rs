@@ -67,6 +67,24 @@ macro_rules! both {
     };
 }
 
+/// The emulator, in this test's runtime, serving `state` (TOML); stopped when dropped.
+pub struct Sim {
+    pub url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn sim_with(state: &str) -> Sim {
+    bfx_client::install_crypto_provider();
+    let state = bfx_sim::SimState::from_toml(state, "test state").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(bfx_sim::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    Sim { url, _stop: stop }
+}
+
 pub fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
