@@ -193,8 +193,8 @@ struct Prepared {
     mts: Vec<i64>,
     total: Vec<f64>,
     layers: Vec<Layer>,
-    /// `(mts, value)` of each deposit (> 0) and withdrawal (< 0).
-    flows: Vec<(i64, f64)>,
+    /// `(point, value)` of each point's deposits (> 0) and withdrawals (< 0).
+    flows: Vec<(usize, f64)>,
     unpriced: BTreeSet<String>,
 }
 
@@ -241,7 +241,11 @@ fn prepare(series: &ValueSeries, by: StackBy) -> Prepared {
                 .collect(),
         });
     }
-    let mut flows: Vec<(i64, f64)> = series.flows.iter().map(|f| (f.mts, float(f.value))).collect();
+    let mut flows: Vec<(usize, f64)> = (series.points.iter().enumerate())
+        .flat_map(|(i, p)| [(i, p.deposits), (i, p.withdrawals)])
+        .filter(|(_, value)| !value.is_zero())
+        .map(|(i, value)| (i, float(value)))
+        .collect();
     if flows.len() > MAX_MARKERS {
         flows.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
         flows.truncate(MAX_MARKERS);
@@ -284,20 +288,6 @@ fn stack(layers: &[Layer], points: usize) -> Vec<Vec<(f64, f64)>> {
 }
 
 /// The total at `mts`, on the line between the points around it.
-fn total_at(prepared: &Prepared, mts: i64) -> f64 {
-    let after = prepared.mts.partition_point(|m| *m < mts);
-    match (after.checked_sub(1), prepared.mts.get(after)) {
-        (Some(before), Some(next)) => {
-            let (t0, t1) = (prepared.mts[before], *next);
-            let (v0, v1) = (prepared.total[before], prepared.total[after]);
-            let share = if t1 > t0 { (mts - t0) as f64 / (t1 - t0) as f64 } else { 1.0 };
-            v0 + (v1 - v0) * share
-        }
-        (None, _) => prepared.total.first().copied().unwrap_or(0.0),
-        (Some(_), None) => prepared.total.last().copied().unwrap_or(0.0),
-    }
-}
-
 fn text_style(size: u32, color: RGBColor, h: HPos, v: VPos) -> TextStyle<'static> {
     TextStyle {
         font: (FAMILY, f64::from(size)).into_font(),
@@ -418,9 +408,8 @@ where
     if line.len() == 1 {
         root.draw(&Circle::new(line[0], 4, TOTAL.filled())).map_err(e)?;
     }
-    for (mts, value) in &prepared.flows {
-        let (at, on) = (x(*mts), y(total_at(&prepared, *mts)));
-        root.draw(&marker(at, on, *value >= 0.0)).map_err(e)?;
+    for (point, value) in &prepared.flows {
+        root.draw(&marker(line[*point].0, line[*point].1, *value >= 0.0)).map_err(e)?;
     }
 
     // Legend, right of the plot.
@@ -429,12 +418,9 @@ where
     root.draw(&PathElement::new(vec![(lx, ly), (lx + 18, ly)], TOTAL.stroke_width(2))).map_err(e)?;
     root.draw(&Text::new("total".to_owned(), (lx + 26, ly), entry.clone())).map_err(e)?;
     ly += 22;
-    let deposits = prepared.flows.iter().filter(|f| f.1 >= 0.0).count();
-    let withdrawals = prepared.flows.len() - deposits;
-    for (up, count, name) in [(true, deposits, "deposit"), (false, withdrawals, "withdrawal")] {
+    for (up, name) in [(true, "deposits"), (false, "withdrawals")] {
         root.draw(&marker(lx + 9, if up { ly - 7 } else { ly + 7 }, up)).map_err(e)?;
-        let text = format!("{name}{} ({count})", if count == 1 { "" } else { "s" });
-        root.draw(&Text::new(text, (lx + 26, ly), entry.clone())).map_err(e)?;
+        root.draw(&Text::new(name.to_owned(), (lx + 26, ly), entry.clone())).map_err(e)?;
         ly += 22;
     }
     ly += 8;

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use bfx_store::value::{FlowEvent, NoChange, Step, ValuePoint};
+use bfx_store::value::{NoChange, Step, ValuePoint};
 
 use super::*;
 use crate::layout::DAY_MS;
@@ -21,17 +21,13 @@ fn point(day: i64, assets: &[(&str, &str)]) -> ValuePoint {
         accounts: BTreeMap::from([("main".to_owned(), total)]),
         assets,
         unpriced: Vec::new(),
+        deposits: Decimal::ZERO,
+        withdrawals: Decimal::ZERO,
     }
 }
 
 fn series(points: Vec<ValuePoint>) -> ValueSeries {
-    ValueSeries {
-        quote: "USD".into(),
-        step: Step::Day,
-        points,
-        change: Err(NoChange::OnePoint),
-        flows: Vec::new(),
-    }
+    ValueSeries { quote: "USD".into(), step: Step::Day, points, change: Err(NoChange::OnePoint) }
 }
 
 #[test]
@@ -94,18 +90,23 @@ fn negative_values_stack_down_from_zero() {
 }
 
 #[test]
-fn markers_sit_on_the_total_line() {
-    let mut s = series(vec![point(0, &[("BTC", "100")]), point(1, &[("BTC", "200")])]);
-    s.flows.push(FlowEvent {
-        mts: T0 + DAY_MS + DAY_MS / 2,
-        account: "main".into(),
-        currency: "BTC".into(),
-        amount: dec("1"),
-        value: dec("50"),
+fn each_points_deposits_and_withdrawals_are_marked_the_largest_kept() {
+    let mut points: Vec<ValuePoint> = (0..3).map(|d| point(d, &[("BTC", "100")])).collect();
+    points[1].deposits = dec("5");
+    points[1].withdrawals = dec("-7");
+    let prepared = prepare(&series(points.clone()), StackBy::Asset);
+    assert_eq!(prepared.flows, [(1, 5.0), (1, -7.0)], "a point with neither is not marked");
+
+    // One more than the markers drawn: the smallest (point 1's deposits) is left out.
+    let more = (3..i64::try_from(MAX_MARKERS + 2).unwrap()).map(|d| {
+        let mut p = point(d, &[("BTC", "100")]);
+        p.deposits = Decimal::from(d * 10);
+        p
     });
-    let prepared = prepare(&s, StackBy::Asset);
-    let at = total_at(&prepared, prepared.flows[0].0);
-    assert!((at - 150.0).abs() < 0.01, "{at}");
+    points.extend(more);
+    let prepared = prepare(&series(points), StackBy::Asset);
+    assert_eq!(prepared.flows.len(), MAX_MARKERS);
+    assert_eq!(prepared.flows[..2], [(1, -7.0), (3, 30.0)]);
 }
 
 #[test]

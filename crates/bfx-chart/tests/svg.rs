@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use bfx_chart::{ChartOptions, StackBy, svg};
-use bfx_store::value::{FlowEvent, NoChange, Step, ValuePoint, ValueSeries};
+use bfx_store::value::{NoChange, Step, ValuePoint, ValueSeries};
 use rust_decimal::Decimal;
 
 const DAY: i64 = 86_400_000;
@@ -23,7 +23,7 @@ fn fixed() -> ValueSeries {
         (&[("BTC", "2200"), ("USD", "400")], &[("alice", "2300"), ("bob", "300")]),
         (&[("BTC", "1800"), ("USD", "400")], &[("alice", "1900"), ("bob", "300")]),
     ];
-    let points = days
+    let mut points = days
         .iter()
         .enumerate()
         .map(|(day, (assets, accounts))| {
@@ -34,23 +34,15 @@ fn fixed() -> ValueSeries {
                 accounts: map(*accounts),
                 assets,
                 unpriced: vec!["AIO".to_owned()],
+                deposits: Decimal::ZERO,
+                withdrawals: Decimal::ZERO,
             }
         })
-        .collect();
-    let flow = |mts: i64, amount: &str, value: &str| FlowEvent {
-        mts,
-        account: "alice".into(),
-        currency: "BTC".into(),
-        amount: amount.parse().unwrap(),
-        value: value.parse().unwrap(),
-    };
-    ValueSeries {
-        quote: "USD".into(),
-        step: Step::Day,
-        points,
-        change: Err(NoChange::OnePoint),
-        flows: vec![flow(T0 + DAY + DAY / 2, "0.01", "1000"), flow(T0 + 2 * DAY + DAY / 4, "-0.002", "-220")],
-    }
+        .collect::<Vec<_>>();
+    // A deposit on the second day, a withdrawal on the third.
+    points[1].deposits = "1000".parse().unwrap();
+    points[2].withdrawals = "-220".parse().unwrap();
+    ValueSeries { quote: "USD".into(), step: Step::Day, points, change: Err(NoChange::OnePoint) }
 }
 
 #[test]

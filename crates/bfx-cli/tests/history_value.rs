@@ -138,7 +138,10 @@ fn the_value_day_by_day_and_its_change_at_hand_computed_prices_candles_fetched_o
     assert!(err.contains(&format!("chart written to {out}")), "{err}");
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("2026-01-01 to 2026-01-04"), "{svg}");
-    assert!(svg.contains("\nwithdrawal (1)\n") && svg.contains("\ndefault\n"), "{svg}");
+    assert!(svg.contains("\nwithdrawals\n") && svg.contains("\ndefault\n"), "{svg}");
+    // One withdrawal marked on the line (and one in the legend); the deposit precedes the range.
+    let markers = |colour: &str| svg.matches(&format!("<polygon opacity=\"1\" fill=\"{colour}\"")).count();
+    assert_eq!((markers("#C81E1E"), markers("#008C3C")), (2, 1), "{svg}");
     assert_eq!(candle_requests(&sim.url), asked, "the chart reads the same stored closes");
 
     // An unknown quote is refused, as `bfx balances` refuses it.

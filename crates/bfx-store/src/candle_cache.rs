@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 
 use bfx_core::Candle;
 use bfx_core::candle::{DAY_MS, is_day_start};
+use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
 use sqlx::{Any, Transaction};
 
+use crate::bulk::Param;
 use crate::error::StoreError;
 use crate::model::DayRange;
 use crate::store::Store;
@@ -178,20 +180,25 @@ impl Store {
                 "SELECT pair, mts, CAST(close AS TEXT) FROM candle
                  WHERE mts >= $1 AND mts <= $2 AND pair IN ({list}) ORDER BY pair, mts"
             );
-            let mut query = sqlx::query_as::<_, (String, i64, String)>(&sql).bind(from_mts).bind(to_mts);
-            for pair in chunk {
-                query = query.bind(pair.as_str());
-            }
-            let rows = query.fetch_all(&self.pool).await.map_err(StoreError::db("reading closes"))?;
-            for (pair, mts, text) in rows {
-                let close = Decimal::from_str_exact(&text).map_err(|_| StoreError::CorruptCandle {
-                    pair: pair.clone(),
+            let params = [Param::Int(from_mts), Param::Int(to_mts)]
+                .into_iter()
+                .chain(chunk.iter().map(|pair| Param::Text(pair.clone())))
+                .collect();
+            let mut rows = crate::bulk::read(self, sql, params, "reading closes", |row| {
+                let (pair, mts, text) = (row.text(0)?, row.int(1)?, row.text(2)?);
+                let close = Decimal::from_str_exact(text).map_err(|_| StoreError::CorruptCandle {
+                    pair: pair.to_owned(),
                     mts,
                     column: "close",
-                    text: text.clone(),
+                    text: text.to_owned(),
                     expected: "an exact decimal of at most 28 digits",
                 })?;
-                closes.entry(pair).or_default().insert(mts, close);
+                Ok((pair.to_owned(), mts, close))
+            });
+            while let Some(batch) = rows.try_next().await? {
+                for (pair, mts, close) in batch {
+                    closes.entry(pair).or_default().insert(mts, close);
+                }
             }
         }
         Ok(closes)

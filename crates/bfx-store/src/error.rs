@@ -88,6 +88,14 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+
+    /// SQLite refused or failed a read made beside the pool (the ledger's entries in bulk).
+    #[error("history database: {context}: {source}")]
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 impl StoreError {

@@ -19,7 +19,8 @@
 //! - [`lock`]: [`AccountLock`]: a file lock beside SQLite, an advisory lock in PostgreSQL.
 //! - [`location`]: [`Location`], [`Backend`]; the PostgreSQL password is never shown.
 //! - [`model`]: the values taken and returned.
-//! - `schema`: the versioned migrations; `dialect`: the few spellings that differ.
+//! - `schema`: the versioned migrations; `dialect`: the few spellings that differ; `bulk`: many
+//!   rows read ahead of their consumer (by SQLite itself from a SQLite file).
 //! - [`sync`]: [`sync::sync_account`]: an account's ledger from Bitfinex into the store, resumable.
 //! - [`candle_cache`]: [`Store::store_candles`], [`Store::closes`], [`Store::candle_gaps`],
 //!   [`Store::candle_coverage`]: daily candles of trading pairs and the days known complete.
@@ -30,6 +31,7 @@
 //! - [`error`]: the error type, [`StoreError`].
 //! - `test_support` (feature `test-support`): a throwaway PostgreSQL server for tests.
 
+mod bulk;
 pub mod candle_cache;
 pub mod candles;
 mod dialect;

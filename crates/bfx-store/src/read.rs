@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use bfx_core::ledger::{Category, LedgerEntry};
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::BoxStream;
 use rust_decimal::Decimal;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
-use tokio::sync::mpsc;
 
+use crate::bulk::{self, Columns, Param};
 use crate::error::StoreError;
 use crate::model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
 use crate::snapshot::{AccountSnapshot, WalletSnapshot};
@@ -25,9 +25,6 @@ use crate::write::placeholders;
 pub(crate) const ENTRY_COLUMNS: &str =
     "account, id, wallet, currency, mts, CAST(amount AS TEXT), CAST(balance AS TEXT), description, category";
 
-/// Entries buffered between the task reading them and the stream's consumer.
-const STREAM_BUFFER: usize = 512;
-
 fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
     row: &'r AnyRow,
     index: usize,
@@ -36,8 +33,27 @@ fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
     row.try_get(index).map_err(StoreError::db(context))
 }
 
+/// A stored category code.
+pub(crate) fn category(code: Option<i64>, account: &str, id: i64) -> Result<Option<Category>, StoreError> {
+    let known = |code: i64| {
+        u16::try_from(code).map(Category).map_err(|_| StoreError::Corrupt {
+            account: account.to_owned(),
+            id,
+            column: "category",
+            text: code.to_string(),
+            expected: "a category code (0 to 65535)",
+        })
+    };
+    code.map(known).transpose()
+}
+
 /// An exact decimal from stored text.
-fn decimal(text: &str, account: &str, id: i64, column: &'static str) -> Result<Decimal, StoreError> {
+pub(crate) fn decimal(
+    text: &str,
+    account: &str,
+    id: i64,
+    column: &'static str,
+) -> Result<Decimal, StoreError> {
     Decimal::from_str_exact(text).map_err(|_| StoreError::Corrupt {
         account: account.to_owned(),
         id,
@@ -48,34 +64,20 @@ fn decimal(text: &str, account: &str, id: i64, column: &'static str) -> Result<D
 }
 
 /// A row of [`ENTRY_COLUMNS`].
-pub(crate) fn decode_entry(row: &AnyRow) -> Result<StoredEntry, StoreError> {
-    const CONTEXT: &str = "reading a ledger entry";
-    let account: String = get(row, 0, CONTEXT)?;
-    let id: i64 = get(row, 1, CONTEXT)?;
-    let amount: String = get(row, 5, CONTEXT)?;
-    let balance: String = get(row, 6, CONTEXT)?;
-    let code: Option<i64> = get(row, 8, CONTEXT)?;
-    let category = code
-        .map(|code| {
-            u16::try_from(code).map(Category).map_err(|_| StoreError::Corrupt {
-                account: account.clone(),
-                id,
-                column: "category",
-                text: code.to_string(),
-                expected: "a category code (0 to 65535)",
-            })
-        })
-        .transpose()?;
+pub(crate) fn decode_entry(row: &dyn Columns) -> Result<StoredEntry, StoreError> {
+    let account = row.text(0)?;
+    let id = row.int(1)?;
+    let category = category(row.int_or_null(8)?, account, id)?;
     let entry = LedgerEntry {
         id,
-        wallet: get(row, 2, CONTEXT)?,
-        currency: get(row, 3, CONTEXT)?,
-        mts: get(row, 4, CONTEXT)?,
-        amount: decimal(&amount, &account, id, "amount")?,
-        balance: decimal(&balance, &account, id, "balance")?,
-        description: get(row, 7, CONTEXT)?,
+        wallet: row.text(2)?.to_owned(),
+        currency: row.text(3)?.to_owned(),
+        mts: row.int(4)?,
+        amount: decimal(row.text(5)?, account, id, "amount")?,
+        balance: decimal(row.text(6)?, account, id, "balance")?,
+        description: row.text(7)?.to_owned(),
     };
-    Ok(StoredEntry { account, entry, category })
+    Ok(StoredEntry { account: account.to_owned(), entry, category })
 }
 
 impl Store {
@@ -219,17 +221,15 @@ impl Store {
     }
 
     /// The stored entries `query` selects, in its order, as a stream: one statement (a
-    /// consistent snapshot) read by a task that stays at most a few hundred entries ahead of the
-    /// consumer, so memory stays bounded whatever the size. Dropping the stream stops the read.
-    /// Must be polled inside a Tokio runtime.
+    /// consistent snapshot) read a few hundred entries ahead of the consumer, so memory stays
+    /// bounded whatever the size; from a SQLite file, by SQLite itself on a blocking thread.
+    /// Dropping the stream stops the read. Must be polled inside a Tokio runtime.
     pub fn entries(&self, query: EntryQuery) -> BoxStream<'static, Result<StoredEntry, StoreError>> {
-        let pool = self.pool.clone();
-        let started = stream::once(async move {
-            let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-            tokio::spawn(read_entries(pool, query, tx));
-            stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
-        });
-        started.flatten().boxed()
+        let params = (query.accounts.iter().map(|account| Param::Text(account.clone())))
+            .chain(query.from_mts.map(Param::Int))
+            .chain(query.to_mts.map(Param::Int))
+            .collect();
+        bulk::rows(bulk::read(self, entries_sql(&query), params, "reading ledger entries", decode_entry))
     }
 }
 
@@ -363,28 +363,6 @@ fn entries_sql(query: &EntryQuery) -> String {
         Order::Chain => "account, wallet, currency, mts, id",
     };
     format!("SELECT {ENTRY_COLUMNS} FROM ledger {filter} ORDER BY {order}")
-}
-
-async fn read_entries(pool: AnyPool, query: EntryQuery, tx: mpsc::Sender<Result<StoredEntry, StoreError>>) {
-    let sql = entries_sql(&query);
-    let mut statement = sqlx::query(&sql);
-    for account in &query.accounts {
-        statement = statement.bind(account.as_str());
-    }
-    if let Some(from) = query.from_mts {
-        statement = statement.bind(from);
-    }
-    if let Some(to) = query.to_mts {
-        statement = statement.bind(to);
-    }
-    let mut rows = statement.fetch(&pool);
-    while let Some(row) = rows.next().await {
-        let item = row.map_err(StoreError::db("reading ledger entries")).and_then(|row| decode_entry(&row));
-        let failed = item.is_err();
-        if tx.send(item).await.is_err() || failed {
-            return;
-        }
-    }
 }
 
 impl FromStr for Order {

@@ -13,13 +13,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use bfx_core::candle::{DAY_MS, day_start};
-use bfx_core::ledger::Group;
+use bfx_core::ledger::{Category, Group};
 use bfx_core::valuation::{Market, Price, PriceKind, Unpriced, is_paper, pair_symbol};
 use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
 use rust_decimal::Decimal;
 
+use crate::bulk::{self, Param};
 use crate::error::StoreError;
-use crate::model::{EntryQuery, Order};
+use crate::read::{category, decimal};
 use crate::store::Store;
 
 /// How far apart the points are.
@@ -66,6 +68,11 @@ pub struct ValuePoint {
     pub assets: BTreeMap<String, Decimal>,
     /// Currencies held then that could not be priced that day (left out of every sum).
     pub unpriced: Vec<String>,
+    /// The deposits (and cancelled withdrawals) since the previous point up to this one, each
+    /// at its day's prices (zero at the first point: what came before it is not in the range).
+    pub deposits: Decimal,
+    /// The withdrawals (negative) over the same time, likewise.
+    pub withdrawals: Decimal,
 }
 
 /// The change from the first point to the last, split.
@@ -97,17 +104,6 @@ pub enum NoChange {
     Overflow,
 }
 
-/// A deposit or withdrawal between the first point and the last (a chart marks them).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FlowEvent {
-    pub mts: i64,
-    pub account: String,
-    pub currency: String,
-    pub amount: Decimal,
-    /// At its day's prices, as the change's `flows` counts it.
-    pub value: Decimal,
-}
-
 /// The answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueSeries {
@@ -115,10 +111,6 @@ pub struct ValueSeries {
     pub step: Step,
     pub points: Vec<ValuePoint>,
     pub change: Result<Change, NoChange>,
-    /// The deposits and withdrawals after the first point up to the last, oldest first, each
-    /// valued at its day's prices; those that cannot be priced are left out (the change then
-    /// says why it has no breakdown).
-    pub flows: Vec<FlowEvent>,
 }
 
 /// The pairs whose daily closes price `currencies` in `quote`: each one's route in today's
@@ -204,40 +196,52 @@ pub async fn value_series(
             accounts: BTreeMap::new(),
             assets: BTreeMap::new(),
             unpriced: Vec::new(),
+            deposits: Decimal::ZERO,
+            withdrawals: Decimal::ZERO,
         })
         .collect();
     let mut unpriced = vec![BTreeSet::new(); points.len()];
     let mut parts = Parts::default();
     let (first, last) = (ends.first().copied().unwrap_or(query.to_mts), query.to_mts);
     for account in &accounts {
-        let mut held: BTreeMap<(String, String), Decimal> = store
-            .balances_at(std::slice::from_ref(account), first)
-            .await?
-            .into_iter()
-            .map(|b| ((b.wallet, b.currency), b.balance))
-            .collect();
-        let entries = EntryQuery {
-            accounts: vec![account.clone()],
-            from_mts: Some(first.saturating_add(1)),
-            to_mts: Some(last),
-            order: Order::Time,
-        };
-        let mut entries = store.entries(entries);
+        // Each balance chain (wallet, currency) → its slot in `balances`; iterated in this
+        // (the chains') order, so every sum is made in one order whatever was read first.
+        let mut slots: BTreeMap<(String, String), usize> = BTreeMap::new();
+        let mut balances: Vec<Decimal> = Vec::new();
+        for b in store.balances_at(std::slice::from_ref(account), first).await? {
+            slots.insert((b.wallet, b.currency), balances.len());
+            balances.push(b.balance);
+        }
+        // By the read's chain number: its slot and currency.
+        let mut read: Vec<(usize, String)> = Vec::new();
+        let mut entries = chain_entries(store, account, first.saturating_add(1), last);
         let mut next = entries.try_next().await?;
         for (point, unpriced) in points.iter_mut().zip(&mut unpriced) {
-            while let Some(stored) = next.take_if(|s| s.entry.mts <= point.mts) {
-                let entry = &stored.entry;
-                held.insert((entry.wallet.clone(), entry.currency.clone()), entry.balance);
-                parts.add(&stored, &mut prices);
+            while let Some(mut entry) = next.take_if(|e| e.mts <= point.mts) {
+                if let Some((wallet, currency)) = entry.new_chain.take() {
+                    let slot = *slots.entry((wallet, currency.clone())).or_insert_with(|| {
+                        balances.push(Decimal::ZERO);
+                        balances.len() - 1
+                    });
+                    read.push((slot, currency));
+                }
+                let (slot, currency) = &read[entry.chain];
+                balances[*slot] = entry.balance;
+                if let Some(flow) = parts.add(&entry, currency, account, &mut prices) {
+                    let side =
+                        if flow.is_sign_negative() { &mut point.withdrawals } else { &mut point.deposits };
+                    add(side, flow)?;
+                }
                 next = entries.try_next().await?;
             }
             let day = prices.on(day_start(point.mts));
-            for ((_, currency), balance) in held.iter().filter(|(_, b)| !b.is_zero()) {
+            for ((_, currency), slot) in &slots {
+                let balance = balances[*slot];
                 // Paper-trading coins are not money: left out, as `bfx balances` leaves them out.
-                if is_paper(currency) {
+                if balance.is_zero() || is_paper(currency) {
                     continue;
                 }
-                match day.get(currency).map(|price| price.as_ref().map(|p| p.of(*balance))) {
+                match day.get(currency).map(|price| price.as_ref().map(|p| p.of(balance))) {
                     Some(Ok(Ok(value))) => {
                         add(point.accounts.entry(account.clone()).or_default(), value)?;
                         add(point.assets.entry(currency.clone()).or_default(), value)?;
@@ -254,52 +258,100 @@ pub async fn value_series(
         point.unpriced = unpriced.into_iter().collect();
     }
     let change = parts.change(&points);
-    let mut flows = parts.events;
-    flows.sort_by_key(|event| event.mts);
-    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change, flows })
+    Ok(ValueSeries { quote: query.quote.clone(), step: query.step, points, change })
+}
+
+/// An entry as the value over time reads it: the balance chain it sets, by number (in order of
+/// first appearance, named at its first entry), and what it counts as.
+struct ChainEntry {
+    chain: usize,
+    /// (wallet, currency) at the chain's first entry.
+    new_chain: Option<(String, String)>,
+    id: i64,
+    mts: i64,
+    amount: Decimal,
+    balance: Decimal,
+    category: Option<Category>,
+}
+
+/// `account`'s entries from `from_mts` to `to_mts` (inclusive) in time order, in batches: only
+/// the columns the value needs, and each wallet and currency named once, not on every entry.
+fn chain_entries(
+    store: &Store,
+    account: &str,
+    from_mts: i64,
+    to_mts: i64,
+) -> BoxStream<'static, Result<ChainEntry, StoreError>> {
+    let sql = "SELECT wallet, currency, id, mts, CAST(amount AS TEXT), CAST(balance AS TEXT), category
+               FROM ledger WHERE account = $1 AND mts >= $2 AND mts <= $3 ORDER BY mts, id";
+    let params = vec![Param::Text(account.to_owned()), Param::Int(from_mts), Param::Int(to_mts)];
+    let account = account.to_owned();
+    // Wallet → currency → chain number.
+    let mut chains: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    let mut count = 0;
+    let batches = bulk::read(store, sql.to_owned(), params, "reading ledger entries", move |row| {
+        let (wallet, currency, id) = (row.text(0)?, row.text(1)?, row.int(2)?);
+        let (chain, new_chain) = match chains.get(wallet).and_then(|c| c.get(currency)) {
+            Some(chain) => (*chain, None),
+            None => {
+                chains.entry(wallet.to_owned()).or_default().insert(currency.to_owned(), count);
+                count += 1;
+                (count - 1, Some((wallet.to_owned(), currency.to_owned())))
+            }
+        };
+        Ok(ChainEntry {
+            chain,
+            new_chain,
+            id,
+            mts: row.int(3)?,
+            amount: decimal(row.text(4)?, &account, id, "amount")?,
+            balance: decimal(row.text(5)?, &account, id, "balance")?,
+            category: category(row.int_or_null(6)?, &account, id)?,
+        })
+    });
+    bulk::rows(batches)
 }
 
 /// The entries after the first point, summed per group and currency at their days' prices.
 #[derive(Default)]
 struct Parts {
-    /// (group, currency) → value.
-    sums: BTreeMap<(Group, String), Decimal>,
+    /// Group → currency → value.
+    sums: BTreeMap<Group, BTreeMap<String, Decimal>>,
     /// Per currency, the first entry that could not be valued on its day.
     unvalued: BTreeMap<String, (String, i64)>,
     overflow: bool,
-    /// The flows valued, for a chart to mark.
-    events: Vec<FlowEvent>,
 }
 
 impl Parts {
-    fn add(&mut self, stored: &crate::model::StoredEntry, prices: &mut DayPrices<'_>) {
-        let Some(group) = stored.category.map(|c| c.group()) else { return };
-        let entry = &stored.entry;
-        if !matches!(group, Group::Flow | Group::Earning | Group::Fee) || is_paper(&entry.currency) {
-            return;
+    /// Counts `entry` (of `account`, in `currency`) when it is a flow, an earning or a fee;
+    /// returns a flow's value.
+    fn add(
+        &mut self,
+        entry: &ChainEntry,
+        currency: &str,
+        account: &str,
+        prices: &mut DayPrices<'_>,
+    ) -> Option<Decimal> {
+        let group = entry.category.map(|c| c.group())?;
+        if !matches!(group, Group::Flow | Group::Earning | Group::Fee) || is_paper(currency) {
+            return None;
         }
         let day = prices.on(day_start(entry.mts));
-        match day.get(&entry.currency).map(|price| price.as_ref().map(|p| p.of(entry.amount))) {
-            Some(Ok(Ok(value))) => {
-                if group == Group::Flow {
-                    self.events.push(FlowEvent {
-                        mts: entry.mts,
-                        account: stored.account.clone(),
-                        currency: entry.currency.clone(),
-                        amount: entry.amount,
-                        value,
-                    });
-                }
-                let sum = self.sums.entry((group, entry.currency.clone())).or_default();
-                match sum.checked_add(value) {
-                    Some(total) => *sum = total,
-                    None => self.overflow = true,
-                }
-            }
-            _ => {
-                self.unvalued.entry(entry.currency.clone()).or_insert((stored.account.clone(), entry.id));
-            }
+        let Some(Ok(Ok(value))) = day.get(currency).map(|price| price.as_ref().map(|p| p.of(entry.amount)))
+        else {
+            self.unvalued.entry(currency.to_owned()).or_insert((account.to_owned(), entry.id));
+            return None;
+        };
+        let sums = self.sums.entry(group).or_default();
+        let sum = match sums.get_mut(currency) {
+            Some(sum) => sum,
+            None => sums.entry(currency.to_owned()).or_default(),
+        };
+        match sum.checked_add(value) {
+            Some(total) => *sum = total,
+            None => self.overflow = true,
         }
+        (group == Group::Flow).then_some(value)
     }
 
     /// The breakdown from the first point to the last (see [`NoChange`]).
@@ -328,9 +380,9 @@ impl Parts {
             return Err(NoChange::Overflow);
         }
         let sum = |group: Group| -> Option<Decimal> {
-            self.sums
-                .iter()
-                .filter(|((g, c), _)| *g == group && !both(c))
+            let Some(sums) = self.sums.get(&group) else { return Some(Decimal::ZERO) };
+            sums.iter()
+                .filter(|(c, _)| !both(c))
                 .try_fold(Decimal::ZERO, |total, (_, v)| total.checked_add(*v))
         };
         let (Some(flows), Some(earnings), Some(fees)) =

@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use bfx_core::ledger::{LedgerEntry, category};
 use sqlx::{Any, Transaction};
 
+use crate::bulk::PoolColumns;
 use crate::dialect::Dialect;
 use crate::error::StoreError;
 use crate::lock::AccountLock;
@@ -257,7 +258,8 @@ async fn compare_skipped(
         for row in
             query.fetch_all(&mut **tx).await.map_err(StoreError::db("reading stored entries to compare"))?
         {
-            let entry = decode_entry(&row)?.entry;
+            let entry =
+                decode_entry(&PoolColumns { row: &row, context: "reading stored entries to compare" })?.entry;
             stored.insert(entry.id, entry);
         }
     }

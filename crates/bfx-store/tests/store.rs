@@ -372,17 +372,6 @@ async fn reopening_keeps_everything(t: TestStore) {
 }
 both!(reopen, reopening_keeps_everything);
 
-/// A pool on the test's database behind the store's back, as a broken or newer tool would use it.
-async fn raw_pool(t: &TestStore) -> sqlx::AnyPool {
-    use secrecy::ExposeSecret;
-    let url = match &t.location {
-        bfx_store::Location::Sqlite(path) => format!("sqlite://{}", path.display()),
-        bfx_store::Location::Postgres(url) => url.expose_secret().to_owned(),
-    };
-    sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(&url).await.unwrap()
-}
-
 async fn corrupt_amounts_are_named(t: TestStore) {
     let lock = t.store.lock_account("main").await.unwrap();
     t.store.store_page(&lock, &[entry(42, "exchange", "BTC", 1, "1", "1")], covered(0, 1)).await.unwrap();
@@ -391,7 +380,7 @@ async fn corrupt_amounts_are_named(t: TestStore) {
     } else {
         "UPDATE ledger SET balance = 'NaN' WHERE id = 42"
     };
-    let pool = raw_pool(&t).await;
+    let pool = t.raw_pool().await;
     sqlx::query(sql).execute(&pool).await.unwrap();
     pool.close().await;
     let err = t.store.balances_at(&[], 10).await.unwrap_err();
@@ -408,7 +397,7 @@ async fn corrupt_amounts_are_named(t: TestStore) {
 both!(corrupt, corrupt_amounts_are_named);
 
 async fn a_newer_schema_is_refused(t: TestStore) {
-    let pool = raw_pool(&t).await;
+    let pool = t.raw_pool().await;
     sqlx::query("INSERT INTO schema_migration (version, description) VALUES (99, 'from the future')")
         .execute(&pool)
         .await
@@ -443,7 +432,7 @@ async fn sqlite_files_are_private() {
     let mut locks = path.as_os_str().to_owned();
     locks.push("-locks");
     assert_eq!(mode(std::path::Path::new(&locks)), 0o700);
-    let pool = raw_pool(&t).await;
+    let pool = t.raw_pool().await;
     let journal: (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
     assert_eq!(journal.0, "wal");
 }

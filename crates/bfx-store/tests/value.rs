@@ -13,8 +13,8 @@ use bfx_core::candle::DAY_MS;
 use bfx_core::ledger::LedgerEntry;
 use bfx_core::valuation::Market;
 use bfx_core::{Candle, Ticker, TradingTicker};
-use bfx_store::value::{Change, FlowEvent, NoChange, Step, ValueQuery, pairs_for, value_series};
-use bfx_store::{Covered, DayRange, Store};
+use bfx_store::value::{Change, NoChange, Step, ValuePoint, ValueQuery, pairs_for, value_series};
+use bfx_store::{Covered, DayRange, Store, StoreError};
 use common::{TestStore, dec};
 use rust_decimal::Decimal;
 
@@ -158,17 +158,11 @@ async fn each_day_is_its_end_at_its_closes_and_the_change_adds_up(t: TestStore) 
         change.flows + change.earnings + change.fees + change.market,
         change.end_value - change.start_value
     );
-    // The deposit on day 0 is before the first point; the withdrawal is marked, at its day's price.
-    assert_eq!(
-        series.flows,
-        [FlowEvent {
-            mts: day(3) + 9 * H,
-            account: "a".into(),
-            currency: "BTC".into(),
-            amount: dec("-0.5"),
-            value: dec("-65"),
-        }]
-    );
+    // The deposit on day 0 is before the first point; the withdrawal is day 3's, at its price.
+    let flows = |p: &ValuePoint| (p.deposits, p.withdrawals);
+    let zero = Decimal::ZERO;
+    let expected = [(zero, zero), (zero, zero), (zero, zero), (zero, dec("-65"))];
+    assert_eq!(series.points.iter().map(flows).collect::<Vec<_>>(), expected);
 }
 both!(
     each_day_is_its_end_at_its_closes_and_the_change_adds_up,
@@ -188,12 +182,30 @@ async fn a_delisted_pair_leaves_its_coin_unpriced_never_zero(t: TestStore) {
     assert_eq!(series.points[2].total, dec("124"));
     assert_eq!(series.change, Err(NoChange::UnpricedEnd { currency: "OLD".into() }));
     // No breakdown, but the flows to mark are still there.
-    assert_eq!(series.flows.iter().map(|f| f.value).collect::<Vec<_>>(), [dec("-65")]);
+    assert_eq!(series.points[3].withdrawals, dec("-65"));
 }
 both!(
     a_delisted_pair_leaves_its_coin_unpriced_never_zero,
     a_delisted_pair_leaves_its_coin_unpriced_never_zero
 );
+
+async fn a_corrupt_stored_amount_is_named_not_valued(t: TestStore) {
+    setup(&t.store).await;
+    let pool = t.raw_pool().await;
+    let bad = if t.is_sqlite() { "'1e3'" } else { "'NaN'" };
+    sqlx::query(&format!("UPDATE ledger SET amount = {bad} WHERE id = 3")).execute(&pool).await.unwrap();
+    pool.close().await;
+    let err = value_series(&t.store, &today(), &closes(&t.store).await, &query(&["a"], "USD"), NOW)
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::Corrupt { account, id, column, .. } => {
+            assert_eq!((account.as_str(), id, column), ("a", 3, "amount"))
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+both!(a_corrupt_stored_amount_is_named_not_valued, a_corrupt_stored_amount_is_named_not_valued);
 
 async fn another_quote_goes_through_the_graph(t: TestStore) {
     setup(&t.store).await;

@@ -46,6 +46,18 @@ impl TestStore {
         Store::open(&self.location).await.unwrap()
     }
 
+    /// A pool on the test's database behind the store's back, as a broken or newer tool would
+    /// use it.
+    pub async fn raw_pool(&self) -> sqlx::AnyPool {
+        use secrecy::ExposeSecret;
+        let url = match &self.location {
+            Location::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Location::Postgres(url) => url.expose_secret().to_owned(),
+        };
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&url).await.unwrap()
+    }
+
     pub fn is_sqlite(&self) -> bool {
         matches!(self.location, Location::Sqlite(_))
     }
