@@ -311,8 +311,13 @@ fn table(series: &ValueSeries, accounts: &[String], completeness: &Completeness)
     out
 }
 
+/// The terminal's width as it says (shells do not export `COLUMNS` to programs), else
+/// `COLUMNS`, else 80.
 fn terminal_width() -> usize {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(80)
+    match ratatui::crossterm::terminal::size() {
+        Ok((columns, _)) if columns > 0 => usize::from(columns),
+        _ => std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(80),
+    }
 }
 
 /// The values as a block chart `height` rows high and at most `width` columns wide (one column a
