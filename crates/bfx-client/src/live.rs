@@ -232,14 +232,17 @@ impl Model {
     }
 
     /// Prices (and display names) fetched over REST at `fetched_at` (at start, then every 10 s).
-    /// Live tickers stay: the REST ones of their pairs are no newer.
+    /// Live tickers stay: the REST ones of their pairs are no newer. The same prices as before
+    /// change only their age: nothing is valued again.
     pub fn set_market(&mut self, mut market: Market, fetched_at: Instant) {
         for ticker in self.live.values() {
             market.update(ticker);
         }
-        self.market = Some(market);
         self.fetched_at = Some(fetched_at);
-        self.market_changed();
+        if self.market.as_ref() != Some(&market) {
+            self.market = Some(market);
+            self.market_changed();
+        }
     }
 
     /// Applies one event of the ticker stream.
@@ -247,8 +250,9 @@ impl Model {
         match event {
             // Only while live (not during maintenance): what comes then may be replaced.
             TickerEvent::Ticker(ticker) if self.prices_live && self.following.contains(&ticker.symbol) => {
-                if let Some(market) = &mut self.market {
-                    market.update(&ticker);
+                if let Some(market) = &mut self.market
+                    && market.update(&ticker)
+                {
                     self.market_changed();
                 }
                 self.live.insert(ticker.symbol.clone(), ticker);
@@ -615,6 +619,40 @@ mod tests {
         model.apply("b", snapshot(vec![row("margin", "ETH", "3")]), t0);
         check(&model);
         assert_eq!(total(&model, 1).as_deref(), Some("12000"));
+    }
+
+    /// Prices that come again unchanged (the REST refresh every 10 s, a ticker repeated) change
+    /// their age only: nothing is valued or encoded again. Different ones change every account.
+    #[test]
+    fn the_same_prices_again_change_nothing() {
+        let t0 = Instant::now();
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned()]);
+        model.set_market(market(), t0);
+        model.apply("a", snapshot(vec![row("exchange", "BTC", "1")]), t0);
+        model.apply_ticker(TickerEvent::Status(StreamState::Live));
+        let _ = model.follow();
+        model.apply_ticker(ticker("tBTCUSD", "110000"));
+        let (version, versions) = (model.version(), model.versions(0));
+
+        let t1 = t0 + Duration::from_secs(10);
+        model.set_market(market(), t1);
+        model.apply_ticker(ticker("tBTCUSD", "110000"));
+        assert_eq!((model.version(), model.versions(0)), (version, versions));
+        assert_eq!(model.fetched_at, Some(t1), "the prices' age is the refresh's");
+        assert_eq!(
+            model.valued().accounts[0].total,
+            Some("110000".parse().unwrap()),
+            "the live ticker stays"
+        );
+
+        model.apply_ticker(ticker("tBTCUSD", "111000"));
+        assert!(model.version() > version && model.versions(0).1 > versions.1);
+        assert_eq!(model.valued().accounts[0].total, Some("111000".parse().unwrap()));
+        let mut other = market();
+        other.update(&bfx_core::parse_trading_ticker("tETHUSD", b"[1,1,1,1,0,0,4100,1,0,0]").unwrap());
+        let before = model.version();
+        model.set_market(other, t1);
+        assert!(model.version() > before, "a refresh with another price is a change");
     }
 
     #[test]

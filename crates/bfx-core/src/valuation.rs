@@ -144,7 +144,7 @@ pub enum Unpriced {
 
 /// The ticker fields a price needs. Null, zero and negative numbers are unusable: a missing side
 /// never becomes a price of 0.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct PairTicker {
     symbol: String,
     bid: Option<Decimal>,
@@ -257,7 +257,7 @@ fn route_price(legs: &[Leg<'_>]) -> Option<Decimal> {
 /// 28-digit quotient) is rounded by `rust_decimal` the same way, at the 28th–29th significant
 /// digit; only a result beyond ±7.9e28 is an error ([`Unpriced::Overflow`]). A price is never 0: a
 /// route whose price would not be a positive `Decimal` is [`Unpriced::OutOfRange`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Market {
     /// base → quote → ticker, spot pairs only: perpetuals (a derivative id on either side) are
     /// not spot prices and are left out.
@@ -290,7 +290,7 @@ impl Market {
         }
         for ticker in tickers {
             if let Ticker::Trading(t) = ticker {
-                market.add(t, false);
+                let _ = market.add(t, false);
             }
         }
         market
@@ -316,7 +316,7 @@ impl Market {
                 high: None,
                 low: None,
             };
-            market.add(&ticker, false);
+            let _ = market.add(&ticker, false);
         }
         market
     }
@@ -334,31 +334,37 @@ impl Market {
 
     /// A newer ticker of one pair (a WebSocket `ticker` channel update): it replaces the ticker of
     /// the same symbol, or is added like one of [`Market::new`]'s rows when the pair is new.
-    pub fn update(&mut self, ticker: &TradingTicker) {
-        self.add(ticker, true);
+    /// Whether the market changed (a ticker the same as the one held changes nothing).
+    pub fn update(&mut self, ticker: &TradingTicker) -> bool {
+        self.add(ticker, true)
     }
 
     /// Adds `t`; an existing ticker of the pair is replaced when `t` is its canonical symbol and it
-    /// was not, or (`newer`) when `t` has the same symbol.
-    fn add(&mut self, t: &TradingTicker, newer: bool) {
-        let Some((base, quote)) = parse_pair(&t.symbol) else { return };
-        self.currencies.insert(base.to_owned());
-        self.currencies.insert(quote.to_owned());
+    /// was not, or (`newer`) when `t` has the same symbol. Whether anything changed.
+    fn add(&mut self, t: &TradingTicker, newer: bool) -> bool {
+        let Some((base, quote)) = parse_pair(&t.symbol) else { return false };
+        let mut changed = self.currencies.insert(base.to_owned());
+        changed |= self.currencies.insert(quote.to_owned());
         if self.is_derivative(base) || self.is_derivative(quote) || base == quote {
-            return;
+            return changed;
         }
         match self.pairs.entry(base.to_owned()).or_default().entry(quote.to_owned()) {
             Entry::Vacant(slot) => {
                 slot.insert(PairTicker::new(t));
                 self.neighbours.entry(base.to_owned()).or_default().insert(quote.to_owned());
                 self.neighbours.entry(quote.to_owned()).or_default().insert(base.to_owned());
+                true
             }
             Entry::Occupied(mut slot) => {
                 let held = &slot.get().symbol;
                 let canonical = pair_symbol(base, quote);
-                if (newer && *held == t.symbol) || (*held != canonical && t.symbol == canonical) {
-                    slot.insert(PairTicker::new(t));
+                let replaces = (newer && *held == t.symbol) || (*held != canonical && t.symbol == canonical);
+                let ticker = PairTicker::new(t);
+                if replaces && *slot.get() != ticker {
+                    slot.insert(ticker);
+                    changed = true;
                 }
+                changed
             }
         }
     }

@@ -110,18 +110,21 @@ fn direct_pairs_with_and_without_colon() {
 fn a_live_update_replaces_its_own_pair_only() {
     let mut m = market();
     let update = |symbol: &str, row: &str| parse_trading_ticker(symbol, row.as_bytes()).unwrap();
-    m.update(&update("tBTCUSD", "[1,1,3,1,0,0,120000.5,1,0,0]"));
+    assert!(m.update(&update("tBTCUSD", "[1,1,3,1,0,0,120000.5,1,0,0]")));
     assert_eq!(last(&m, "BTC", "USD"), priced("120000.5", &["tBTCUSD"]));
+    let before = m.clone();
+    assert!(!m.update(&update("tBTCUSD", "[1,1,3,1,0,0,120000.5,1,0,0]")), "the same ticker changes nothing");
+    assert_eq!(m, before);
     // Routes are chosen afresh: a null last price makes the pair unusable, so BTC goes via UST.
-    m.update(&update("tBTCUSD", "[null,null,null,null,null,null,null,null,null,null]"));
+    assert!(m.update(&update("tBTCUSD", "[null,null,null,null,null,null,null,null,null,null]")));
     assert_eq!(last(&m, "BTC", "USD").unwrap().route, ["tBTCUST", "tUSTUSD"]);
     // A pair the market did not have is added; a perpetual is still not a spot price.
-    m.update(&update("tNEW:USD", "[1,1,1,1,0,0,2.5,1,0,0]"));
+    assert!(m.update(&update("tNEW:USD", "[1,1,1,1,0,0,2.5,1,0,0]")));
     assert_eq!(last(&m, "NEW", "USD"), priced("2.5", &["tNEW:USD"]));
     m.update(&update("tBTCF0:USD", "[1,1,1,1,0,0,7,1,0,0]"));
     assert_eq!(last(&m, "BTCF0", "USD").unwrap().route, ["tBTCUST", "tUSTUSD"]);
     // Another spelling of a pair held under its canonical symbol does not replace it.
-    m.update(&update("tETH:USD", "[1,1,1,1,0,0,1,1,0,0]"));
+    assert!(!m.update(&update("tETH:USD", "[1,1,1,1,0,0,1,1,0,0]")));
     assert_eq!(last(&m, "ETH", "USD"), priced("4335.27383", &["tETHUSD"]));
 }
 

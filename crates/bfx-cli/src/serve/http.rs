@@ -78,10 +78,11 @@ async fn metrics_handler(State(live): State<Arc<Live>>, headers: HeaderMap) -> R
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::negotiate(accept);
     match metrics::encode(&live, format) {
-        // The model's part is shared with the cache (not copied); the length is known.
+        // The model's pieces are shared with the cache (not copied); the length is known.
         Ok((model, per_scrape)) => {
-            let length = model.len() + per_scrape.len();
-            let chunks = [model, Bytes::from(per_scrape)].map(Ok::<_, std::convert::Infallible>);
+            let length = model.iter().map(Bytes::len).sum::<usize>() + per_scrape.len();
+            let chunks =
+                model.into_iter().chain([Bytes::from(per_scrape)]).map(Ok::<_, std::convert::Infallible>);
             let headers = [
                 (header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())),
                 (header::CONTENT_LENGTH, HeaderValue::from(length)),

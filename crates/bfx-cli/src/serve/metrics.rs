@@ -7,8 +7,10 @@
 //! the text, 4 MiB for 1 000 accounts × 20 wallets, ~15 ms to encode whole) are kept encoded per
 //! format, account by account: each account's sample lines (encoded through the library, one
 //! account at a time) are encoded again only when that account or the prices changed
-//! ([`Model::versions`](bfx_client::live::Model::versions)), and a scrape joins each family's
-//! header and every account's lines of it, in the accounts' order. The portfolio-wide families
+//! ([`Model::versions`](bfx_client::live::Model::versions)) and spliced into the piece of text
+//! that holds that family's lines of its block of 64 accounts (so a change copies kilobytes, not
+//! the whole text); a scrape sends each family's header and pieces one after another, shared,
+//! not copied. The portfolio-wide families
 //! (its total, the prices) are encoded whole after every change; the ones that change by
 //! themselves (data ages, request counters) at every scrape.
 
@@ -62,21 +64,48 @@ impl Format {
 #[derive(Debug, Default)]
 pub struct Cache(Mutex<[Option<Encoded>; 2]>);
 
-/// The model's families in one format: the text scrapes send, and where each account's sample
-/// lines of each family are in it (to splice in an account's new lines after it changed).
+/// Accounts whose lines of one family are kept as one piece of the text: a change joins again
+/// only the pieces of the accounts that changed (64 accounts' lines, not the whole 4 MiB), and a
+/// scrape sends about 7 × accounts / 64 pieces. Two in this module's tests, so that their few
+/// accounts span several pieces.
+const BLOCK: usize = if cfg!(test) { 2 } else { 64 };
+
+/// The model's families in one format: the pieces of text scrapes send, and where each
+/// account's sample lines of each family are in its piece (to splice in an account's new lines
+/// after it changed).
 #[derive(Debug)]
 struct Encoded {
     /// The model version this is of.
     version: u64,
     /// Per family of [`ACCOUNT_FAMILIES`], its `# HELP` and `# TYPE` lines.
-    headers: Vec<String>,
-    /// Every family of the model, in [`ORDER`] (no end marker).
-    text: Bytes,
+    headers: Vec<Bytes>,
+    /// Per family of [`ACCOUNT_FAMILIES`], its sample lines, [`BLOCK`] accounts a piece.
+    blocks: Vec<Vec<Bytes>>,
+    /// Per family of [`PORTFOLIO_FAMILIES`], its header and sample lines.
+    portfolio: Vec<Bytes>,
     /// In the model's order of accounts.
     accounts: Vec<Spans>,
 }
 
-/// Where one account's sample lines of each family of [`ACCOUNT_FAMILIES`] are in the text.
+impl Encoded {
+    /// Every family of the model, in [`ORDER`] (no end marker), as pieces shared with this.
+    fn pieces(&self) -> Vec<Bytes> {
+        let mut pieces = Vec::with_capacity(ORDER.len() + self.blocks.iter().map(Vec::len).sum::<usize>());
+        for part in ORDER {
+            match part {
+                Part::Account(family) => {
+                    pieces.extend(self.headers.get(family).cloned());
+                    pieces.extend(self.blocks.get(family).into_iter().flatten().cloned());
+                }
+                Part::Portfolio(family) => pieces.extend(self.portfolio.get(family).cloned()),
+            }
+        }
+        pieces
+    }
+}
+
+/// Where one account's sample lines of each family of [`ACCOUNT_FAMILIES`] are in that
+/// family's piece of its block of accounts.
 #[derive(Debug)]
 struct Spans {
     /// What they are of ([`Model::versions`](bfx_client::live::Model::versions)).
@@ -169,15 +198,15 @@ enum Part {
 
 /// Every family, now: the model's (as kept, shared: no copy) and the per-scrape ones after
 /// them (with the end marker in OpenMetrics).
-pub fn encode(live: &Arc<Live>, format: Format) -> Result<(Bytes, String), std::fmt::Error> {
+pub fn encode(live: &Arc<Live>, format: Format) -> Result<(Vec<Bytes>, String), std::fmt::Error> {
     let per_scrape = exposition(Box::new(PerScrape(Arc::clone(live))), format, 0)?;
     Ok((model_families(live, format)?, per_scrape))
 }
 
 /// The model's families, brought up to date first: the accounts whose [`Versions`] moved are
-/// read (under the model's lock) and encoded again (after it), and their lines spliced into the
-/// text; the portfolio's families are encoded whole after every change.
-fn model_families(live: &Live, format: Format) -> Result<Bytes, std::fmt::Error> {
+/// read (under the model's lock) and encoded again (after it), and their lines spliced into
+/// their blocks' pieces; the portfolio's families are encoded whole after every change.
+fn model_families(live: &Live, format: Format) -> Result<Vec<Bytes>, std::fmt::Error> {
     // Held while encoding: concurrent scrapes of a changed model encode it once.
     let mut cache = live.exposition.0.lock().unwrap_or_else(PoisonError::into_inner);
     let encoded = &mut cache[format as usize];
@@ -185,12 +214,12 @@ fn model_families(live: &Live, format: Format) -> Result<Bytes, std::fmt::Error>
         let model = live.model();
         let version = model.version();
         if let Some(encoded) = encoded.as_ref().filter(|e| e.version == version) {
-            return Ok(encoded.text.clone());
+            return Ok(encoded.pieces());
         }
         let valued = model.valued();
         let quote = valued.quote.as_str();
         let kept = encoded.as_ref().map_or(&[][..], |e| &e.accounts[..]);
-        // Per account: `None` while its lines in the text are current.
+        // Per account: `None` while its lines are current.
         let changed: Vec<(Versions, Option<AccountSamples>)> = valued
             .accounts
             .iter()
@@ -216,45 +245,65 @@ fn model_families(live: &Live, format: Format) -> Result<Bytes, std::fmt::Error>
         lines.push(samples.map(|samples| account_lines(samples, format)).transpose()?);
     }
     let portfolio = exposition(Box::new(portfolio), format, 0)?;
-    let portfolio: Vec<(&str, &str)> = sections(&portfolio);
+    let portfolio: Vec<Bytes> = sections(&portfolio)
+        .into_iter()
+        .map(|(header, samples)| Bytes::from([header, samples].concat()))
+        .collect();
     if portfolio.len() != PORTFOLIO_FAMILIES.len() {
         return Err(std::fmt::Error);
     }
-    let (old_text, old_spans) = old.as_ref().map_or((&[][..], &[][..]), |o| (&o.text[..], &o.accounts[..]));
-    let mut text: Vec<u8> = Vec::with_capacity(old_text.len() + old_text.len() / 16);
-    for part in ORDER {
-        match part {
-            Part::Account(family) => {
-                text.extend_from_slice(headers.get(family).map_or("", String::as_str).as_bytes());
-                for (index, span) in spans.iter_mut().enumerate() {
-                    let start = text.len();
-                    let kept = || {
-                        let range = old_spans.get(index)?.families.get(family)?.clone();
-                        old_text.get(range)
-                    };
-                    match lines.get(index).and_then(Option::as_ref) {
-                        Some(lines) => text.extend_from_slice(lines.family(family).as_bytes()),
-                        None => text.extend_from_slice(kept().ok_or(std::fmt::Error)?),
+    let (old_blocks, old_spans) =
+        old.as_ref().map_or((&[][..], &[][..]), |o| (&o.blocks[..], &o.accounts[..]));
+    let mut blocks = Vec::with_capacity(ACCOUNT_FAMILIES.len());
+    for family in 0..ACCOUNT_FAMILIES.len() {
+        let old_pieces = old_blocks.get(family).map_or(&[][..], Vec::as_slice);
+        let mut pieces = Vec::with_capacity(spans.len().div_ceil(BLOCK));
+        for (block, first) in (0..spans.len()).step_by(BLOCK).enumerate() {
+            let accounts = first..(first + BLOCK).min(spans.len());
+            let old_piece = old_pieces.get(block);
+            let kept = |index: usize| -> Option<Range<usize>> {
+                old_spans.get(index)?.families.get(family).cloned()
+            };
+            match old_piece.filter(|_| lines[accounts.clone()].iter().all(Option::is_none)) {
+                // No account of the block changed: its piece and spans as they were.
+                Some(piece) => {
+                    for index in accounts {
+                        spans[index].families[family] = kept(index).ok_or(std::fmt::Error)?;
                     }
-                    span.families[family] = start..text.len();
+                    pieces.push(piece.clone());
+                }
+                None => {
+                    let mut text: Vec<u8> =
+                        Vec::with_capacity(old_piece.map_or(0, |p| p.len() + p.len() / 8));
+                    for index in accounts {
+                        let start = text.len();
+                        match &lines[index] {
+                            Some(lines) => text.extend_from_slice(lines.family(family).as_bytes()),
+                            None => {
+                                let range = kept(index).ok_or(std::fmt::Error)?;
+                                let piece = old_piece.ok_or(std::fmt::Error)?;
+                                text.extend_from_slice(piece.get(range).ok_or(std::fmt::Error)?);
+                            }
+                        }
+                        spans[index].families[family] = start..text.len();
+                    }
+                    pieces.push(Bytes::from(text));
                 }
             }
-            Part::Portfolio(family) => {
-                let (header, samples) = portfolio.get(family).copied().unwrap_or_default();
-                text.extend_from_slice(header.as_bytes());
-                text.extend_from_slice(samples.as_bytes());
-            }
         }
+        blocks.push(pieces);
     }
-    let text = Bytes::from(text);
-    *encoded = Some(Encoded { version, headers, text: text.clone(), accounts: spans });
-    Ok(text)
+    let fresh = Encoded { version, headers, blocks, portfolio, accounts: spans };
+    let pieces = fresh.pieces();
+    *encoded = Some(fresh);
+    Ok(pieces)
 }
 
 /// The header of each family of [`ACCOUNT_FAMILIES`] in `format`, as the library writes it.
-fn headers(format: Format) -> Result<Vec<String>, std::fmt::Error> {
+fn headers(format: Format) -> Result<Vec<Bytes>, std::fmt::Error> {
     let text = exposition(Box::new(AccountSamples::default()), format, 0)?;
-    let headers: Vec<String> = sections(&text).into_iter().map(|(header, _)| header.to_owned()).collect();
+    let headers: Vec<Bytes> =
+        sections(&text).into_iter().map(|(header, _)| Bytes::copy_from_slice(header.as_bytes())).collect();
     match headers.len() == ACCOUNT_FAMILIES.len() {
         true => Ok(headers),
         false => Err(std::fmt::Error),
@@ -575,7 +624,7 @@ mod tests {
     /// The whole exposition, as a scrape gets it.
     fn encode(live: &Arc<Live>, format: Format) -> Result<String, std::fmt::Error> {
         let (model, tail) = super::encode(live, format)?;
-        Ok(String::from_utf8(model.to_vec()).map_err(|_| std::fmt::Error)? + &tail)
+        Ok(String::from_utf8(model.concat()).map_err(|_| std::fmt::Error)? + &tail)
     }
 
     fn live(model: Model) -> Arc<Live> {
@@ -723,11 +772,11 @@ mod tests {
         let live = live(Model::new("USD", PriceKind::Last, names.clone()));
         let check = |step: &str| {
             for format in [Format::Text, Format::OpenMetrics] {
-                let kept = String::from_utf8(model_families(&live, format).unwrap().to_vec()).unwrap();
+                let kept = String::from_utf8(model_families(&live, format).unwrap().concat()).unwrap();
                 assert_eq!(kept, from_scratch(&live, format), "{step}, {format:?}");
             }
         };
-        let scrape = || String::from_utf8(model_families(&live, Format::Text).unwrap().to_vec()).unwrap();
+        let scrape = || String::from_utf8(model_families(&live, Format::Text).unwrap().concat()).unwrap();
         check("no data, no prices");
         live.model().set_market(market(), t0);
         for name in &names[..3] {
@@ -762,8 +811,22 @@ mod tests {
         live.model().set_positions("plain", Ok(vec![position("tETHBTC", "0.01")]));
         check("positions");
         let before = scrape();
+        let first_blocks = || -> Vec<Bytes> {
+            let cache = live.exposition.0.lock().unwrap();
+            cache[Format::Text as usize]
+                .as_ref()
+                .unwrap()
+                .blocks
+                .iter()
+                .map(|pieces| pieces[0].clone())
+                .collect()
+        };
+        let untouched = first_blocks();
         live.model().apply("plain", StreamEvent::Wallet(row("exchange", "BTC", "3")), t0);
         let after = scrape();
+        // "plain" is in the second block: the first block's pieces are those kept, not joined again.
+        let same = first_blocks().iter().zip(&untouched).all(|(now, was)| now.as_ptr() == was.as_ptr());
+        assert!(same, "a block without a changed account is kept as it was");
         assert!(
             after
                 .contains("bfx_wallet_balance{account=\"plain\",wallet=\"exchange\",currency=\"BTC\"} 3.0\n"),
