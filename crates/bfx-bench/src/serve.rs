@@ -95,14 +95,17 @@ pub async fn run(
     scrape.sort();
 
     // A wallet change to the first scrape that shows it (each scrape started after the change
-    // was answered; the figure includes the admin request and that scrape).
+    // was answered; the figure includes the admin request and that scrape). Also to the moment
+    // that scrape was sent: what is left once the scrape's own length (the row above) is taken
+    // out, up to one earlier scrape that came too soon.
     let mut visible = Vec::with_capacity(changes);
+    let mut visible_sent = Vec::with_capacity(changes);
     for i in 0..changes {
         let key = &keys[i % keys.len()];
         let balance = format!("{}.{i:04}", 1000 + i);
         let body =
             serde_json::json!({"account": key, "type": "exchange", "currency": "BTC", "balance": balance});
-        let series = format!("bfx_wallet_balance{{account=\"{key}\",wallet=\"exchange\",currency=\"BTC\"}}");
+        let series = format!("bfx_wallet_balance{{account=\"{key}\",wallet=\"exchange\",currency=\"BTC\"}} ");
         let wanted: f64 = balance.parse()?;
         let start = Instant::now();
         http.post(format!("{}/sim/wallets", sim.url))
@@ -111,16 +114,19 @@ pub async fn run(
             .await?
             .error_for_status()?;
         loop {
-            let text = http.get(&metrics).send().await?.text().await?;
-            if samples(&text, &series).any(|(_, v)| v == wanted) {
+            let sent = start.elapsed();
+            let text = http.get(&metrics).send().await?.bytes().await?;
+            if sample(&text, series.as_bytes()) == Some(wanted) {
+                visible_sent.push(sent);
                 break;
             }
             if start.elapsed() > Duration::from_secs(10) {
-                bail!("change {i} not visible in /metrics after 10 s (looked for {series} {wanted})");
+                bail!("change {i} not visible in /metrics after 10 s (looked for {series}{wanted})");
             }
         }
         visible.push(start.elapsed());
     }
+    visible_sent.sort();
     visible.sort();
     let (rss_after, peak_after) = memory(pid)?;
     child.kill().await.ok();
@@ -134,8 +140,12 @@ pub async fn run(
         mib(peak_after)
     );
     println!("| /metrics body | {:.0} KiB |", bytes as f64 / 1024.0);
-    for (name, samples) in [("/metrics scrape", &scrape), ("wallet change → visible in /metrics", &visible)]
-    {
+    let rows = [
+        ("/metrics scrape", &scrape),
+        ("wallet change → scrape that shows it, answered", &visible),
+        ("wallet change → scrape that shows it, sent", &visible_sent),
+    ];
+    for (name, samples) in rows {
         println!(
             "| {name}: p50 / p99 / max ({} samples) | {} / {} / {} |",
             samples.len(),
@@ -152,6 +162,15 @@ fn samples<'a>(text: &'a str, prefix: &'a str) -> impl Iterator<Item = (&'a str,
     text.lines()
         .filter(move |l| l.starts_with(prefix))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(series, v)| Some((series, v.parse().ok()?))))
+}
+
+/// The value of the one sample of `text` whose line starts with `series` (name, labels and the
+/// space before the value).
+fn sample(text: &[u8], series: &[u8]) -> Option<f64> {
+    let at = memchr::memmem::find(text, series)? + series.len();
+    let value = &text[at..];
+    let end = memchr::memchr(b'\n', value).unwrap_or(value.len());
+    std::str::from_utf8(&value[..end]).ok()?.parse().ok()
 }
 
 /// `VmRSS` and `VmHWM` of `pid`, in bytes (Linux).

@@ -2,7 +2,9 @@
 //! trading pairs, in USD and in EUR (routes of up to three hops), route search included.
 //! `cargo bench -p bfx-core --bench portfolio`; the target (BENCHMARKS.md) is under 50 ms.
 
-use bfx_core::portfolio::{AccountInput, Holdings, Valuation, value};
+use bfx_core::portfolio::{
+    AccountInput, AccountValue, Holdings, Pricer, Valuation, combine, value, value_account,
+};
 use bfx_core::{Market, WalletRow, parse_tickers};
 use divan::{Bencher, black_box, counter::ItemsCount};
 use rust_decimal::Decimal;
@@ -86,4 +88,35 @@ fn value_100k_wallets(bencher: Bencher, quote: &str) {
 fn route_search_3000_pairs(bencher: Bencher, quote: &str) {
     let market = market();
     bencher.bench(|| market.quoter(black_box(quote), bfx_core::PriceKind::Last));
+}
+
+/// The sums alone, as `bfx serve` makes them after each change: 1 000 accounts of 20 wallets in
+/// the same 7 currencies (the serve benchmark's shape), already valued, combined.
+#[divan::bench]
+fn combine_20k_wallets(bencher: Bencher) {
+    let market = market();
+    let valuation = Valuation::new("USD");
+    let currencies = ["USD", "BTC", "ETH", "X0001", "X0002", "X0003", "X0004"];
+    let inputs: Vec<AccountInput> = (0..1_000)
+        .map(|a| {
+            let wallets = (0..20)
+                .map(|w| WalletRow {
+                    wallet_type: ["exchange", "margin", "funding"][w / 7].into(),
+                    currency: currencies[w % 7].into(),
+                    balance: Decimal::new(123_456_789 + (a * w) as i64, 8),
+                    unsettled_interest: Some(Decimal::ZERO),
+                    available: None,
+                    last_change: None,
+                    last_change_metadata: None,
+                })
+                .collect();
+            AccountInput::read(&format!("acct{a}"), Holdings { wallets, positions: Ok(Vec::new()) })
+        })
+        .collect();
+    let mut pricer = Pricer::new(Some(&market), &valuation);
+    let values: Vec<AccountValue> = inputs.iter().map(|a| value_account(a, &mut pricer)).collect();
+    bencher
+        .counter(ItemsCount::new(20_000usize))
+        .with_inputs(|| values.clone())
+        .bench_values(|values| combine(values, Some(black_box(&market)), black_box(&valuation)));
 }
