@@ -318,16 +318,24 @@ impl Model {
             StreamEvent::Snapshot { wallets } => {
                 let first = view.last_data.is_none() && view.wallets.is_empty();
                 let mut previous = std::mem::take(&mut view.wallets);
-                for (order, row) in wallets.into_iter().enumerate() {
-                    let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
-                    let changed_at = match previous.remove(&key) {
-                        Some(old) if old.row.balance == row.balance => old.changed_at,
-                        Some(_) => Some(now),
-                        None if first => None,
-                        None => Some(now),
-                    };
-                    view.wallets.insert(key, WalletEntry { row, changed_at, order });
-                }
+                let entries: Vec<_> = wallets
+                    .into_iter()
+                    .enumerate()
+                    .map(|(order, row)| {
+                        let key = (row.wallet_type.as_str().to_owned(), row.currency.clone());
+                        let changed_at = match previous.remove(&key) {
+                            Some(old) if old.row.balance == row.balance => old.changed_at,
+                            Some(_) => Some(now),
+                            None if first => None,
+                            None => Some(now),
+                        };
+                        (key, WalletEntry { row, changed_at, order })
+                    })
+                    .collect();
+                // Built at once (sorted, nodes filled) rather than entry by entry, which leaves
+                // the nodes half empty: 20 wallets in 3 nodes instead of 4-5 (~2.5 KiB each). The
+                // last of equal keys wins, as it did when each was inserted in turn.
+                view.wallets = entries.into_iter().collect();
                 view.last_data = Some(now);
             }
             StreamEvent::Wallet(row) => {

@@ -266,3 +266,30 @@ async fn a_rest_auth_failure_ends_the_stream() {
     );
     assert!(matches!(*error, Error::Api { .. }), "{error:?}");
 }
+
+/// Streams merged on one channel (`feeds::account_streams`, what `bfx watch` and `bfx serve`
+/// read) stop once that channel's reader is gone: each closes its socket with a close frame.
+#[tokio::test]
+async fn merged_streams_close_their_sockets_once_their_reader_is_gone() {
+    let sim = sim_with(STATE).await;
+    let mut fake = FakeWs::start().await;
+    let nonces = tempfile::tempdir().unwrap();
+    let client = client(&sim.url, &fake.url, nonces.path());
+    let alice = bfx_client::portfolio::Account {
+        name: "alice".into(),
+        credentials: creds("alice-key", "alice-secret"),
+    };
+    let mut events = bfx_client::feeds::account_streams(&client, vec![alice], quick());
+    let mut conn = fake.next_conn().await;
+    conn.accept_auth().await;
+    loop {
+        let (name, event) = tokio::time::timeout(PATIENCE, events.recv()).await.unwrap().unwrap();
+        assert_eq!(name, "alice");
+        if event == StreamEvent::Status(StreamState::Live) {
+            break;
+        }
+    }
+    drop(events);
+    let message = tokio::time::timeout(PATIENCE, conn.ws.next()).await.unwrap().unwrap().unwrap();
+    assert!(matches!(message, Message::Close(_)), "{message:?}");
+}

@@ -33,6 +33,42 @@ pub use tickers::{TICKER_CHANNELS, TickerEvent, TickerStream};
 /// Events buffered for a slow reader before the stream waits for it.
 pub(crate) const EVENT_BUFFER: usize = 256;
 
+/// An event as it waits in a stream's channel: boxed, because Tokio's channel allocates its
+/// slots 32 at a time as soon as it is made, so each idle account stream would otherwise hold
+/// 32 × 152 bytes (a [`StreamEvent`] holds a whole wallet row) instead of 32 pointers.
+pub(crate) type Queued = Box<StreamEvent>;
+
+/// Events of many accounts' streams on one channel, each with the account's name.
+pub(crate) type Lines = mpsc::Sender<(String, StreamEvent)>;
+
+/// Where a stream's events go.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// Its own channel, read through [`AccountStream::next_event`].
+    Own(mpsc::Sender<Queued>),
+    /// A channel shared with other accounts' streams, its events named `name`.
+    Shared { name: String, lines: Lines },
+}
+
+/// What tells a stream to stop.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    /// Its [`AccountStream`] says so, or is gone.
+    Told(watch::Receiver<bool>),
+    /// The shared channel's receiver is gone.
+    Gone(Lines),
+}
+
+impl Stop {
+    /// Resolves once the stream is to stop. Cancel-safe.
+    pub(crate) async fn stopped(&mut self) {
+        match self {
+            Stop::Told(stop) => stopped(stop).await,
+            Stop::Gone(lines) => lines.closed().await,
+        }
+    }
+}
+
 /// Timings of an account stream. The defaults suit Bitfinex; tests shorten them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOptions {
@@ -187,7 +223,7 @@ fn same_error(a: &Error, b: &Error) -> bool {
 /// for the socket to be closed properly.
 #[derive(Debug)]
 pub struct AccountStream {
-    events: mpsc::Receiver<StreamEvent>,
+    events: mpsc::Receiver<Queued>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -195,7 +231,7 @@ pub struct AccountStream {
 impl AccountStream {
     /// The next event; `None` once the stream has ended (after [`StreamState::Failed`]).
     pub async fn next_event(&mut self) -> Option<StreamEvent> {
-        self.events.recv().await
+        self.events.recv().await.map(|event| *event)
     }
 
     /// Stops the stream: closes the socket (with a close frame) and waits for that.
@@ -212,9 +248,28 @@ impl Client {
     pub fn account_stream(&self, credentials: Credentials, options: StreamOptions) -> AccountStream {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let (stop, stopping) = watch::channel(false);
-        let supervisor = supervisor::Supervisor::new(self.clone(), credentials, options, events, stopping);
+        let (sink, stopping) = (Sink::Own(events), Stop::Told(stopping));
+        let supervisor =
+            Box::new(supervisor::Supervisor::new(self.clone(), credentials, options, sink, stopping));
         let task = tokio::spawn(supervisor.run());
         AccountStream { events: receiver, stop, task: Some(task) }
+    }
+
+    /// Streams `credentials`' wallets as [`Client::account_stream`] does, onto `lines` (shared
+    /// with other accounts' streams) as `(name, event)`, without a channel and task of its own
+    /// in between. The stream stops, closing its socket, once `lines`' receiver is gone.
+    pub(crate) fn shared_account_stream(
+        &self,
+        name: String,
+        credentials: Credentials,
+        options: StreamOptions,
+        lines: Lines,
+    ) {
+        let stop = Stop::Gone(lines.clone());
+        let sink = Sink::Shared { name, lines };
+        let supervisor =
+            Box::new(supervisor::Supervisor::new(self.clone(), credentials, options, sink, stop));
+        tokio::spawn(supervisor.run());
     }
 }
 

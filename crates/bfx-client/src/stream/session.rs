@@ -14,7 +14,7 @@ use bfx_core::WalletRow;
 use super::frames::{self, INFO_MAINTENANCE_END, INFO_MAINTENANCE_START, INFO_RESTART, Inbound};
 use super::socket::{self, Socket};
 use super::supervisor::Supervisor;
-use super::{StreamEvent, StreamState, stopped};
+use super::{StreamEvent, StreamState};
 use crate::error::{Error, ErrorKind, SocketError};
 
 /// Longest wait for our close frame to go out when the stream is closed.
@@ -46,16 +46,18 @@ impl Supervisor {
     /// Runs one connection, opened at `place` (its turn in the connection budget), to its end.
     pub(super) async fn session(&mut self, place: Instant) -> End {
         let mut stop = self.stop.clone();
+        // Boxed, as the REST request in `rest_snapshot`: opening (TCP, TLS, upgrade) is large and
+        // brief, and the task outlives it by hours.
         let opened = tokio::select! {
-            () = stopped(&mut stop) => return End::Stopped,
-            opened = socket::open(&self.client, place, self.options.connect_timeout) => opened,
+            () = stop.stopped() => return End::Stopped,
+            opened = Box::pin(socket::open(&self.client, place, self.options.connect_timeout)) => opened,
         };
         let mut ws = match opened {
             Ok(ws) => ws,
             Err(error) => return End::Lost { error: error.into(), opened: false },
         };
         let authed = tokio::select! {
-            () = stopped(&mut stop) => Err(End::Stopped),
+            () = stop.stopped() => Err(End::Stopped),
             authed = self.authenticate(&mut ws) => authed,
         };
         if let Err(end) = authed {
@@ -148,7 +150,7 @@ impl Supervisor {
         loop {
             let text = tokio::select! {
                 biased;
-                () = stopped(&mut stop) => {
+                () = stop.stopped() => {
                     let _ = timeout(CLOSE_WAIT, ws.close(None)).await;
                     return End::Stopped;
                 }

@@ -37,7 +37,9 @@ const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
+/// Boxed (~300 bytes inline): a socket lives for the whole session, and an async fn keeps a moved
+/// argument twice, so inline it is held several times over in each account's task.
+pub(crate) type Socket = Box<WebSocketStream<Box<dyn Io>>>;
 
 /// Opens a connection to `client`'s WebSocket URL at `place` (its turn in the connection
 /// budget, [`super::gate::ConnectionGate::reserve`]), within `limit` (the wait not included).
@@ -101,7 +103,7 @@ pub(crate) async fn connect(url: &str) -> Result<Socket, SocketError> {
             };
             SocketError::Upgrade { url: url.to_owned(), status, cause: e.to_string() }
         })?;
-    Ok(socket)
+    Ok(Box::new(socket))
 }
 
 #[cfg(test)]

@@ -6,13 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use bfx_core::WalletRow;
 
 use super::session::End;
-use super::{StreamEvent, StreamOptions, StreamState, stopped};
+use super::{Sink, Stop, StreamEvent, StreamOptions, StreamState};
 use crate::client::Client;
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorKind};
@@ -24,8 +23,8 @@ pub(crate) struct Supervisor {
     pub(super) client: Client,
     pub(super) credentials: Credentials,
     pub(super) options: StreamOptions,
-    events: mpsc::Sender<StreamEvent>,
-    pub(super) stop: watch::Receiver<bool>,
+    events: Sink,
+    pub(super) stop: Stop,
     /// Failed attempts since the stream was last live.
     failures: u32,
     /// Attempts in a row that could not open a socket.
@@ -51,8 +50,8 @@ impl Supervisor {
         client: Client,
         credentials: Credentials,
         options: StreamOptions,
-        events: mpsc::Sender<StreamEvent>,
-        stop: watch::Receiver<bool>,
+        events: Sink,
+        stop: Stop,
     ) -> Supervisor {
         Supervisor {
             client,
@@ -68,7 +67,9 @@ impl Supervisor {
         }
     }
 
-    pub(super) async fn run(mut self) {
+    /// Boxed: the task keeps its argument twice (as moved in, and as its own), and it waits on
+    /// its socket for hours.
+    pub(super) async fn run(mut self: Box<Self>) {
         if self.emit(StreamEvent::Status(StreamState::Connecting)).await.is_err() {
             return;
         }
@@ -160,16 +161,24 @@ impl Supervisor {
     }
 
     pub(super) async fn emit(&self, event: StreamEvent) -> Result<(), End> {
-        self.events.send(event).await.map_err(|_| End::Stopped)
+        match &self.events {
+            Sink::Own(events) => events.send(Box::new(event)).await.map_err(|_| End::Stopped),
+            Sink::Shared { name, lines } => {
+                lines.reserve().await.map_err(|_| End::Stopped)?.send((name.clone(), event));
+                Ok(())
+            }
+        }
     }
 
     /// Every wallet over REST. A rejected key ends the stream (`Err`); any other failure is
     /// returned (`Ok(Err)`) for the caller to report: it may pass.
     pub(super) async fn rest_snapshot(&self) -> Result<Result<Vec<WalletRow>, Error>, End> {
         let mut stop = self.stop.clone();
+        // Boxed: a REST request's future is large (~1.4 KiB) and lives only while it runs; inline,
+        // it would size every account's task for it, also while the task waits on its socket.
         let fetched = tokio::select! {
-            () = stopped(&mut stop) => return Err(End::Stopped),
-            fetched = self.client.wallets(&self.credentials) => fetched,
+            () = stop.stopped() => return Err(End::Stopped),
+            fetched = Box::pin(self.client.wallets(&self.credentials)) => fetched,
         };
         match fetched {
             Err(error) if matches!(error.kind(), ErrorKind::Auth | ErrorKind::Permission) => {
@@ -218,13 +227,13 @@ impl Supervisor {
             }
             let wake = if self.polling.is_some() { until.min(self.next_poll) } else { until };
             tokio::select! {
-                () = stopped(&mut stop) => return Err(End::Stopped),
+                () = stop.stopped() => return Err(End::Stopped),
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
     }
 
-    async fn fail(self, error: Error) {
+    async fn fail(self: Box<Self>, error: Error) {
         tracing::warn!(key = self.credentials.key(), %error, "account stream failed");
         let _ = self.emit(StreamEvent::Status(StreamState::Failed { error: Arc::new(error) })).await;
     }
