@@ -42,19 +42,31 @@ fn market() -> Market {
 }
 
 fn accounts() -> Vec<AccountInput> {
-    (0..ACCOUNTS)
+    accounts_of(ACCOUNTS, WALLETS_PER_ACCOUNT, |a, w| {
+        let currency = match w {
+            0 => "USD".to_owned(),
+            1 => "BTC".to_owned(),
+            2 => "NOPE".to_owned(), // no route: unpriced
+            _ => format!("X{:04}", (a * 37 + w * 13) % CURRENCIES),
+        };
+        (["exchange", "margin", "funding"][w % 3], currency)
+    })
+}
+
+/// `accounts` accounts of `wallets` wallets each, wallet `w` of account `a` of the type and in
+/// the currency `kind(a, w)` says.
+fn accounts_of(
+    accounts: usize,
+    wallets: usize,
+    kind: impl Fn(usize, usize) -> (&'static str, String),
+) -> Vec<AccountInput> {
+    (0..accounts)
         .map(|a| {
-            let wallets = (0..WALLETS_PER_ACCOUNT)
+            let wallets = (0..wallets)
                 .map(|w| {
-                    let currency = match w {
-                        0 => "USD".to_owned(),
-                        1 => "BTC".to_owned(),
-                        2 => "NOPE".to_owned(), // no route: unpriced
-                        _ => format!("X{:04}", (a * 37 + w * 13) % CURRENCIES),
-                    };
-                    let wallet_type = ["exchange", "margin", "funding"][w % 3].into();
+                    let (wallet_type, currency) = kind(a, w);
                     WalletRow {
-                        wallet_type,
+                        wallet_type: wallet_type.into(),
                         currency,
                         balance: Decimal::new(123_456_789 + (a * w) as i64, 8),
                         unsettled_interest: Some(Decimal::ZERO),
@@ -97,22 +109,8 @@ fn combine_20k_wallets(bencher: Bencher) {
     let market = market();
     let valuation = Valuation::new("USD");
     let currencies = ["USD", "BTC", "ETH", "X0001", "X0002", "X0003", "X0004"];
-    let inputs: Vec<AccountInput> = (0..1_000)
-        .map(|a| {
-            let wallets = (0..20)
-                .map(|w| WalletRow {
-                    wallet_type: ["exchange", "margin", "funding"][w / 7].into(),
-                    currency: currencies[w % 7].into(),
-                    balance: Decimal::new(123_456_789 + (a * w) as i64, 8),
-                    unsettled_interest: Some(Decimal::ZERO),
-                    available: None,
-                    last_change: None,
-                    last_change_metadata: None,
-                })
-                .collect();
-            AccountInput::read(&format!("acct{a}"), Holdings { wallets, positions: Ok(Vec::new()) })
-        })
-        .collect();
+    let inputs =
+        accounts_of(1_000, 20, |_, w| (["exchange", "margin", "funding"][w / 7], currencies[w % 7].into()));
     let mut pricer = Pricer::new(Some(&market), &valuation);
     let values: Vec<AccountValue> = inputs.iter().map(|a| value_account(a, &mut pricer)).collect();
     bencher
