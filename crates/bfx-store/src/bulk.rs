@@ -6,13 +6,15 @@
 //! read-only connection beside the pool: sqlx hands every row over from its worker thread
 //! (microseconds a row), which made a million ledger entries take seconds instead of a fraction
 //! of one. From PostgreSQL the pool's rows are decoded as they arrive. Either way each row is
-//! decoded once, by the same function, through [`Columns`].
+//! decoded once, by the same function, through [`Columns`]. A stream being read holds its
+//! blocking thread until it ends or is dropped (Tokio has 512): drop a stream once done with it,
+//! and before its runtime.
 
 use std::path::Path;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use rusqlite::OpenFlags;
-use rusqlite::types::Value;
+use rusqlite::types::{Type, Value, ValueRef};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use tokio::sync::mpsc;
@@ -187,9 +189,18 @@ impl Columns for SqliteColumns<'_, '_> {
         self.row.get(index).map_err(|source| StoreError::Sqlite { context: self.context, source })
     }
 
+    /// Text, or an error naming the column: something else stored there (a number, a blob, NULL)
+    /// or text that is not UTF-8.
     fn text(&self, index: usize) -> Result<&str, StoreError> {
-        let value = self.row.get_ref(index).and_then(|value| Ok(value.as_str()?));
-        value.map_err(|source| StoreError::Sqlite { context: self.context, source })
+        let failed = |source| StoreError::Sqlite { context: self.context, source };
+        let name = || self.row.as_ref().column_name(index).unwrap_or("?").to_owned();
+        match self.row.get_ref(index).map_err(failed)? {
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes).map_err(|e| {
+                let why = format!("column {}: {e}", name());
+                failed(rusqlite::Error::FromSqlConversionFailure(index, Type::Text, why.into()))
+            }),
+            other => Err(failed(rusqlite::Error::InvalidColumnType(index, name(), other.data_type()))),
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! [`crate::read`].
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +53,19 @@ impl fmt::Debug for Store {
     }
 }
 
+/// The pool's URL of the SQLite file at `path`, checked to name that very file: sqlx writes a
+/// `%` into its URL as it is but decodes `%XX` when it reads one (`a%41` would open `aA`), so a
+/// `%` is written `%25`. `None` when the URL would still name another file.
+fn sqlite_url(path: &Path) -> Option<String> {
+    let escaped = match path.to_str() {
+        Some(text) => PathBuf::from(text.replace('%', "%25")),
+        None => path.to_owned(),
+    };
+    let url = SqliteConnectOptions::new().filename(escaped).to_url_lossy();
+    let back = SqliteConnectOptions::from_str(url.as_str()).ok()?;
+    (back.get_filename() == path).then(|| url.to_string())
+}
+
 impl Store {
     /// Opens the store, creating what is missing, and brings its schema up to date.
     ///
@@ -83,10 +98,15 @@ impl Store {
         let (dialect, backend, connect, max_connections) = match location {
             Location::Sqlite(path) => {
                 prepare_sqlite_file(path)?;
-                let path = std::path::absolute(path)
+                // The file itself, no `..` or link left: the pool's URL and the bulk reads'
+                // own connections (`crate::bulk`) open the one file.
+                let path = std::fs::canonicalize(path)
                     .map_err(|e| StoreError::Open { target: target.clone(), problem: e.to_string() })?;
-                let url = SqliteConnectOptions::new().filename(&path).to_url_lossy();
-                let connect = AnyConnectOptions::from_url(&url).map_err(open_failed)?;
+                let url = sqlite_url(&path).ok_or_else(|| StoreError::Open {
+                    target: target.clone(),
+                    problem: "the SQLite driver cannot name this path in its URL; choose another".into(),
+                })?;
+                let connect = url.parse::<AnyConnectOptions>().map_err(open_failed)?;
                 (&dialect::SQLITE, Backend::Sqlite { path }, connect, 4)
             }
             Location::Postgres(url) => {

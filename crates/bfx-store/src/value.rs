@@ -70,6 +70,8 @@ pub struct ValuePoint {
     pub unpriced: Vec<String>,
     /// The deposits (and cancelled withdrawals) since the previous point up to this one, each
     /// at its day's prices (zero at the first point: what came before it is not in the range).
+    /// A coin's flows count here on every day it is priced, also when the change leaves it out
+    /// (unpriced at both ends), so the points' flows may differ from the change's by such coins.
     pub deposits: Decimal,
     /// The withdrawals (negative) over the same time, likewise.
     pub withdrawals: Decimal,

@@ -436,3 +436,63 @@ async fn sqlite_files_are_private() {
     let journal: (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
     assert_eq!(journal.0, "wal");
 }
+
+/// The pool and the bulk reads (their own SQLite connections) open one file whatever the path
+/// holds: a `%41` in a directory name is not `A` (sqlx decodes `%XX` in its URL), and a `..`
+/// after a link is where the kernel takes it, not the segment folded away.
+#[tokio::test]
+async fn every_reader_opens_the_one_file_the_path_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids_in = |path: std::path::PathBuf| async move {
+        let store = bfx_store::Store::open(&bfx_store::Location::Sqlite(path)).await.unwrap();
+        let balances = store.balances_at(&[], i64::MAX).await.unwrap();
+        let entries: Vec<StoredEntry> = store.entries(EntryQuery::default()).try_collect().await.unwrap();
+        store.close().await;
+        (
+            balances.iter().map(|b| b.currency.clone()).collect::<Vec<_>>(),
+            entries.iter().map(|s| s.entry.id).collect::<Vec<_>>(),
+        )
+    };
+    let store_one = |path: std::path::PathBuf, id: i64, currency: &'static str| async move {
+        let store = bfx_store::Store::open(&bfx_store::Location::Sqlite(path)).await.unwrap();
+        let lock = store.lock_account("main").await.unwrap();
+        store
+            .store_page(&lock, &[entry(id, "exchange", currency, 1, "1", "1")], covered(0, 1))
+            .await
+            .unwrap();
+        drop(lock);
+        store.close().await;
+    };
+    store_one(dir.path().join("pctA/history.sqlite"), 1, "AAA").await;
+    store_one(dir.path().join("pct%41/history.sqlite"), 2, "PCT").await;
+    assert_eq!(ids_in(dir.path().join("pct%41/history.sqlite")).await, (vec!["PCT".to_owned()], vec![2]));
+    assert_eq!(ids_in(dir.path().join("pctA/history.sqlite")).await, (vec!["AAA".to_owned()], vec![1]));
+
+    std::fs::create_dir_all(dir.path().join("real/sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("real/sub"), dir.path().join("link")).unwrap();
+    store_one(dir.path().join("link/../store/history.sqlite"), 3, "LNK").await;
+    assert_eq!(ids_in(dir.path().join("real/store/history.sqlite")).await, (vec!["LNK".to_owned()], vec![3]));
+}
+
+/// A column holding something else than the text bfx wrote (a blob, text that is not UTF-8) is
+/// an error naming the column, after the entries before it.
+#[tokio::test]
+async fn a_column_that_is_not_text_is_named() {
+    let t = TestStore::sqlite().await;
+    let lock = t.store.lock_account("main").await.unwrap();
+    let entries = [entry(1, "exchange", "BTC", 1, "1", "1"), entry(2, "exchange", "BTC", 2, "1", "2")];
+    t.store.store_page(&lock, &entries, covered(0, 2)).await.unwrap();
+    let pool = t.raw_pool().await;
+    for (value, kind) in [("X'FF'", "Blob"), ("CAST(X'FF' AS TEXT)", "utf-8")] {
+        sqlx::query(&format!("UPDATE ledger SET wallet = {value} WHERE id = 2"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut read = t.store.entries(EntryQuery::default());
+        assert_eq!(read.try_next().await.unwrap().map(|s| s.entry.id), Some(1));
+        let error = read.try_next().await.unwrap_err().to_string();
+        assert!(error.contains("reading ledger entries") && error.contains(kind), "{error}");
+        assert!(error.contains("wallet"), "{error}");
+    }
+    pool.close().await;
+}
