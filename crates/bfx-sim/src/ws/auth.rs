@@ -24,6 +24,8 @@ pub(crate) struct Authorized {
     pub(crate) frames: Vec<String>,
     /// The hub's sequence number when the snapshot was taken: later events only are forwarded.
     pub(crate) seq: u64,
+    /// The account's wallet changes from then on.
+    pub(crate) events: tokio::sync::broadcast::Receiver<super::hub::WsEvent>,
 }
 
 /// Why an `auth` failed: the `code` and `msg` of the FAILED reply.
@@ -88,7 +90,8 @@ pub(crate) fn authenticate(shared: &Shared, text: &str) -> Result<Authorized, Re
     if wallets {
         frames.push(frames::wallet_snapshot(&account.wallets));
     }
-    Ok(Authorized { account: account.name.clone(), wallets, frames, seq })
+    let events = shared.ws().subscribe_account(&account.name);
+    Ok(Authorized { account: account.name.clone(), wallets, frames, seq, events })
 }
 
 /// `authNonce` as text: a JSON string's content, or a bare JSON number's text (Python and Node

@@ -4,8 +4,13 @@
 //!
 //! Admin edits publish events on a broadcast channel while they hold the runtime lock, numbered in
 //! that order; a session's snapshot records the number it reflects, so no change is lost or sent
-//! twice. The hub also counts live sessions, so `serve` can wait for them to close.
+//! twice. A wallet's change goes on its account's own channel, which a session joins when it
+//! authenticates (under the same lock as its snapshot): a change wakes that account's sessions,
+//! not all of them (1 000 sessions would otherwise all wake to drop it). Tickers, info events and
+//! drops go to every session. The hub also counts live sessions, so `serve` can wait for them to
+//! close.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -55,6 +60,8 @@ pub(crate) enum WsEvent {
 pub(crate) struct WsHub {
     config: WsConfig,
     events: broadcast::Sender<WsEvent>,
+    /// Each account's wallet changes, for its authenticated sessions.
+    accounts: Mutex<HashMap<String, broadcast::Sender<WsEvent>>>,
     /// Number of the last data event; changed and read under the runtime lock only.
     seq: AtomicU64,
     heartbeats: AtomicBool,
@@ -70,6 +77,7 @@ impl WsHub {
         WsHub {
             config,
             events: broadcast::channel(EVENT_BACKLOG).0,
+            accounts: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
             heartbeats: AtomicBool::new(true),
             sessions: watch::Sender::new(0),
@@ -92,8 +100,11 @@ impl WsHub {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let row = crate::account::wallet_row(wallet, None);
         let totals = aum::totals(state, holder);
-        // No receiver (no connection) is not an error.
-        let _ = self.events.send(WsEvent::Wallet { seq, account: account.to_owned(), row, totals });
+        let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sessions) = accounts.get(account) {
+            // No receiver (no session now) is not an error.
+            let _ = sessions.send(WsEvent::Wallet { seq, account: account.to_owned(), row, totals });
+        }
     }
 
     /// Publishes a ticker change made through the admin API, like [`WsHub::wallet_changed`].
@@ -164,8 +175,22 @@ impl WsHub {
         self.seq.load(Ordering::SeqCst)
     }
 
+    /// The events for every session.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<WsEvent> {
         self.events.subscribe()
+    }
+
+    /// `account`'s wallet changes; taken under the runtime lock with the snapshot they follow.
+    pub(crate) fn subscribe_account(&self, account: &str) -> broadcast::Receiver<WsEvent> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
+        match accounts.get(account) {
+            Some(sessions) => sessions.subscribe(),
+            None => {
+                let (sessions, receiver) = broadcast::channel(EVENT_BACKLOG);
+                accounts.insert(account.to_owned(), sessions);
+                receiver
+            }
+        }
     }
 
     pub(crate) fn next_chan_id(&self) -> u64 {

@@ -60,6 +60,16 @@ struct Authed {
     wallets: bool,
     /// Wallet events up to this number are in the snapshot already.
     since: u64,
+    /// The account's wallet changes (the hub's channel for it).
+    events: broadcast::Receiver<WsEvent>,
+}
+
+/// The next wallet change of the authenticated account; never, before `auth`.
+async fn recv_account(authed: &mut Option<Authed>) -> Result<WsEvent, RecvError> {
+    match authed {
+        Some(authed) => authed.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 struct TickerChannel {
@@ -141,11 +151,16 @@ impl Session {
         tokio::pin!(idle_deadline);
         loop {
             let engaged = self.authed.is_some() || !self.tickers.is_empty();
+            // In this order when several are ready: an account's change published before an
+            // event for every session (an info, a ticker) is also sent before it, as when all
+            // went through one channel (`recv` of a change already sent is ready at once).
             let input = tokio::select! {
+                biased;
                 _ = self.stopping.wait_for(|stopping| *stopping) => Input::Stop,
-                () = &mut idle_deadline, if !engaged => Input::Idle,
-                message = self.socket.recv() => Input::Client(message),
+                event = recv_account(&mut self.authed) => Input::Event(event),
                 event = self.events.recv() => Input::Event(event),
+                message = self.socket.recv() => Input::Client(message),
+                () = &mut idle_deadline, if !engaged => Input::Idle,
                 _ = heartbeat.tick() => Input::Heartbeat,
             };
             let step = match input {
@@ -217,6 +232,7 @@ impl Session {
                     account: authorized.account,
                     wallets: authorized.wallets,
                     since: authorized.seq,
+                    events: authorized.events,
                 });
                 self.send_all(authorized.frames).await
             }

@@ -145,9 +145,10 @@ pub const MAINTENANCE_START: &str = r#"{"event":"info","code":20060,"msg":"Enter
 pub const MAINTENANCE_END: &str = r#"{"event":"info","code":20061,"msg":"Maintenance ended. You can resume normal activity. It is advised to unsubscribe/subscribe again all channels."}"#;
 
 /// A maintenance window (info 20060 then 20061) sent through the admin API, asserted as the very
-/// next two frames on each of `sockets`. Admin changes reach every session as events on one
-/// ordered channel, each handled in full before the next, so whatever an earlier admin change
-/// would bring a session comes before the info: the proof that it brought nothing.
+/// next two frames on each of `sockets`. Admin changes reach the sessions as events on ordered
+/// channels (one for every session, one per account), each handled in full before the next and
+/// an account's before the others' when both are ready, so whatever an earlier admin change would
+/// bring a session comes before the info: the proof that it brought nothing.
 pub async fn hub_barrier(sim: &Sim, sockets: &mut [&mut Ws]) {
     for (code, frame) in [(20060, MAINTENANCE_START), (20061, MAINTENANCE_END)] {
         let (status, body) = sim.admin("POST", "/sim/ws/info", Some(&format!(r#"{{"code":{code}}}"#))).await;
