@@ -13,10 +13,10 @@ use bfx_core::Candle;
 use bfx_core::candle::{DAY_MS, is_day_start};
 use futures_util::TryStreamExt;
 use rust_decimal::Decimal;
-use sqlx::{Any, Transaction};
 
 use crate::bulk::Param;
 use crate::error::StoreError;
+use crate::intervals::CANDLE_COVERAGE;
 use crate::model::DayRange;
 use crate::store::Store;
 
@@ -96,7 +96,7 @@ impl Store {
             written +=
                 query.execute(&mut *tx).await.map_err(StoreError::db("inserting candles"))?.rows_affected();
         }
-        merge_candle_coverage(&mut tx, pair, covered).await?;
+        CANDLE_COVERAGE.merge(&mut tx, pair, covered.from_day, covered.to_day).await?;
         tx.commit().await.map_err(StoreError::db("committing candles"))?;
         Ok(written)
     }
@@ -130,12 +130,7 @@ impl Store {
 
     /// The ranges of days of `pair` known complete, merged, oldest first.
     pub async fn candle_coverage(&self, pair: &str) -> Result<Vec<DayRange>, StoreError> {
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT from_mts, to_mts FROM candle_coverage WHERE pair = $1 ORDER BY from_mts")
-                .bind(pair)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("reading candle coverage"))?;
+        let rows = CANDLE_COVERAGE.read(&self.pool, pair).await?;
         Ok(rows.into_iter().map(|(from_day, to_day)| DayRange { from_day, to_day }).collect())
     }
 
@@ -225,43 +220,6 @@ pub(crate) fn uncovered(wanted: DayRange, covered: &[DayRange]) -> Vec<DayRange>
         gaps.push(DayRange { from_day: next, to_day: wanted.to_day });
     }
     gaps
-}
-
-/// Merges `covered` into `pair`'s ranges: every range that overlaps or touches it (the day after
-/// its end is the other's first) is replaced by their union.
-async fn merge_candle_coverage(
-    tx: &mut Transaction<'static, Any>,
-    pair: &str,
-    covered: DayRange,
-) -> Result<(), StoreError> {
-    let reach_from = covered.from_day.saturating_sub(DAY_MS);
-    let reach_to = covered.to_day.saturating_add(DAY_MS);
-    let touching: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT from_mts, to_mts FROM candle_coverage WHERE pair = $1 AND to_mts >= $2 AND from_mts <= $3",
-    )
-    .bind(pair)
-    .bind(reach_from)
-    .bind(reach_to)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading candle coverage"))?;
-    let from = touching.iter().map(|(f, _)| *f).fold(covered.from_day, i64::min);
-    let to = touching.iter().map(|(_, t)| *t).fold(covered.to_day, i64::max);
-    sqlx::query("DELETE FROM candle_coverage WHERE pair = $1 AND to_mts >= $2 AND from_mts <= $3")
-        .bind(pair)
-        .bind(reach_from)
-        .bind(reach_to)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("merging candle coverage"))?;
-    sqlx::query("INSERT INTO candle_coverage (pair, from_mts, to_mts) VALUES ($1, $2, $3)")
-        .bind(pair)
-        .bind(from)
-        .bind(to)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("recording candle coverage"))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@
 //! - [`location`]: [`Location`], [`Backend`]; the PostgreSQL password is never shown.
 //! - [`model`]: the values taken and returned.
 //! - `schema`: the versioned migrations; `dialect`: the few spellings that differ; `bulk`: many
-//!   rows read ahead of their consumer (by SQLite itself from a SQLite file).
+//!   rows read ahead of their consumer (by SQLite itself from a SQLite file); `intervals`: the
+//!   merged intervals known complete (ledger coverage, candle coverage).
 //! - [`sync`]: [`sync::sync_account`]: an account's ledger from Bitfinex into the store, resumable.
 //! - [`candle_cache`]: [`Store::store_candles`], [`Store::closes`], [`Store::candle_gaps`],
 //!   [`Store::candle_coverage`]: daily candles of trading pairs and the days known complete.
@@ -37,6 +38,7 @@ pub mod candles;
 mod dialect;
 pub mod error;
 pub mod history;
+mod intervals;
 pub mod location;
 pub mod lock;
 pub mod model;

@@ -16,6 +16,7 @@ use sqlx::any::AnyRow;
 
 use crate::bulk::{self, Columns, Param};
 use crate::error::StoreError;
+use crate::intervals::COVERAGE;
 use crate::model::{AccountSummary, Covered, EntryQuery, Gap, Order, StoredBalance, StoredEntry};
 use crate::snapshot::{AccountSnapshot, WalletSnapshot};
 use crate::store::Store;
@@ -83,12 +84,7 @@ pub(crate) fn decode_entry(row: &dyn Columns) -> Result<StoredEntry, StoreError>
 impl Store {
     /// The account's completely stored intervals, merged, in ascending order.
     pub async fn coverage(&self, account: &str) -> Result<Vec<Covered>, StoreError> {
-        let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT from_mts, to_mts FROM coverage WHERE account = $1 ORDER BY from_mts")
-                .bind(account)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("reading coverage"))?;
+        let rows = COVERAGE.read(&self.pool, account).await?;
         Ok(rows.into_iter().map(|(from_mts, to_mts)| Covered { from_mts, to_mts }).collect())
     }
 

@@ -16,6 +16,7 @@ use sqlx::{Any, Transaction};
 use crate::bulk::PoolColumns;
 use crate::dialect::Dialect;
 use crate::error::StoreError;
+use crate::intervals::COVERAGE;
 use crate::lock::AccountLock;
 use crate::model::Covered;
 use crate::read::{ENTRY_COLUMNS, decode_entry};
@@ -125,7 +126,7 @@ impl Store {
             compare_skipped(&mut tx, account, entries).await?;
         }
 
-        merge_coverage(&mut tx, account, covered).await?;
+        COVERAGE.merge(&mut tx, account, covered.from_mts, covered.to_mts).await?;
         tx.commit().await.map_err(StoreError::db("committing a page of ledger entries"))?;
         Ok(inserted)
     }
@@ -284,41 +285,4 @@ fn describe(e: &LedgerEntry) -> String {
         "{} {} {} at {}, amount {}, balance {}, {:?}",
         e.id, e.wallet, e.currency, e.mts, e.amount, e.balance, e.description
     )
-}
-
-/// Merges `covered` into the account's intervals: every stored interval that overlaps or touches
-/// it (closed millisecond intervals: `..=9` and `10..=` touch) is replaced by their union.
-async fn merge_coverage(
-    tx: &mut Transaction<'static, Any>,
-    account: &str,
-    covered: Covered,
-) -> Result<(), StoreError> {
-    let reach_from = covered.from_mts.saturating_sub(1);
-    let reach_to = covered.to_mts.saturating_add(1);
-    let touching: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT from_mts, to_mts FROM coverage WHERE account = $1 AND to_mts >= $2 AND from_mts <= $3",
-    )
-    .bind(account)
-    .bind(reach_from)
-    .bind(reach_to)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(StoreError::db("reading coverage"))?;
-    let from = touching.iter().map(|(f, _)| *f).fold(covered.from_mts, i64::min);
-    let to = touching.iter().map(|(_, t)| *t).fold(covered.to_mts, i64::max);
-    sqlx::query("DELETE FROM coverage WHERE account = $1 AND to_mts >= $2 AND from_mts <= $3")
-        .bind(account)
-        .bind(reach_from)
-        .bind(reach_to)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("merging coverage"))?;
-    sqlx::query("INSERT INTO coverage (account, from_mts, to_mts) VALUES ($1, $2, $3)")
-        .bind(account)
-        .bind(from)
-        .bind(to)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::db("recording coverage"))?;
-    Ok(())
 }
