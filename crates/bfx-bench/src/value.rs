@@ -11,7 +11,7 @@ use anyhow::ensure;
 use bfx_core::candle::DAY_MS;
 use bfx_core::ledger::LedgerEntry;
 use bfx_core::valuation::Market;
-use bfx_core::{Candle, Ticker, TradingTicker};
+use bfx_core::{Candle, Ticker};
 use bfx_store::value::{Step, ValueQuery, value_series};
 use bfx_store::{Covered, DayRange, Location, Store};
 use rust_decimal::Decimal;
@@ -31,7 +31,8 @@ pub async fn run(entries: u64, pairs: usize, runs: usize) -> anyhow::Result<()> 
     fill_candles(&store, &currencies).await?;
     let filled = filled.elapsed();
 
-    let tickers: Vec<Ticker> = currencies.iter().map(|c| ticker(&format!("t{c}USD"))).collect();
+    let tickers: Vec<Ticker> =
+        currencies.iter().map(|c| ticker(&format!("t{c}USD"))).collect::<Result<_, _>>()?;
     let today = Market::new(&tickers, &[]);
     let pair_names: Vec<String> = currencies.iter().map(|c| format!("t{c}USD")).collect();
     let accounts: Vec<String> = (0..ACCOUNTS).map(|a| format!("bench-{a}")).collect();
@@ -68,20 +69,9 @@ pub async fn run(entries: u64, pairs: usize, runs: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn ticker(symbol: &str) -> Ticker {
-    Ticker::Trading(TradingTicker {
-        symbol: symbol.into(),
-        bid: None,
-        bid_size: None,
-        ask: None,
-        ask_size: None,
-        daily_change: None,
-        daily_change_relative: None,
-        last_price: Some(Decimal::ONE),
-        volume: None,
-        high: None,
-        low: None,
-    })
+fn ticker(symbol: &str) -> anyhow::Result<Ticker> {
+    let row = b"[null,null,null,null,null,null,1,null,null,null]";
+    Ok(Ticker::Trading(bfx_core::parse_trading_ticker(symbol, row)?))
 }
 
 /// `entries` entries spread evenly over the days, accounts and currencies: deposits (a flow)

@@ -10,12 +10,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use bfx_core::candle::DAY_MS;
-use bfx_core::ledger::LedgerEntry;
 use bfx_core::valuation::Market;
-use bfx_core::{Candle, Ticker, TradingTicker};
+use bfx_core::{Candle, Ticker};
 use bfx_store::value::{Change, NoChange, Step, ValuePoint, ValueQuery, pairs_for, value_series};
 use bfx_store::{Covered, DayRange, Store, StoreError};
-use common::{TestStore, dec};
+use common::{TestStore, dec, described};
 use rust_decimal::Decimal;
 
 /// 2025-01-01T00:00Z.
@@ -28,37 +27,17 @@ fn day(d: i64) -> i64 {
     D0 + d * DAY_MS
 }
 
-fn entry(
-    id: i64,
-    wallet: &str,
-    currency: &str,
-    mts: i64,
-    amount: &str,
-    balance: &str,
-    description: &str,
-) -> LedgerEntry {
-    LedgerEntry {
-        id,
-        currency: currency.into(),
-        wallet: wallet.into(),
-        mts,
-        amount: dec(amount),
-        balance: dec(balance),
-        description: format!("{description} on wallet {wallet}"),
-    }
-}
-
 /// Account `a`: 1 BTC deposited on day 0, 5 USD of lending income on day 1, a 1 USD fee on day 2,
 /// 0.5 BTC withdrawn on day 3. Account `b`: 10 OLD (a coin whose pair was delisted after day 1)
 /// from day 0.
 async fn ledger(store: &Store) {
     let a = [
-        entry(1, "exchange", "BTC", day(0) + 10 * H, "1", "1", "Deposit (BITCOIN) #1"),
-        entry(2, "funding", "USD", day(1) + 12 * H, "5", "5", "Margin Funding Payment"),
-        entry(3, "funding", "USD", day(2) + 12 * H, "-1", "4", "Crypto Withdrawal fee"),
-        entry(4, "exchange", "BTC", day(3) + 9 * H, "-0.5", "0.5", "Bitcoin Withdrawal #4"),
+        described(1, "exchange", "BTC", day(0) + 10 * H, "1", "1", "Deposit (BITCOIN) #1"),
+        described(2, "funding", "USD", day(1) + 12 * H, "5", "5", "Margin Funding Payment"),
+        described(3, "funding", "USD", day(2) + 12 * H, "-1", "4", "Crypto Withdrawal fee"),
+        described(4, "exchange", "BTC", day(3) + 9 * H, "-0.5", "0.5", "Bitcoin Withdrawal #4"),
     ];
-    let b = [entry(5, "exchange", "OLD", day(0) + H, "10", "10", "Deposit (OLDCOIN) #5")];
+    let b = [described(5, "exchange", "OLD", day(0) + H, "10", "10", "Deposit (OLDCOIN) #5")];
     for (account, entries) in [("a", &a[..]), ("b", &b[..])] {
         let lock = store.lock_account(account).await.unwrap();
         store.store_page(&lock, entries, Covered { from_mts: 0, to_mts: day(10) }).await.unwrap();
@@ -81,19 +60,8 @@ async fn candles(store: &Store, pair: &str, closes: &[Option<&str>]) {
 }
 
 fn ticker(symbol: &str, last: &str) -> Ticker {
-    Ticker::Trading(TradingTicker {
-        symbol: symbol.into(),
-        bid: None,
-        bid_size: None,
-        ask: None,
-        ask_size: None,
-        daily_change: None,
-        daily_change_relative: None,
-        last_price: Some(dec(last)),
-        volume: None,
-        high: None,
-        low: None,
-    })
+    let row = format!("[null,null,null,null,null,null,{last},null,null,null]");
+    Ticker::Trading(bfx_core::parse_trading_ticker(symbol, row.as_bytes()).unwrap())
 }
 
 /// Today's market (the graph's pairs; its prices are not used for past days).

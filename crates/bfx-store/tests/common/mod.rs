@@ -103,6 +103,19 @@ pub fn dec(s: &str) -> Decimal {
 
 /// An entry of `wallet`/`currency` at `mts` with a description of a known category.
 pub fn entry(id: i64, wallet: &str, currency: &str, mts: i64, amount: &str, balance: &str) -> LedgerEntry {
+    described(id, wallet, currency, mts, amount, balance, &format!("Deposit ({currency}) #{id}"))
+}
+
+/// An entry described `description` (its category comes from it), `on wallet …` added.
+pub fn described(
+    id: i64,
+    wallet: &str,
+    currency: &str,
+    mts: i64,
+    amount: &str,
+    balance: &str,
+    description: &str,
+) -> LedgerEntry {
     LedgerEntry {
         id,
         currency: currency.into(),
@@ -110,6 +123,6 @@ pub fn entry(id: i64, wallet: &str, currency: &str, mts: i64, amount: &str, bala
         mts,
         amount: dec(amount),
         balance: dec(balance),
-        description: format!("Deposit ({currency}) #{id} on wallet {wallet}"),
+        description: format!("{description} on wallet {wallet}"),
     }
 }
