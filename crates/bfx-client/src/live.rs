@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::{StreamEvent, StreamState, TickerEvent};
-use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Pricer, Valuation};
+use bfx_core::portfolio::{self, AccountError, AccountInput, Holdings, Portfolio, Pricer, Totals, Valuation};
 use bfx_core::valuation::{Market, PriceKind, Unpriced};
 use bfx_core::{Position, TradingTicker, WalletRow};
 use rust_decimal::Decimal;
@@ -43,18 +43,33 @@ pub struct Model {
     live: BTreeMap<String, TradingTicker>,
     /// In the order they were configured.
     pub accounts: Vec<AccountView>,
-    /// The accounts valued, computed once after each change (every redraw asks for it), with
-    /// the [`Versions`] each account's value is of.
-    valued: OnceCell<(Portfolio, Vec<Versions>)>,
-    /// Each account's value as last computed, kept across a change (out of `valued`) so that the
-    /// next valuation values again only the accounts whose [`Versions`] moved.
-    kept: RefCell<Vec<(Versions, portfolio::AccountValue)>>,
+    /// The accounts valued, computed once after each change (every redraw asks for it).
+    valued: OnceCell<Valued>,
+    /// The last valuation, kept across a change (out of `valued`) so that the next one values
+    /// again only the accounts whose [`Versions`] moved, and sums again only their part.
+    kept: RefCell<Kept>,
     /// Counts the changes: what is derived from the model is current while this is unchanged.
     version: u64,
     /// Per account (in the order of `accounts`), the `version` of its last change.
     account_versions: Vec<u64>,
     /// The `version` of the last change of prices.
     market_version: u64,
+}
+
+/// A valuation: the portfolio, the [`Versions`] each account's value is of, and the sums the
+/// portfolio's totals are of.
+#[derive(Debug)]
+struct Valued {
+    portfolio: Portfolio,
+    versions: Vec<Versions>,
+    totals: Totals,
+}
+
+/// A valuation kept across changes: each account's value with its [`Versions`], and their sums.
+#[derive(Debug, Default)]
+struct Kept {
+    values: Vec<(Versions, portfolio::AccountValue)>,
+    totals: Totals,
 }
 
 /// What one account's derived data (its value, its metrics) is of: the `version` of the
@@ -188,7 +203,7 @@ impl Model {
                 })
                 .collect(),
             valued: OnceCell::new(),
-            kept: RefCell::new(Vec::new()),
+            kept: RefCell::default(),
             version: 0,
             account_versions: Vec::new(),
             market_version: 0,
@@ -210,8 +225,9 @@ impl Model {
     /// After every change: values are computed again when next asked for (those of accounts
     /// whose [`Versions`] did not move are kept).
     fn changed(&mut self) {
-        if let Some((portfolio, versions)) = self.valued.take() {
-            self.kept = RefCell::new(versions.into_iter().zip(portfolio.accounts).collect());
+        if let Some(Valued { portfolio, versions, totals }) = self.valued.take() {
+            let values = versions.into_iter().zip(portfolio.accounts).collect();
+            self.kept = RefCell::new(Kept { values, totals });
         }
         self.version = self.version.wrapping_add(1);
     }
@@ -392,29 +408,43 @@ impl Model {
     /// What every account's wallets are worth, as `bfx balances` values them (in the order of
     /// [`Model::accounts`]).
     pub fn valued(&self) -> &Portfolio {
-        let (portfolio, _) = self.valued.get_or_init(|| {
+        let valued = self.valued.get_or_init(|| {
             let valuation = Valuation { quote: self.quote.clone(), kind: self.kind, include_paper: false };
             // Made (its routes searched) only when some account is valued again.
             let mut pricer: Option<Pricer<'_>> = None;
-            let mut kept = self.kept.take().into_iter();
+            let Kept { values: kept, totals } = self.kept.take();
+            // Sums are kept within one market: new prices value every account again, and sum
+            // them from scratch.
+            let same_market = kept.first().is_some_and(|((_, market), _)| *market == self.market_version);
+            let mut totals = same_market.then_some(totals);
+            let mut kept = kept.into_iter();
             let mut versions = Vec::with_capacity(self.accounts.len());
             let mut values = Vec::with_capacity(self.accounts.len());
             for (index, account) in self.accounts.iter().enumerate() {
                 let current = self.versions(index);
                 let value = match kept.next() {
                     Some((was, value)) if was == current && value.name == account.name => value,
-                    _ => {
+                    old => {
                         let pricer =
                             pricer.get_or_insert_with(|| Pricer::new(self.market.as_ref(), &valuation));
-                        portfolio::value_account(&account_input(account), pricer)
+                        let value = portfolio::value_account(&account_input(account), pricer);
+                        if let Some(totals) = &mut totals {
+                            if let Some((_, old)) = &old {
+                                totals.remove(old);
+                            }
+                            totals.add(&value);
+                        }
+                        value
                     }
                 };
                 versions.push(current);
                 values.push(value);
             }
-            (portfolio::combine(values, self.market.as_ref(), &valuation), versions)
+            let totals = totals.unwrap_or_else(|| Totals::of(&values));
+            let portfolio = totals.portfolio(values, self.market.as_ref(), &valuation);
+            Valued { portfolio, versions, totals }
         });
-        portfolio
+        &valued.portfolio
     }
 
     pub fn has_prices(&self) -> bool {

@@ -3,7 +3,7 @@
 //! `cargo bench -p bfx-core --bench portfolio`; the target (BENCHMARKS.md) is under 50 ms.
 
 use bfx_core::portfolio::{
-    AccountInput, AccountValue, Holdings, Pricer, Valuation, combine, value, value_account,
+    AccountInput, AccountValue, Holdings, Pricer, Totals, Valuation, value, value_account,
 };
 use bfx_core::{Market, WalletRow, parse_tickers};
 use divan::{Bencher, black_box, counter::ItemsCount};
@@ -102,19 +102,38 @@ fn route_search_3000_pairs(bencher: Bencher, quote: &str) {
     bencher.bench(|| market.quoter(black_box(quote), bfx_core::PriceKind::Last));
 }
 
-/// The sums alone, as `bfx serve` makes them after each change: 1 000 accounts of 20 wallets in
-/// the same 7 currencies (the serve benchmark's shape), already valued, combined.
-#[divan::bench]
-fn combine_20k_wallets(bencher: Bencher) {
-    let market = market();
-    let valuation = Valuation::new("USD");
+/// 1 000 accounts of 20 wallets in the same 7 currencies (the serve benchmark's shape), valued.
+fn valued_20k_wallets(market: &Market, valuation: &Valuation) -> Vec<AccountValue> {
     let currencies = ["USD", "BTC", "ETH", "X0001", "X0002", "X0003", "X0004"];
     let inputs =
         accounts_of(1_000, 20, |_, w| (["exchange", "margin", "funding"][w / 7], currencies[w % 7].into()));
-    let mut pricer = Pricer::new(Some(&market), &valuation);
-    let values: Vec<AccountValue> = inputs.iter().map(|a| value_account(a, &mut pricer)).collect();
-    bencher
-        .counter(ItemsCount::new(20_000usize))
-        .with_inputs(|| values.clone())
-        .bench_values(|values| combine(values, Some(black_box(&market)), black_box(&valuation)));
+    let mut pricer = Pricer::new(Some(market), valuation);
+    inputs.iter().map(|a| value_account(a, &mut pricer)).collect()
+}
+
+/// The sums from scratch, as new prices make them: 20 000 valued wallets summed.
+#[divan::bench]
+fn totals_20k_wallets(bencher: Bencher) {
+    let market = market();
+    let valuation = Valuation::new("USD");
+    let values = valued_20k_wallets(&market, &valuation);
+    bencher.counter(ItemsCount::new(20_000usize)).with_inputs(|| values.clone()).bench_values(|values| {
+        Totals::of(&values).portfolio(values, Some(black_box(&market)), black_box(&valuation))
+    });
+}
+
+/// The sums after one account's wallet changed, as `bfx serve` makes them after a change: the
+/// account's old value out, its new one in, and the portfolio of the 20 000 wallets.
+#[divan::bench]
+fn totals_one_account_changed(bencher: Bencher) {
+    let market = market();
+    let valuation = Valuation::new("USD");
+    let values = valued_20k_wallets(&market, &valuation);
+    let totals = Totals::of(&values);
+    let changed = values[500].clone();
+    bencher.with_inputs(|| (totals.clone(), values.clone())).bench_values(|(mut totals, values)| {
+        totals.remove(black_box(&values[500]));
+        totals.add(black_box(&changed));
+        totals.portfolio(values, Some(black_box(&market)), black_box(&valuation))
+    });
 }

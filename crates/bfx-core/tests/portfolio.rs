@@ -6,7 +6,9 @@
 
 use std::str::FromStr;
 
-use bfx_core::portfolio::{AccountError, AccountInput, Holdings, Valuation, value};
+use bfx_core::portfolio::{
+    AccountError, AccountInput, AccountValue, Holdings, Pricer, Totals, Valuation, value, value_account,
+};
 use bfx_core::{
     Market, Position, PriceKind, Unpriced, WalletRow, parse_positions, parse_tickers, parse_wallets,
 };
@@ -245,6 +247,56 @@ fn an_asset_partly_valued_shows_what_was_counted() {
     assert!(!p.complete);
 }
 
+/// Kept totals through wallets too large to value coming and going: what is left out, and why
+/// (the first such wallet's amount, in account order), are what summing from scratch finds.
+#[test]
+fn kept_totals_follow_wallets_left_out_coming_and_going() {
+    let (market, valuation) = (market(), Valuation::new("USD"));
+    let huge = |n: u32| format!("{n}000000000000000000000000");
+    let states = [
+        [read("a", &[("exchange", "BTC", "1")]), read("b", &[("exchange", "BTC", "2")])],
+        [
+            read("a", &[("exchange", "BTC", "1"), ("margin", "BTC", &huge(7))]),
+            read("b", &[("exchange", "BTC", "2")]),
+        ],
+        [
+            read("a", &[("exchange", "BTC", "1"), ("margin", "BTC", &huge(7))]),
+            read("b", &[("exchange", "BTC", "2"), ("margin", "BTC", &huge(8))]),
+        ],
+        [
+            read("a", &[("exchange", "BTC", "1")]),
+            read("b", &[("exchange", "BTC", "2"), ("margin", "BTC", &huge(8))]),
+        ],
+        [read("a", &[("exchange", "BTC", "1")]), read("b", &[("exchange", "BTC", "2")])],
+    ];
+    let mut pricer = Pricer::new(Some(&market), &valuation);
+    let mut values: Vec<AccountValue> = states[0].iter().map(|a| value_account(a, &mut pricer)).collect();
+    let mut totals = Totals::of(&values);
+    let mut reasons = Vec::new();
+    for (state, before) in states[1..].iter().zip(&states) {
+        // Only the accounts that changed, as `bfx serve` does.
+        for (index, input) in state.iter().enumerate().filter(|(i, input)| before[*i] != **input) {
+            let new = value_account(input, &mut pricer);
+            totals.remove(&values[index]);
+            totals.add(&new);
+            values[index] = new;
+        }
+        let kept = totals.portfolio(values.clone(), Some(&market), &valuation);
+        assert_eq!(format!("{kept:?}"), format!("{:?}", value(state, Some(&market), &valuation)));
+        reasons.push(kept.unpriced.iter().map(|u| (u.balance, u.reason.to_string())).collect::<Vec<_>>());
+    }
+    let overflow = |n: u32| format!("{} × 100000 does not fit in a decimal", huge(n));
+    assert_eq!(
+        reasons,
+        [
+            vec![(Some(dec(&huge(7))), overflow(7))],
+            vec![(Some(dec(&huge(15))), overflow(7))],
+            vec![(Some(dec(&huge(8))), overflow(8))],
+            vec![],
+        ]
+    );
+}
+
 #[test]
 fn json_keeps_the_contract_and_adds_positions() {
     let accounts = [read("main", &[("exchange", "BTC", "1.50")])];
@@ -281,6 +333,33 @@ fn holding() -> impl Strategy<Value = (String, Decimal)> {
         .prop_map(|(c, a)| (c.to_owned(), a))
 }
 
+/// An account read (its positions read, denied, or with a P/L in BTC), or failed.
+fn account() -> impl Strategy<Value = AccountInput> {
+    (prop::collection::vec(holding(), 0..6), 0..4u8, amount()).prop_map(|(rows, kind, pl)| {
+        let wallets = rows
+            .into_iter()
+            .map(|(currency, balance)| WalletRow {
+                wallet_type: "exchange".into(),
+                currency,
+                balance,
+                unsettled_interest: None,
+                available: None,
+                last_change: None,
+                last_change_metadata: None,
+            })
+            .collect();
+        let positions = match kind {
+            0 => return AccountInput { name: "a".into(), holdings: Err(denied()) },
+            1 => Err(denied()),
+            2 => {
+                Ok(positions(&format!(r#"[["tETHBTC","ACTIVE",-10,0.035,0,0,{pl},null,null,null,null,2]]"#)))
+            }
+            _ => Ok(Vec::new()),
+        };
+        AccountInput::read("a", Holdings { wallets, positions })
+    })
+}
+
 proptest! {
     /// Whatever the amounts, valuing never panics, and every total shown is the exact sum of its
     /// parts: accounts of their valued wallets, the portfolio of its accounts and of its assets;
@@ -310,10 +389,14 @@ proptest! {
             })
             .collect();
         let p = value(&inputs, Some(&market()), &Valuation::new(quote));
-        // Added one by one: where that never overflows, it is the exact sum, and the totals must
-        // be it (where it overflows midway, the total may still fit: see the unit tests).
+        // Added one by one, a sum is exact while no partial sum overflows or is rounded (its scale
+        // is then the larger of its terms'): the totals must be it then (where it overflows
+        // midway, or rounds, the total may still be exact: see the unit tests).
         let sum = |terms: Vec<Option<Decimal>>| {
-            terms.into_iter().try_fold(Decimal::ZERO, |acc, t| acc.checked_add(t?))
+            terms.into_iter().try_fold(Decimal::ZERO, |acc, t| {
+                let t = t?;
+                acc.checked_add(t).filter(|next| next.scale() == acc.scale().max(t.scale()))
+            })
         };
         for account in &p.accounts {
             let valued: Vec<_> = account.wallets.iter().filter(|w| w.value.is_some()).map(|w| w.value).collect();
@@ -329,12 +412,15 @@ proptest! {
         if p.accounts.iter().any(|a| a.total.is_none()) {
             prop_assert_eq!(p.total, None, "an account total unknown: the grand total too");
         }
-        // Summed in another order, the assets agree exactly while no sum needs more than the 28
-        // digits a `Decimal` holds (then addition rounds): every realistic portfolio.
+        // The assets' values add up to the total while none needed rounding: every realistic
+        // portfolio.
         let realistic = accounts.iter().flatten().all(|(_, a)| a.abs() < dec("10000000000") && a.scale() <= 8);
         if p.complete && realistic {
             let priced = p.assets.iter().filter(|a| a.value.is_some()).map(|a| a.value).collect();
             prop_assert_eq!(p.total, sum(priced));
+        }
+        // Summed in another order, every sum is the same: exact sums, rounded once at the end.
+        {
             let reversed: Vec<AccountInput> = inputs
                 .iter()
                 .rev()
@@ -346,7 +432,42 @@ proptest! {
                     a
                 })
                 .collect();
-            prop_assert_eq!(value(&reversed, Some(&market()), &Valuation::new(quote)).total, p.total);
+            let r = value(&reversed, Some(&market()), &Valuation::new(quote));
+            prop_assert_eq!(r.total, p.total);
+            let sums = |p: &bfx_core::portfolio::Portfolio| {
+                let mut assets: Vec<_> = p.assets.iter().map(|a| (a.currency.clone(), a.balance, a.value)).collect();
+                assets.sort();
+                let unpriced: Vec<_> = p.unpriced.iter().map(|u| (u.currency.clone(), u.balance)).collect();
+                (assets, unpriced, p.complete)
+            };
+            prop_assert_eq!(sums(&r), sums(&p));
+        }
+    }
+
+    /// Totals kept across changes (each changed account's old value taken out, its new one put
+    /// in) are those summed from scratch, whatever the changes: accounts failing and recovering,
+    /// currencies coming and going, wallets priced or not, positions read or not.
+    #[test]
+    fn kept_totals_are_those_summed_from_scratch(
+        accounts in prop::collection::vec(account(), 1..5),
+        changes in prop::collection::vec((0usize..5, account()), 1..8),
+    ) {
+        let market = market();
+        let valuation = Valuation::new("USD");
+        let mut pricer = Pricer::new(Some(&market), &valuation);
+        let mut inputs = accounts;
+        let mut values: Vec<AccountValue> = inputs.iter().map(|a| value_account(a, &mut pricer)).collect();
+        let mut totals = Totals::of(&values);
+        for (index, input) in changes {
+            let index = index % values.len();
+            let new = value_account(&input, &mut pricer);
+            totals.remove(&values[index]);
+            totals.add(&new);
+            values[index] = new;
+            inputs[index] = input;
+            let kept = totals.portfolio(values.clone(), Some(&market), &valuation);
+            let scratch = value(&inputs, Some(&market), &valuation);
+            prop_assert_eq!(format!("{kept:?}"), format!("{scratch:?}"));
         }
     }
 }
