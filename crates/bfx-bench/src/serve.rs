@@ -83,15 +83,16 @@ pub async fn run(
     let settled = started.elapsed();
     let (rss, peak) = memory(pid)?;
 
-    // Scrapes, one after another on one kept-alive connection.
+    // Scrapes, one after another on one kept-alive connection, each read into the same buffer
+    // (as Prometheus reads into buffers it reuses).
     let mut scrape = Vec::with_capacity(scrapes);
-    let mut bytes = 0;
+    let mut text = Vec::new();
     for _ in 0..scrapes {
         let start = Instant::now();
-        let body = http.get(&metrics).send().await?.error_for_status()?.bytes().await?;
+        read_scrape(&http, &metrics, &mut text).await?;
         scrape.push(start.elapsed());
-        bytes = body.len();
     }
+    let bytes = text.len();
     scrape.sort();
 
     // A wallet change to the first scrape that shows it (each scrape started after the change
@@ -100,6 +101,8 @@ pub async fn run(
     // out, up to one earlier scrape that came too soon.
     let mut visible = Vec::with_capacity(changes);
     let mut visible_sent = Vec::with_capacity(changes);
+    // Changes the first scrape after them did not show yet.
+    let mut missed = 0;
     for i in 0..changes {
         let key = &keys[i % keys.len()];
         let balance = format!("{}.{i:04}", 1000 + i);
@@ -113,13 +116,16 @@ pub async fn run(
             .send()
             .await?
             .error_for_status()?;
+        let mut first = true;
         loop {
             let sent = start.elapsed();
-            let text = http.get(&metrics).send().await?.bytes().await?;
+            read_scrape(&http, &metrics, &mut text).await?;
             if sample(&text, series.as_bytes()) == Some(wanted) {
                 visible_sent.push(sent);
                 break;
             }
+            missed += usize::from(first);
+            first = false;
             if start.elapsed() > Duration::from_secs(10) {
                 bail!("change {i} not visible in /metrics after 10 s (looked for {series}{wanted})");
             }
@@ -153,6 +159,17 @@ pub async fn run(
             ms(quantile(samples, 0.99)),
             ms(quantile(samples, 1.0))
         );
+    }
+    println!("| changes the first scrape after them did not show yet | {missed} of {changes} |");
+    Ok(())
+}
+
+/// One scrape of `url`, its body read into `body` (emptied first, its capacity kept).
+async fn read_scrape(http: &reqwest::Client, url: &str, body: &mut Vec<u8>) -> anyhow::Result<()> {
+    body.clear();
+    let mut response = http.get(url).send().await?.error_for_status()?;
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
     }
     Ok(())
 }

@@ -287,12 +287,14 @@ impl Model {
     /// they differ from those followed: the ticker stream is to follow these from now on.
     pub fn follow(&mut self) -> Option<BTreeSet<String>> {
         let market = self.market.as_ref()?;
-        let held: BTreeSet<&str> =
-            self.accounts.iter().flat_map(|a| a.wallets.values()).map(|w| w.row.currency.as_str()).collect();
+        // Every currency of a wallet is one of the portfolio's assets (kept across changes: not
+        // a pass over every wallet).
         let quoter = market.quoter(&self.quote, self.kind);
-        let wanted: BTreeSet<String> = held
-            .into_iter()
-            .filter_map(|currency| quoter.price(currency, false).ok())
+        let wanted: BTreeSet<String> = self
+            .valued()
+            .assets
+            .iter()
+            .filter_map(|asset| quoter.price(&asset.currency, false).ok())
             .flat_map(|price| price.route)
             .collect();
         if wanted == self.following {

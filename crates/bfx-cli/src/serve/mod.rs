@@ -164,7 +164,15 @@ pub async fn run(
 
     let readers: Vec<bfx_client::Account> = accounts.iter().map(Account::reader).collect();
     let positions = feeds::positions_refresh(client.clone(), &readers, POSITIONS_EVERY);
-    follow(client, &live, readers, options, prices, positions, &ready, shutdown).await;
+    // A task of its own, on the runtime's workers with the streams that wake it (not on the
+    // thread that blocks on this function, which each event would have to wake).
+    let follower = tokio::spawn({
+        let (client, live) = (client.clone(), Arc::clone(&live));
+        async move { follow(&client, &live, readers, options, prices, positions, &ready, shutdown).await }
+    });
+    if let Err(e) = follower.await {
+        tracing::error!("the task following the accounts failed: {e}");
+    }
 
     let _ = stop.send(true);
     if let Some(writer) = writer {
