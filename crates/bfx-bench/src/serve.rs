@@ -96,9 +96,10 @@ pub async fn run(
     scrape.sort();
 
     // A wallet change to the first scrape that shows it (each scrape started after the change
-    // was answered; the figure includes the admin request and that scrape). Also to the moment
-    // that scrape was sent: what is left once the scrape's own length (the row above) is taken
-    // out, up to one earlier scrape that came too soon.
+    // was answered, once the emulator had written it to the account's socket; the figure includes
+    // the admin request and that scrape). Also to the moment that scrape was sent: what is left
+    // once the scrape's own length (the row above) is taken out, up to one earlier scrape that
+    // came too soon.
     let mut visible = Vec::with_capacity(changes);
     let mut visible_sent = Vec::with_capacity(changes);
     // Changes the first scrape after them did not show yet.
@@ -111,11 +112,18 @@ pub async fn run(
         let series = format!("bfx_wallet_balance{{account=\"{key}\",wallet=\"exchange\",currency=\"BTC\"}} ");
         let wanted: f64 = balance.parse()?;
         let start = Instant::now();
-        http.post(format!("{}/sim/wallets", sim.url))
+        // Answered once the account's WebSocket session has sent the change: a scrape sent
+        // earlier could only come too soon.
+        let answer = http
+            .post(format!("{}/sim/wallets?wait=sent", sim.url))
             .body(body.to_string())
             .send()
             .await?
-            .error_for_status()?;
+            .error_for_status()?
+            .bytes()
+            .await?;
+        let answer: serde_json::Value = serde_json::from_slice(&answer)?;
+        ensure!(answer["unsent"] == 0, "change {i} not sent by the emulator within its wait: {answer}");
         let mut first = true;
         loop {
             let sent = start.elapsed();

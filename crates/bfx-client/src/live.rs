@@ -378,7 +378,9 @@ impl Model {
     /// Open positions of `account` read over REST (an error as `bfx balances --json` records it:
     /// the wallets stay valid). An unknown account is ignored.
     pub fn set_positions(&mut self, account: &str, positions: Result<Vec<Position>, AccountError>) {
-        if let Some(index) = self.accounts.iter().position(|a| a.name == account) {
+        let Some(index) = self.accounts.iter().position(|a| a.name == account) else { return };
+        // Read again every minute, usually the same: then nothing is valued or encoded again.
+        if self.accounts[index].positions.as_ref() != Some(&positions) {
             self.accounts[index].positions = Some(positions);
             self.account_changed(index);
         }
@@ -693,6 +695,29 @@ mod tests {
         let before = model.version();
         model.set_market(other, t1);
         assert!(model.version() > before, "a refresh with another price is a change");
+    }
+
+    #[test]
+    fn the_same_positions_again_change_nothing() {
+        let mut model = Model::new("USD", PriceKind::Last, ["a".to_owned(), "b".to_owned()]);
+        model.set_market(market(), Instant::now());
+        let long = || {
+            bfx_core::parse_positions(br#"[["tBTCUSD","ACTIVE",0.5,90000,0,0,4900,null,null,null,null,1]]"#)
+                .unwrap()
+        };
+        model.set_positions("a", Ok(Vec::new()));
+        let (version, versions) = (model.version(), model.versions(0));
+        model.set_positions("a", Ok(Vec::new()));
+        assert_eq!((model.version(), model.versions(0)), (version, versions));
+        model.set_positions("a", Ok(long()));
+        assert!(model.versions(0).0 > versions.0, "another position is a change");
+        assert_eq!(model.valued().accounts[0].positions_pl, Some("4900".parse().unwrap()));
+        let version = model.version();
+        model.set_positions("a", Ok(long()));
+        model.set_positions("nobody", Ok(Vec::new()));
+        assert_eq!(model.version(), version);
+        model.set_positions("b", Ok(Vec::new()));
+        assert!(model.version() > version, "a first read is a change");
     }
 
     #[test]

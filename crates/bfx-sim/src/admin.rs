@@ -9,10 +9,11 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, RawQuery, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state, map_response};
@@ -31,6 +32,7 @@ use crate::fault::FaultOrder;
 use crate::reply;
 use crate::shared::Shared;
 use crate::ws;
+use crate::ws::hub::Delivery;
 
 /// Who may use the admin API.
 pub(crate) struct AdminAccess {
@@ -118,38 +120,79 @@ fn answer(result: Result<Value, EditError>) -> Response {
     }
 }
 
-/// Changes a wallet and, under the same lock, pushes it to the account's WebSocket sessions.
-async fn wallets(State(shared): State<Shared>, body: Body) -> Response {
+/// Changes a wallet and, under the same lock, pushes it to the account's WebSocket sessions
+/// (with `?wait=sent`, answers once they have sent it).
+async fn wallets(State(shared): State<Shared>, RawQuery(query): RawQuery, body: Body) -> Response {
+    let wait = match wait_for_sent(query.as_deref()) {
+        Ok(wait) => wait,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
     let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
     let now_ms = shared.now_ms();
-    let mut runtime = shared.lock();
-    let edited = admin_edit::edit_wallet(&mut runtime.state, &body, now_ms);
-    if let Ok(wallet) = &edited {
-        let field = |name: &str| wallet[name].as_str().unwrap_or_default();
-        shared.ws().wallet_changed(&runtime.state, field("account"), field("type"), field("currency"));
-    }
-    drop(runtime);
-    answer(edited)
+    let (edited, delivery) = {
+        let mut runtime = shared.lock();
+        let edited = admin_edit::edit_wallet(&mut runtime.state, &body, now_ms);
+        let delivery = edited.as_ref().ok().map(|wallet| {
+            let field = |name: &str| wallet[name].as_str().unwrap_or_default();
+            shared.ws().wallet_changed(&runtime.state, field("account"), field("type"), field("currency"))
+        });
+        (edited, delivery)
+    };
+    answer(sent(edited, delivery, wait).await)
 }
 
-/// Appends synthetic ledger entries to a wallet and pushes its new balance to WebSocket sessions.
-async fn ledger(State(shared): State<Shared>, body: Body) -> Response {
+/// Longest a change asked to wait for its sessions (`?wait=sent`) waits.
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
+
+/// `?wait=sent`, or no query: whether to wait for the sessions to send the change.
+fn wait_for_sent(query: Option<&str>) -> Result<bool, String> {
+    match query {
+        None | Some("") => Ok(false),
+        Some("wait=sent") => Ok(true),
+        Some(other) => Err(format!("unknown query {other:?}: the only one is wait=sent")),
+    }
+}
+
+/// The change's answer; when asked to wait, once every WebSocket session of the account has
+/// written it to its socket (or let it pass), at most [`DELIVERY_WAIT`], saying how many had not
+/// (`"unsent"`: sessions that closed meanwhile, or were too slow).
+async fn sent(
+    edited: Result<Value, EditError>,
+    delivery: Option<Arc<Delivery>>,
+    wait: bool,
+) -> Result<Value, EditError> {
+    let mut value = edited?;
+    if let (true, Some(delivery), Some(object)) = (wait, delivery, value.as_object_mut()) {
+        object.insert("unsent".to_owned(), json!(delivery.sent(DELIVERY_WAIT).await));
+    }
+    Ok(value)
+}
+
+/// Appends synthetic ledger entries to a wallet and pushes its new balance to WebSocket sessions
+/// (with `?wait=sent`, answers once they have sent it).
+async fn ledger(State(shared): State<Shared>, RawQuery(query): RawQuery, body: Body) -> Response {
+    let wait = match wait_for_sent(query.as_deref()) {
+        Ok(wait) => wait,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
     let body = match read(&shared, body).await {
         Ok(body) => body,
         Err(response) => return response,
     };
     let now_ms = shared.now_ms();
-    let mut runtime = shared.lock();
-    let generated = admin_ledger::generate(&mut runtime.state, &body, now_ms);
-    if let Ok(run) = &generated {
-        let field = |name: &str| run[name].as_str().unwrap_or_default();
-        shared.ws().wallet_changed(&runtime.state, field("account"), field("wallet"), field("currency"));
-    }
-    drop(runtime);
-    answer(generated)
+    let (generated, delivery) = {
+        let mut runtime = shared.lock();
+        let generated = admin_ledger::generate(&mut runtime.state, &body, now_ms);
+        let delivery = generated.as_ref().ok().map(|run| {
+            let field = |name: &str| run[name].as_str().unwrap_or_default();
+            shared.ws().wallet_changed(&runtime.state, field("account"), field("wallet"), field("currency"))
+        });
+        (generated, delivery)
+    };
+    answer(sent(generated, delivery, wait).await)
 }
 
 /// Changes a ticker and, under the same lock, pushes it to the WebSocket channels showing it.

@@ -195,6 +195,57 @@ async fn admin_wallet_changes_push_wu_then_bu_to_that_account_only() {
     hub_barrier(&sim, &mut [&mut alice, &mut other, &mut anonymous]).await;
 }
 
+/// `?wait=sent`: the answer comes once every session of the account has sent the change (none
+/// unsent), the account's sessions all get it and the others nothing; with no session it is
+/// answered at once; any other query is refused.
+#[tokio::test]
+async fn an_admin_change_can_wait_until_its_sessions_have_sent_it() {
+    let sim = Sim::start(test_state()).await;
+    // No session of the account: nothing to wait for.
+    let nobody = r#"{"account":"empty","type":"exchange","currency":"USD","balance":"1"}"#;
+    let (status, body) = sim.admin("POST", "/sim/wallets?wait=sent", Some(nobody)).await;
+    assert_eq!((status, &body["unsent"]), (200, &json!(0)), "{body}");
+    let mut sessions = Vec::new();
+    for nonce in [NONCE, NONCE + 1] {
+        let mut alice = Ws::open(sim.addr).await;
+        alice.auth("k-alice", "s-alice", nonce).await;
+        alice.expect(ALICE_WS).await;
+        sessions.push(alice);
+    }
+    let mut other = Ws::open(sim.addr).await;
+    other.auth("k-empty", "s-empty", NONCE).await;
+    other.expect(r#"[0,"ws",[["exchange","USD",1,0,null,null,null]]]"#).await;
+
+    let change = r#"{"account":"alice","type":"exchange","currency":"BTC","balance":"2"}"#;
+    let (status, body) = sim.admin("POST", "/sim/wallets?wait=sent", Some(change)).await;
+    assert_eq!((status, &body["unsent"], &body["balance"]), (200, &json!(0), &json!("2")), "{body}");
+    for alice in &mut sessions {
+        alice.expect(r#"[0,"wu",["exchange","BTC",2,0,null,null,null]]"#).await;
+        alice.expect(r#"[0,"bu",[229397.891402,229397.89140199]]"#).await;
+    }
+    let entries = r#"{"account":"alice","wallet":"exchange","currency":"BTC","count":2}"#;
+    let (status, body) = sim.admin("POST", "/sim/ledger?wait=sent", Some(entries)).await;
+    assert_eq!((status, &body["unsent"]), (200, &json!(0)), "{body}");
+    for alice in &mut sessions {
+        assert!(alice.text().await.starts_with(r#"[0,"wu",["exchange","BTC","#));
+        assert!(alice.text().await.starts_with(r#"[0,"bu","#));
+    }
+    // Without the query, no count.
+    let (status, body) = sim.admin("POST", "/sim/wallets", Some(change)).await;
+    assert_eq!((status, body.get("unsent")), (200, None), "{body}");
+    for alice in &mut sessions {
+        alice.expect(r#"[0,"wu",["exchange","BTC",2,0,null,null,null]]"#).await;
+        assert!(alice.text().await.starts_with(r#"[0,"bu","#));
+    }
+    let (status, body) = sim.admin("POST", "/sim/wallets?wait=later", Some(change)).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains(r#"unknown query "wait=later""#), "{body}");
+
+    let mut all: Vec<&mut Ws> = sessions.iter_mut().collect();
+    all.push(&mut other);
+    hub_barrier(&sim, &mut all).await;
+}
+
 #[tokio::test]
 async fn a_key_without_wallet_read_is_authenticated_but_gets_no_wallet_messages() {
     let sim = Sim::start(state_with_reader_without_wallets()).await;

@@ -12,11 +12,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
 use super::frames::{self, InfoCode};
@@ -38,12 +38,14 @@ pub(crate) struct WsConfig {
 /// What the admin API tells the sessions.
 #[derive(Debug, Clone)]
 pub(crate) enum WsEvent {
-    /// A wallet of `account` changed: `row` for `wu`, `totals` for `bu`.
+    /// A wallet of `account` changed: `row` for `wu`, `totals` for `bu`; each session it goes
+    /// to tells `delivery` once it has written it or let it pass.
     Wallet {
         seq: u64,
         account: String,
         row: String,
         totals: String,
+        delivery: Arc<Delivery>,
     },
     /// A ticker changed: its fields after the symbol, joined.
     Ticker {
@@ -54,6 +56,39 @@ pub(crate) enum WsEvent {
     Info(InfoCode),
     /// Close every connection without a close frame.
     Drop,
+}
+
+/// What an admin change asked to wait (`?wait=sent`) waits for: every session the change went to
+/// has written it to its socket, or let it pass (another account's, no wallets scope, or already
+/// in its snapshot).
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    /// Sessions that have not yet.
+    left: AtomicUsize,
+    done: Notify,
+}
+
+impl Delivery {
+    fn new(sessions: usize) -> Arc<Delivery> {
+        Arc::new(Delivery { left: AtomicUsize::new(sessions), done: Notify::new() })
+    }
+
+    /// One session has written the change or let it pass.
+    pub(crate) fn passed(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Kept as a permit when nobody waits yet.
+            self.done.notify_one();
+        }
+    }
+
+    /// Resolves once every session has, or after `limit` (a session that closes first never
+    /// does): the number that have not.
+    pub(crate) async fn sent(&self, limit: Duration) -> usize {
+        if self.left.load(Ordering::Acquire) > 0 {
+            let _ = tokio::time::timeout(limit, self.done.notified()).await;
+        }
+        self.left.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Debug)]
@@ -90,21 +125,36 @@ impl WsHub {
 
     /// Publishes a wallet change made through the admin API; `state` is the state the change was
     /// made in, still under the runtime lock. An unknown account or wallet publishes nothing.
-    pub(crate) fn wallet_changed(&self, state: &SimState, account: &str, wallet_type: &str, currency: &str) {
-        let Some(holder) = state.accounts.iter().find(|a| a.name == account) else { return };
+    /// What tells when the account's sessions have sent it.
+    pub(crate) fn wallet_changed(
+        &self,
+        state: &SimState,
+        account: &str,
+        wallet_type: &str,
+        currency: &str,
+    ) -> Arc<Delivery> {
+        let Some(holder) = state.accounts.iter().find(|a| a.name == account) else { return Delivery::new(0) };
         let Some(wallet) =
             holder.wallets.iter().find(|w| w.wallet_type == wallet_type && w.currency == currency)
         else {
-            return;
+            return Delivery::new(0);
         };
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let row = crate::account::wallet_row(wallet, None);
         let totals = aum::totals(state, holder);
         let accounts = self.accounts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sessions) = accounts.get(account) {
-            // No receiver (no session now) is not an error.
-            let _ = sessions.send(WsEvent::Wallet { seq, account: account.to_owned(), row, totals });
-        }
+        let Some(sessions) = accounts.get(account) else { return Delivery::new(0) };
+        let delivery = Delivery::new(sessions.receiver_count());
+        let event = WsEvent::Wallet {
+            seq,
+            account: account.to_owned(),
+            row,
+            totals,
+            delivery: Arc::clone(&delivery),
+        };
+        // No receiver (no session now) is not an error.
+        let _ = sessions.send(event);
+        delivery
     }
 
     /// Publishes a ticker change made through the admin API, like [`WsHub::wallet_changed`].
@@ -200,5 +250,42 @@ impl WsHub {
     pub(crate) fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
         limiter.admit(ip, self.config.connections_per_window, self.config.connection_window, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In paused time: the wait ends once every session has passed the change, however the
+    /// passes and the wait interleave, or at its limit, saying how many had not.
+    #[tokio::test(start_paused = true)]
+    async fn a_delivery_is_waited_for_until_every_session_passed_it_or_the_limit() {
+        let limit = Duration::from_secs(1);
+        assert_eq!(Delivery::new(0).sent(limit).await, 0);
+
+        let delivery = Delivery::new(2);
+        delivery.passed();
+        delivery.passed();
+        let start = Instant::now();
+        assert_eq!(delivery.sent(limit).await, 0, "passed before the wait began");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+
+        let delivery = Delivery::new(2);
+        let waiting = tokio::spawn({
+            let delivery = Arc::clone(&delivery);
+            async move { delivery.sent(limit).await }
+        });
+        tokio::task::yield_now().await;
+        delivery.passed();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        delivery.passed();
+        assert_eq!(waiting.await.unwrap(), 0);
+        assert_eq!(start.elapsed(), Duration::from_millis(10), "answered as the last one passed");
+
+        let delivery = Delivery::new(3);
+        delivery.passed();
+        assert_eq!(delivery.sent(limit).await, 2, "two sessions never passed it");
+        assert_eq!(start.elapsed(), Duration::from_millis(10) + limit);
     }
 }

@@ -338,13 +338,18 @@ impl Session {
 
     async fn on_hub_event(&mut self, event: Result<WsEvent, RecvError>) -> Step {
         match event {
-            Ok(WsEvent::Wallet { seq, account, row, totals }) => {
+            Ok(WsEvent::Wallet { seq, account, row, totals, delivery }) => {
                 let mine =
                     self.authed.as_ref().is_some_and(|a| a.wallets && a.account == account && seq > a.since);
-                if !mine {
-                    return Ok(());
-                }
-                self.send_all(vec![frames::wallet_update(&row), frames::balance_update(&totals)]).await
+                let sent = match mine {
+                    true => {
+                        self.send_all(vec![frames::wallet_update(&row), frames::balance_update(&totals)])
+                            .await
+                    }
+                    false => Ok(()),
+                };
+                delivery.passed();
+                sent
             }
             Ok(WsEvent::Ticker { seq, symbol, fields }) => {
                 let channels: Vec<u64> = self
